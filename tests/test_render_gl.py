@@ -1,0 +1,107 @@
+"""Rendering in one process on a real EGL context: pixels, uniforms, dialects, diagnostics."""
+
+import numpy as np
+import pytest
+
+from earthshader.render.gl import RenderTask, ShaderRenderer, create_gl_context
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    renderer = ShaderRenderer(create_gl_context())
+    assert renderer.ctx.error == "GL_NO_ERROR"
+    yield renderer
+    assert renderer.ctx.error == "GL_NO_ERROR"
+    renderer.release()
+
+
+def draw(renderer, body, width=4, height=2, **task):
+    result = renderer.render(RenderTask(f"void mainImage(out vec4 c, in vec2 p) {{ {body} }}",
+                                        width, height, **task))
+    assert renderer.ctx.error == "GL_NO_ERROR"
+    return result
+
+
+def test_orientation_origin_bottom_left_image_top_row_first(renderer):
+    result = draw(renderer, "c = vec4(p.x < 2.0 ? 1.0 : 0.0, p.y < 1.0 ? 1.0 : 0.0, 0.0, 1.0);")
+    assert result.ok and result.image.shape == (2, 4, 3) and result.image.dtype == np.uint8
+    assert result.image[1, 0].tolist() == [255, 255, 0]  # bottom-left pixel: small x, small y
+    assert result.image[0, 3].tolist() == [0, 0, 0]  # top-right pixel
+
+
+def test_frag_coord_is_the_pixel_centre(renderer):
+    result = draw(renderer, "c = vec4(fract(p), 0.0, 1.0);", 2, 2)
+    assert np.all(result.image[..., :2] == 128)
+
+
+@pytest.mark.parametrize("expression, expected", [
+    ("iResolution / 255.0", [4, 2, 1]),
+    ("vec3(iTime / 10.0, iTimeDelta * 60.0, iFrameRate / 255.0)", [51, 255, 60]),
+    ("vec3(float(iFrame) / 255.0, iChannelTime[2] / 10.0, iSampleRate / 44100.0)", [120, 51, 255]),
+    ("iMouse.xyz / 255.0", [10, 20, 30]),
+    ("vec3(iDate.x - 2024.0, iDate.y, iDate.w / 10.0)", [0, 0, 51]),
+    ("iChannelResolution[1] / 255.0", [3, 2, 1]),
+    ("texture(iChannel1, vec2(0.25, 0.75)).rgb", [10, 20, 30]),
+    ("texture(iChannel0, vec2(0.5)).rgb", [0, 0, 0]),
+])
+def test_every_uniform_reaches_the_shader(renderer, expression, expected):
+    channel = np.zeros((2, 3, 3), np.uint8)
+    channel[0] = (10, 20, 30)  # top row of the image, sampled at v = 0.75
+    result = draw(renderer, f"c = vec4({expression}, 1.0);", times=(2.0,), mouse=(10, 20, 30, 40),
+                  channels=(None, channel))
+    assert result.ok, result.error
+    assert np.abs(result.image[0, 0].astype(int) - expected).max() <= 1
+
+
+def test_several_times_give_several_frames_from_one_compile(renderer):
+    result = draw(renderer, "c = vec4(vec3(iTime), 1.0);", times=(0.0, 0.5, 1.0))
+    assert [int(f[0, 0, 0]) for f in result.frames] == [0, 128, 255]
+    again = draw(renderer, "c = vec4(vec3(iTime), 1.0);", times=(0.25,))
+    assert again.compile_ms == 0.0  # the program came from the cache
+
+
+def test_identical_input_gives_identical_output(renderer):
+    body = "c = vec4(fract(sin(dot(p, vec2(12.9898, 78.233))) * 43758.5453));"
+    first, second = draw(renderer, body, 32, 32), draw(renderer, body, 32, 32)
+    assert np.array_equal(first.image, second.image)
+
+
+def test_es_errors_fall_back_to_desktop_glsl(renderer):
+    result = draw(renderer, "float x = 1; c = vec4(x);")  # int-to-float: desktop GLSL only
+    assert result.ok and result.dialect == "glsl330"
+    assert draw(renderer, "c = vec4(1.0);").dialect == "es300"
+
+
+def test_diagnostics_point_at_the_users_line(renderer):
+    code = "void mainImage(out vec4 c, in vec2 p)\n{\n    c = vec4(undefinedThing);\n}"
+    result = renderer.render(RenderTask(code, 4, 4))
+    assert not result.ok and result.error.kind == "compile"
+    assert result.diagnostics[0].line == 3 and "undefinedThing" in result.diagnostics[0].message
+
+
+def test_user_version_and_precision_lines_are_tolerated(renderer):
+    code = "#version 300 es\nprecision mediump float;\nvoid mainImage(out vec4 c, in vec2 p) { c = vec4(1.0); }"
+    result = renderer.render(RenderTask(code, 2, 2))
+    assert result.ok and result.image.min() == 255
+
+
+def test_shadertoy_behaviour_the_site_has_and_plain_glsl_lacks(renderer):
+    # fragColor starts as opaque black and may be accumulated into; locals start at zero
+    assert draw(renderer, "c += vec4(0.5);").image[0, 0].tolist() == [128, 128, 128]
+    assert draw(renderer, "vec3 acc; acc += 0.25; c = vec4(acc, 1.0);").image[0, 0].tolist() == [64] * 3
+    # smoothstep with equal edges is a step, as on GPUs
+    assert draw(renderer, "c = vec4(vec3(smoothstep(2.0, 2.0, p.x)), 1.0);").image[0, :, 0].tolist() == \
+        [0, 0, 255, 255]
+
+
+def test_nan_channels_are_drawn_as_zero_and_counted(renderer):
+    result = draw(renderer, "c = vec4(sqrt(-1.0 - p.x), 0.5, 0.5, 1.0);")
+    assert result.ok and result.nonfinite_fraction == 1.0
+    assert result.image[0, 0].tolist() == [0, 128, 128]
+
+
+def test_a_loop_that_reaches_the_project_bound_fails(renderer):
+    result = draw(renderer, "float s = 0.0; for (int i = 0; i < 100000000; i++) { s += 1.0; } c = vec4(s);")
+    assert not result.ok and result.error.kind == "loop_limit"
+    fine = draw(renderer, "float s = 0.0; for (int i = 0; i < 1000; i++) { s += 0.001; } c = vec4(s);")
+    assert fine.ok and fine.image[0, 0, 0] == 255
