@@ -1,0 +1,132 @@
+"""Rendering throughput: a bare in-process ModernGL loop against the sandboxed RenderPool.
+
+    python benchmarks/render.py [--size 256] [--n 50] [--real 200] [--workers N]
+
+Suites: procedural textures and raymarched terrains (fixed seeds of the project's generators) and,
+when `../shared/data/shadertoys.jsonl.gz` is present, real Shadertoy shaders (a fixed sample).
+For each suite it prints shaders per second for
+  (a) a bare loop in this process: compile with a plain Shadertoy wrapper, draw, read back, release;
+  (b) the RenderPool with one worker; (c) the RenderPool with all cores;
+and the ratios b/a and c/a. Disk shader caches are turned off (a warm cache makes a second run
+about 18x faster and the figure meaningless), and every source is unique within a suite, so the
+pool's in-memory program cache never helps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import time
+from pathlib import Path
+
+# Before any GL library loads, here and in the spawned workers (they inherit the environment).
+os.environ["MESA_SHADER_CACHE_DISABLE"] = "true"
+os.environ["__GL_SHADER_DISK_CACHE"] = "0"
+
+import moderngl  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from earthshader.data.generators import generate  # noqa: E402
+from earthshader.render import RenderPool, default_workers  # noqa: E402
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "shadertoys.jsonl.gz"
+
+PLAIN_HEADER = """#version 300 es
+precision highp float;
+precision highp int;
+uniform vec3 iResolution;
+uniform float iTime;
+uniform vec4 iMouse;
+uniform int iFrame;
+uniform sampler2D iChannel0;
+out vec4 shadertoyColor;
+"""
+PLAIN_FOOTER = """
+void main() { vec4 c = vec4(0.0, 0.0, 0.0, 1.0); mainImage(c, gl_FragCoord.xy); shadertoyColor = vec4(c.rgb, 1.0); }
+"""
+PLAIN_VERTEX = """#version 300 es
+void main() { vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2)); gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0); }
+"""
+
+
+def bare_loop(codes: list[str], size: int) -> tuple[float, int]:
+    """(a) The anchor: what a plain script does. Returns (seconds, shaders that rendered)."""
+    ctx = moderngl.create_context(standalone=True, backend="egl")
+    fbo = ctx.simple_framebuffer((size, size))
+    fbo.use()
+    ok = 0
+    start = time.perf_counter()
+    for code in codes:
+        try:
+            program = ctx.program(vertex_shader=PLAIN_VERTEX, fragment_shader=PLAIN_HEADER + code + PLAIN_FOOTER)
+        except moderngl.Error:
+            continue
+        if "iResolution" in program:
+            program["iResolution"].value = (size, size, 1.0)
+        vao = ctx.vertex_array(program, [])
+        vao.render(vertices=3)
+        fbo.read(components=3)
+        vao.release()
+        program.release()
+        ok += 1
+    seconds = time.perf_counter() - start
+    fbo.release()
+    ctx.release()
+    return seconds, ok
+
+
+def pool_run(codes: list[str], size: int, workers: int) -> tuple[float, int]:
+    """(b)/(c): the sandboxed pool; start-up is excluded (a training run starts it once)."""
+    with RenderPool(workers=workers, timeout=60.0) as pool:
+        start = time.perf_counter()
+        results = pool.render_many(codes, width=size, height=size)
+        return time.perf_counter() - start, sum(r.ok for r in results)
+
+
+def suites(n: int, real: int) -> dict[str, list[str]]:
+    found = {
+        "textures": [generate("textures", seed).code for seed in range(n)],
+        "terrains": [generate("terrains", seed).code for seed in range(n)],
+    }
+    if real and CORPUS.exists():
+        with gzip.open(CORPUS, "rt", encoding="utf-8") as lines:
+            rows = [json.loads(line)["image_code"] for line in lines]
+        found["real shaders"] = random.Random(0).sample(rows, real)
+    for name, codes in found.items():  # unique sources: no cache of any kind can help
+        found[name] = [f"// {name} #{i}\n{code}" for i, code in enumerate(codes)]
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--n", type=int, default=50, help="procedural shaders per suite")
+    parser.add_argument("--real", type=int, default=200, help="real shaders (0 to skip)")
+    parser.add_argument("--workers", type=int, default=default_workers())
+    args = parser.parse_args()
+    console = Console()
+    ctx = moderngl.create_context(standalone=True, backend="egl")
+    renderer = ctx.info["GL_RENDERER"]
+    ctx.release()
+    table = Table(title=f"Shaders per second at {args.size}x{args.size} on {renderer}, "
+                        f"{os.cpu_count()} CPUs, disk shader caches off")
+    for column in ("suite", "shaders", "(a) bare loop", "(b) pool, 1 worker",
+                   f"(c) pool, {args.workers} workers", "b/a", "c/a"):
+        table.add_column(column, justify="right")
+    for name, codes in suites(args.n, args.real).items():
+        a_s, a_ok = bare_loop(codes, args.size)
+        b_s, b_ok = pool_run(codes, args.size, 1)
+        c_s, c_ok = pool_run(codes, args.size, args.workers)
+        a, b, c = len(codes) / a_s, len(codes) / b_s, len(codes) / c_s
+        table.add_row(name, str(len(codes)), f"{a:.1f} ({a_ok} ok)", f"{b:.1f} ({b_ok} ok)",
+                      f"{c:.1f} ({c_ok} ok)", f"{b / a:.2f}", f"{c / a:.2f}")
+        console.print(f"{name}: a {a:.1f}/s, b {b:.1f}/s, c {c:.1f}/s")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
