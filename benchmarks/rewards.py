@@ -1,0 +1,132 @@
+"""Time to score one GRPO batch through the default reward mix: serial against parallel, cache on against off.
+
+    python benchmarks/rewards.py                       # 8 prompts x 8 completions, 256 x 256, all cores
+    python benchmarks/rewards.py --size 224 --workers 4 --repeats 3
+
+The batch: 8 procedural texture targets (`earthshader.data.generators`, group "textures"), and for each
+a group of 8 completions as GRPO samples them: the reference program (twice: groups repeat answers),
+a recoloured copy, four other textures, and one that does not compile. Every reward of
+`rewards.DEFAULT_REWARD_MIX` is called in turn, as TRL calls synchronous rewards.
+
+Configurations: "serial" renders with 1 worker and scores on the calling thread; "parallel" renders with
+`--workers` processes and scores on a thread pool. "cache off" makes every render reward render the
+batch again (render workers still keep compiled programs, so a repeat render skips compiling, as it
+would in training). Each run gets a fresh pool; its start-up is excluded (it happens once per training
+run) and reported apart. Mesa's and NVIDIA's on-disk shader caches are turned off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("MESA_SHADER_CACHE_DISABLE", "true")
+os.environ.setdefault("__GL_SHADER_DISK_CACHE", "0")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from earthshader.data.generators import generate  # noqa: E402
+from earthshader.render import RenderPool, default_workers  # noqa: E402
+from rewards import DEFAULT_REWARD_MIX, RenderCache, RenderReward, get_reward_funcs  # noqa: E402
+
+
+def recoloured(code: str) -> str:
+    """The same program with slightly different colours."""
+    return code.replace("void mainImage(", "void originalImage(", 1) + (
+        "\nvoid mainImage(out vec4 fragColor, in vec2 fragCoord) {\n"
+        "    originalImage(fragColor, fragCoord);\n"
+        "    fragColor.rgb = clamp(fragColor.rgb * vec3(1.2, 0.85, 1.0) + 0.05, 0.0, 1.0);\n}"
+    )
+
+
+def make_batch(prompts: int, generations: int, size: int, pool: RenderPool):
+    """Targets (rendered references) and the TRL keyword arguments of one step."""
+    references = [generate("textures", seed).code for seed in range(prompts)]
+    targets = pool.render_many(references, width=size, height=size)
+    failed = [i for i, r in enumerate(targets) if not r.ok]
+    if failed:
+        raise SystemExit(f"reference textures {failed} did not render: {[str(targets[i].error) for i in failed]}")
+    completions, images = [], []
+    for p, reference in enumerate(references):
+        others = [generate("textures", 1000 + p * 10 + k).code for k in range(4)]
+        broken = "void mainImage(out vec4 c, in vec2 p) { c = 1; }"
+        group = [reference, reference, recoloured(reference), *others, broken]
+        group = (group * ((generations + len(group) - 1) // len(group)))[:generations]
+        completions += [[{"role": "assistant", "content": f"```glsl\n{code}\n```"}] for code in group]
+        images += [targets[p].image] * generations
+    return dict(prompts=[[]] * len(completions), completions=completions, image=images)
+
+
+def score_batch(batch: dict, pool: RenderPool, cache_on: bool, parallel: bool) -> dict:
+    """Score `batch` through the default mix once; seconds spent rendering, scoring, and in all."""
+    cache = RenderCache(enabled=cache_on, pool_factory=lambda: pool)
+    funcs = get_reward_funcs(list(DEFAULT_REWARD_MIX))
+    for func in funcs:
+        if isinstance(func, RenderReward):
+            func.cache, func.parallel_scoring = cache, parallel
+    logged: dict[str, float] = {}
+
+    def log_metric(name: str, value: float) -> None:
+        logged[name] = logged.get(name, 0.0) + value
+
+    start = time.perf_counter()
+    for func in funcs:
+        func(**batch, log_metric=log_metric)
+    total = time.perf_counter() - start
+    render = sum(v for k, v in logged.items() if k.endswith("/render_s"))
+    score = sum(v for k, v in logged.items() if k.endswith("/score_s"))
+    per_reward = {f.__name__: logged.get(f"rewards/{f.__name__}/score_s", 0.0) for f in funcs}
+    return dict(total=total, render=render, score=score, renders=cache.stats.renders, per_reward=per_reward)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--prompts", type=int, default=8, help="targets in the batch")
+    parser.add_argument("--generations", type=int, default=8, help="completions per target")
+    parser.add_argument("--size", type=int, default=256, help="target and render side in pixels")
+    parser.add_argument("--workers", type=int, default=default_workers(), help="render processes when parallel")
+    parser.add_argument("--repeats", type=int, default=1, help="runs per configuration (the best is shown)")
+    args = parser.parse_args(argv)
+    console = Console()
+
+    with RenderPool(workers=args.workers) as pool:
+        batch = make_batch(args.prompts, args.generations, args.size, pool)
+        renderer = pool.renderer
+    startup = []
+    n = len(batch["completions"])
+    unique = len({c[0]["content"] for c in batch["completions"]})
+    table = Table(title=f"One GRPO batch: {args.prompts} x {args.generations} = {n} completions ({unique} distinct), "
+                        f"{args.size} x {args.size}, {len(DEFAULT_REWARD_MIX)} rewards")
+    for column in ("configuration", "renders", "render s", "score s", "total s", "ms / completion"):
+        table.add_column(column, justify="right" if column != "configuration" else "left")
+    results = {}
+    for parallel in (False, True):
+        for cache_on in (True, False):
+            runs = []
+            for _ in range(args.repeats):
+                # A fresh pool each run: workers keep compiled programs, which would flatter later runs.
+                start = time.perf_counter()
+                with RenderPool(workers=args.workers if parallel else 1) as pool:
+                    startup.append(time.perf_counter() - start)
+                    runs.append(score_batch(batch, pool, cache_on, parallel))
+            best = min(runs, key=lambda r: r["total"])
+            mode = f"parallel ({args.workers} workers)" if parallel else "serial (1 worker)"
+            name = f"{mode}, cache {'on' if cache_on else 'off'}"
+            results[name] = best
+            table.add_row(name, str(best["renders"]), f"{best['render']:.2f}", f"{best['score']:.2f}",
+                          f"{best['total']:.2f}", f"{1000 * best['total'] / n:.1f}")
+    console.print(table)
+    fastest = min(results.values(), key=lambda r: r["total"])
+    console.print("Scoring seconds per reward (fastest configuration): "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in fastest["per_reward"].items()))
+    console.print(f"Pool start-up (not counted above): {min(startup):.1f} to {max(startup):.1f} s; "
+                  f"renderer: {renderer}; cores available: {default_workers()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,329 @@
+"""Base classes for rewards in TRL's calling convention, and the target images they compare against.
+
+A reward is a callable object called as TRL's `GRPOTrainer` calls reward functions:
+
+    scores = reward(prompts=prompts, completions=completions, image=images, **other_columns, log_metric=fn)
+
+and returns one float (or None: "does not apply") per completion. Subclass one of:
+
+- `TextReward`: scores the extracted program's text; implement `score_shader(shader, row)`.
+- `RenderReward`: renders each completion once (through the shared `RenderCache`) and scores the
+  image; implement `score(image, target)` (target: H x W x 3 uint8 or None), or `score_result`.
+- `SimilarityReward`: a `RenderReward` whose `similarity(candidate, target)` is 1 for identical images;
+  the reward is its `skill` against the target's mean-colour image, clipped to [0, 1].
+
+Set `name` (it becomes `__name__`, which TRL logs as `rewards/<name>/mean`). Instances are picklable.
+
+Columns read from the dataset (each a list with one value per completion, as TRL passes them):
+`image` (PIL image or H x W x 3|4 uint8 array; or `images`, a list whose first image is used), and for
+animated targets `frames` (a list of images) with `times` (their `iTime` values, same length).
+
+Failure policy: a completion can be anything (empty, garbage, an endless loop, NaN colours) and never
+makes a reward raise: it gets the reward's `failure_value`. A reward whose own code fails, or that
+returns NaN or a value of the wrong type, raises `RewardError` naming the reward: a bug must stop the
+run, not quietly score 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from earthshader.extract import ExtractedShader, extract_glsl
+from earthshader.metrics import mean_colour_image, skill
+from earthshader.render.result import RenderResult
+from rewards.cache import RenderCache, RenderRequest, shared_cache
+
+#: Keyword arguments TRL passes that are not dataset columns.
+NOT_COLUMNS = frozenset({"trainer_state", "log_extra", "log_metric", "environments", "completion_ids"})
+
+#: Render size (pixels, square) for rewards that need a render but find no target image.
+DEFAULT_RENDER_SIZE = 64
+
+
+class RewardError(RuntimeError):
+    """A reward itself failed (a bug, or a dataset without the columns it needs), not the completion."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a completion is compared against: one frame per `iTime` value, and a content hash."""
+
+    frames: tuple[np.ndarray, ...]
+    times: tuple[float, ...]
+    key: str
+
+    @property
+    def height(self) -> int:
+        return self.frames[0].shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.frames[0].shape[1]
+
+
+def as_image_array(image, size: int | None = None) -> np.ndarray:
+    """An H x W x 3 uint8 array from a PIL image or an array; with `size`, resized by the prompt policy."""
+    if size is not None:
+        from earthshader.prompts import prepare_image
+
+        return np.asarray(prepare_image(image, size))
+    if hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image
+        image = image if image.mode == "RGB" else image.convert("RGB")
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[-1] not in (3, 4) or array.dtype != np.uint8:
+        raise ValueError(f"a target image is a PIL image or H x W x 3|4 uint8 array, got {array.dtype} {array.shape}")
+    return np.ascontiguousarray(array[..., :3])
+
+
+class Reward:
+    """Base of every reward: TRL's calling convention, extraction, validation, loud failures."""
+
+    #: Name logged by TRL (`rewards/<name>/mean`) and used by the registry.
+    name = "reward"
+
+    def __init__(self) -> None:
+        self.__name__ = self.name
+
+    def __repr__(self) -> str:
+        options = ", ".join(f"{k}={v!r}" for k, v in sorted(vars(self).items()) if not k.startswith("_"))
+        return f"{type(self).__name__}({options})"
+
+    def __call__(self, prompts=None, completions=None, **kwargs) -> list[float | None]:
+        if completions is None:
+            raise RewardError(f"reward {self.__name__!r} was called without `completions`")
+        log_metric = kwargs.get("log_metric")
+        columns = {k: v for k, v in kwargs.items() if k not in NOT_COLUMNS}
+        try:
+            shaders = [extract_glsl(c) for c in completions]
+            rows = _rows(columns, len(shaders))
+            values = self.score_batch(shaders, rows, log_metric)
+        except RewardError:
+            raise
+        except Exception as error:
+            raise RewardError(f"reward {self.__name__!r} failed: {type(error).__name__}: {error}") from error
+        return self._checked(values, len(shaders))
+
+    def score_batch(self, shaders: list[ExtractedShader], rows: list[dict], log_metric=None) -> list[float | None]:
+        """One value per completion; `rows[i]` holds completion i's dataset columns."""
+        raise NotImplementedError
+
+    def _checked(self, values, expected: int) -> list[float | None]:
+        values = list(values)
+        if len(values) != expected:
+            raise RewardError(f"reward {self.__name__!r} returned {len(values)} values for {expected} completions")
+        checked = []
+        for index, value in enumerate(values):
+            if value is None:
+                checked.append(None)
+                continue
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise RewardError(f"reward {self.__name__!r} returned {value!r} for completion {index}: not a float")
+            if not math.isfinite(float(value)):
+                raise RewardError(f"reward {self.__name__!r} returned {value} for completion {index}")
+            checked.append(float(value))
+        return checked
+
+
+def _rows(columns: dict, count: int) -> list[dict]:
+    """Per-completion dicts of the dataset columns (each column must hold one value per completion)."""
+    for name, values in columns.items():
+        if not isinstance(values, (list, tuple)) or len(values) != count:
+            got = f"{len(values)} values" if isinstance(values, (list, tuple)) else type(values).__name__
+            raise RewardError(f"column {name!r} must be a list with one value per completion ({count}), got {got}")
+    return [{name: values[i] for name, values in columns.items()} for i in range(count)]
+
+
+class TextReward(Reward):
+    """A reward computed from the extracted program's text alone (no render)."""
+
+    def score_batch(self, shaders, rows, log_metric=None):
+        return [self.score_shader(shader, row) for shader, row in zip(shaders, rows)]
+
+    def score_shader(self, shader: ExtractedShader, row: dict) -> float | None:
+        raise NotImplementedError
+
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _scoring_executor() -> ThreadPoolExecutor:
+    """Threads for scoring (scikit-image and SciPy filters release the GIL)."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+            _executor = ThreadPoolExecutor(max_workers=max(1, min(8, cores)), thread_name_prefix="reward-score")
+        return _executor
+
+
+class RenderReward(Reward):
+    """A reward computed from each completion's render (shared through the render cache).
+
+    Args:
+        size: render and compare at `size` x `size` (the target is resized by the prompt policy,
+            `earthshader.prompts.prepare_image`); None: at the target's own size.
+        cache: a `RenderCache`; None uses the process's shared one (`rewards.cache.shared_cache()`).
+        parallel_scoring: score the batch on a thread pool (one per process).
+    """
+
+    #: What a completion gets when nothing could be rendered (no code, compile error, timeout, ...).
+    failure_value: float | None = 0.0
+    #: Whether the reward needs a target image (`image` / `frames` column).
+    needs_target = True
+
+    def __init__(self, size: int | None = None, cache: RenderCache | None = None, parallel_scoring: bool = True):
+        super().__init__()
+        self.size = size
+        self.cache = cache
+        self.parallel_scoring = parallel_scoring
+        self._targets: dict[tuple, Target] = {}
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_targets"] = {}
+        return state
+
+    def score(self, image: np.ndarray, target: np.ndarray | None) -> float | None:
+        """Score one rendered frame (H x W x 3 uint8) against the matching target frame (or None)."""
+        raise NotImplementedError
+
+    def score_result(self, result: RenderResult, target: Target | None) -> float | None:
+        """Score one render: `failure_value` if it failed, else the mean of `score` over its frames."""
+        if not result.ok:
+            return self.failure_value
+        frames = result.frames or [result.image]
+        references = target.frames if target is not None else [None] * len(frames)
+        values = [self.score(frame, reference) for frame, reference in zip(frames, references)]
+        values = [v for v in values if v is not None]
+        return float(np.mean(values)) if values else None
+
+    def score_batch(self, shaders, rows, log_metric=None):
+        targets = [self.target(row) for row in rows]
+        requests = [self.request(shader, target) for shader, target in zip(shaders, targets)]
+        cache = self.cache if self.cache is not None else shared_cache()
+        start = time.perf_counter()
+        results = cache.render(requests)
+        rendered = time.perf_counter()
+        self.prepare_targets([t for t in {id(t): t for t in targets if t is not None}.values()])
+        # A group often repeats a completion: score each distinct (render, target) pair once.
+        distinct: dict[tuple, tuple] = {}
+        for result, target in zip(results, targets):
+            distinct.setdefault((id(result), id(target)), (result, target))
+        jobs = list(distinct.values())
+        if self.parallel_scoring and len(jobs) > 1:
+            scored = list(_scoring_executor().map(lambda job: self.score_result(*job), jobs))
+        else:
+            scored = [self.score_result(result, target) for result, target in jobs]
+        by_pair = dict(zip(distinct, scored))
+        values = [by_pair[(id(result), id(target))] for result, target in zip(results, targets)]
+        if log_metric is not None:
+            log_metric(f"rewards/{self.__name__}/render_s", rendered - start)
+            log_metric(f"rewards/{self.__name__}/score_s", time.perf_counter() - rendered)
+            log_metric("render/failed_frac", float(np.mean([not r.ok for r in results])) if results else 0.0)
+        return values
+
+    def prepare_targets(self, targets: list[Target]) -> None:
+        """Called with the batch's distinct targets before scoring (serially): precompute per-target work."""
+
+    def request(self, shader: ExtractedShader, target: Target | None) -> RenderRequest | None:
+        """What to render for a completion (None: nothing to render)."""
+        if not shader.code:
+            return None
+        if target is None:
+            side = self.size or DEFAULT_RENDER_SIZE
+            return RenderRequest(shader.code, side, side)
+        return RenderRequest(shader.code, target.width, target.height, target.times)
+
+    def target(self, row: dict) -> Target | None:
+        """The row's target (`image`, or `frames` + `times`), converted once per distinct content."""
+        if "frames" in row or "times" in row:
+            if "frames" not in row or "times" not in row:
+                raise RewardError(f"reward {self.__name__!r}: the `frames` and `times` columns go together")
+            images, times = list(row["frames"]), tuple(float(t) for t in row["times"])
+            if len(images) != len(times) or not images:
+                raise RewardError(f"reward {self.__name__!r}: {len(images)} frames for {len(times)} times")
+        elif row.get("image") is not None:
+            images, times = [row["image"]], (0.0,)
+        elif row.get("images"):
+            images, times = [row["images"][0]], (0.0,)
+        elif self.needs_target:
+            raise RewardError(
+                f"reward {self.__name__!r} needs a target: an `image` (or `images`, or `frames` + `times`) column; "
+                f"got columns {sorted(row)}"
+            )
+        else:
+            return None
+        frames = tuple(as_image_array(image, self.size) for image in images)
+        digest = hashlib.blake2b(digest_size=16)
+        for frame in frames:
+            digest.update(str(frame.shape).encode())
+            digest.update(frame.tobytes())
+        key = (digest.hexdigest(), times)
+        if key not in self._targets:
+            if len(self._targets) > 512:
+                self._targets.clear()
+            self._targets[key] = Target(frames, times, digest.hexdigest())
+        return self._targets[key]
+
+
+class SimilarityReward(RenderReward):
+    """Similarity to the target, as skill over the target's mean-colour image, clipped to [0, 1].
+
+    reward = clip((s - s_flat) / (1 - s_flat), 0, 1), with s = `similarity(render, target)` and s_flat the
+    same similarity for the target's mean-colour image: 1 for a perfect match, 0 for the flat image of the
+    right mean colour and for anything no better than it, and `failure_value` (0) for a failed render.
+    None ("does not apply") when the target frame is itself flat (nothing can beat the baseline).
+
+    Implement `similarity(candidate, target)`. To compute the target's side once per target instead of
+    once per completion, override `prepare(target)` (its result is cached) and `compare(candidate, prepared)`.
+    """
+
+    def __init__(self, size: int | None = None, cache: RenderCache | None = None, parallel_scoring: bool = True):
+        super().__init__(size=size, cache=cache, parallel_scoring=parallel_scoring)
+        self._prepared: dict[str, tuple] = {}
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state["_prepared"] = {}
+        return state
+
+    def similarity(self, candidate: np.ndarray, target: np.ndarray) -> float:
+        """Raw similarity, 1 for identical images and at most 1 otherwise."""
+        raise NotImplementedError
+
+    def prepare(self, target: np.ndarray):
+        """Per-target work for `compare` (default: the target image itself)."""
+        return target
+
+    def compare(self, candidate: np.ndarray, prepared) -> float:
+        """`similarity` of a candidate to a prepared target (default: `similarity(candidate, prepared)`)."""
+        return self.similarity(candidate, prepared)
+
+    def score(self, image, target):
+        prepared, flat_score = self.prepared(target)
+        value = skill(self.compare(image, prepared), flat_score)
+        return None if math.isnan(value) else float(np.clip(value, 0.0, 1.0))
+
+    def prepare_targets(self, targets):
+        for target in targets:
+            for frame in target.frames:
+                self.prepared(frame)
+
+    def prepared(self, target: np.ndarray) -> tuple:
+        """(`prepare(target)`, the mean-colour image's similarity to the target), computed once per target."""
+        key = hashlib.blake2b(target.tobytes(), digest_size=16).hexdigest() + str(target.shape)
+        if key not in self._prepared:
+            if len(self._prepared) > 256:
+                self._prepared.clear()
+            prepared = self.prepare(target)
+            self._prepared[key] = (prepared, self.compare(mean_colour_image(target), prepared))
+        return self._prepared[key]
