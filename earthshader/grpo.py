@@ -1,0 +1,214 @@
+"""Reinforcement from render: TRL's GRPO samples shaders for target images and rewards what they render.
+
+    python -m earthshader.grpo --recipe textures                 # Qwen2-VL-7B (4-bit) on procedural textures
+    python -m earthshader.grpo --recipe terrains                 # raymarched SDF terrains
+    python -m earthshader.grpo --recipe tiny                     # the CPU demo (starts from runs/sft-tiny)
+    python -m earthshader.grpo --recipe tiny --num_generations 4 --learning_rate 1e-4 --max_steps 20
+    python -m earthshader.grpo --recipe tiny --resume_from_checkpoint true   # after a crash or kill -9
+
+A recipe (a name in `recipes/grpo/` or a path) gives defaults to three sets of arguments:
+`GRPOScriptArguments` below, TRL's `GRPOConfig` (group size `num_generations`, `beta`, `loss_type`,
+`temperature`, `max_completion_length`, `learning_rate`, `reward_weights`, ...) and TRL's `ModelConfig`
+(model and LoRA). Flags override it; unknown keys are an error. Rewards are names of built-ins, dotted
+import paths or installed plugins (see `rewards.get_reward_funcs`). Each logging step prints a reward
+table; the run directory keeps `samples.jsonl`, `metrics.jsonl` and PNG grids
+(`python -m earthshader.logs RUN_DIR` reads them).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from earthshader import models
+
+logger = logging.getLogger("earthshader.grpo")
+
+
+@dataclass
+class GRPOScriptArguments:
+    """Our arguments, next to TRL's GRPOConfig (training) and ModelConfig (model and LoRA)."""
+
+    backend: str = field(default="auto", metadata={"help": "auto, unsloth, bnb or cpu (see earthshader.models)"})
+    image_size: int = field(default=224, metadata={"help": "square side of targets and renders (multiple of 28)"})
+    reward_funcs: list[str] = field(default_factory=lambda: ["format", "compiles", "ssim", "edges"],
+                                    metadata={"help": "reward names, dotted paths or plugin names"})
+    reward_kwargs: str = field(default="{}", metadata={"help": 'JSON options per reward, e.g. {"length": {"budget": 400}}'})
+    dataset_path: str | None = field(default=None, metadata={"help": "a dataset saved by the data factory"})
+    dataset_split: str = field(default="train", metadata={"help": "split of dataset_path"})
+    generators: list[str] = field(default_factory=list, metadata={"help": "generator groups/families for targets"})
+    generated_prompts: int = field(default=0, metadata={"help": "how many generated targets (before filtering)"})
+    generator_difficulty: int | None = field(default=None, metadata={"help": "one difficulty level, or all"})
+    generator_seed: int = field(default=500_000, metadata={"help": "first seed (away from SFT's and eval's)"})
+    curriculum: bool = field(default=False, metadata={"help": "order targets by rising difficulty (no shuffling)"})
+    render_timeout: float = field(default=5.0, metadata={"help": "seconds one completion may take to render"})
+    render_workers: int | None = field(default=None, metadata={"help": "render processes (default: all cores)"})
+    grid_every: int = field(default=10, metadata={"help": "save a PNG grid of renders every N steps (0: never)"})
+
+
+def parse(argv: list[str]):
+    """(script_args, training_args, model_args) from `--recipe` YAML plus command-line flags."""
+    from trl import GRPOConfig, ModelConfig, TrlParser
+
+    from earthshader.recipes import resolve_recipe
+
+    argv = list(argv)
+    if "--recipe" in argv:
+        i = argv.index("--recipe")
+        argv[i:i + 2] = ["--config", str(resolve_recipe(argv[i + 1], "grpo"))]
+    elif "--config" not in argv:
+        argv = ["--config", str(resolve_recipe("textures", "grpo")), *argv]
+    if not models.cuda_available() and not any(a.startswith("--use_cpu") for a in argv):
+        argv += ["--use_cpu", "true"]  # else a GPU recipe (bf16) fails to parse here, before its real error
+    parser = TrlParser((GRPOScriptArguments, GRPOConfig, ModelConfig))
+    return parser.parse_args_and_config(argv)
+
+
+def build_dataset(args: GRPOScriptArguments):
+    """Prompts with target images: from a factory dataset or rendered from the generators."""
+    import datasets
+
+    from earthshader import prompts, sft_data
+
+    if args.dataset_path:
+        rows = sft_data.load_factory_dataset(args.dataset_path, args.dataset_split)
+    else:
+        programs = sft_data.generated_programs(args.generators, args.generated_prompts, args.generator_seed,
+                                               args.generator_difficulty)
+        rows = sft_data.render_targets(programs, args.image_size, workers=args.render_workers)
+    if not rows:
+        raise ValueError("no GRPO targets: set dataset_path, or generators + generated_prompts")
+    examples = [{"prompt": prompts.make_prompt(), "image": prompts.prepare_image(row["image"], args.image_size),
+                 "id": row["id"], "code": row["code"], "source": row["source"],
+                 "difficulty": int(row.get("difficulty", _difficulty(row)))} for row in rows]
+    if args.curriculum:
+        examples.sort(key=lambda row: row["difficulty"])  # stable: seed order inside a level
+    return datasets.Dataset.from_list(examples)
+
+
+def _difficulty(row: dict) -> int:
+    from earthshader.data.generators import generate
+
+    group, _, seed = row["id"].rpartition("-")
+    try:
+        return generate(group, int(seed)).difficulty
+    except (ValueError, KeyError):
+        return 0
+
+
+def load_policy(model_args, backend: str):
+    """The model to train and its LoRA config (None when it already carries a trainable adapter)."""
+    model, processor = models.load_model(model_args.model_name_or_path, backend, dtype=model_args.dtype or "auto",
+                                         revision=model_args.model_revision,
+                                         attn_implementation=model_args.attn_implementation)
+    if hasattr(model, "peft_config"):  # an SFT adapter
+        if backend == "cpu":
+            return model.merge_and_unload(), processor, _lora(model_args)  # fresh LoRA on the merged weights
+        for name, parameter in model.named_parameters():  # 4-bit: keep training the adapter itself
+            parameter.requires_grad_("lora_" in name)
+        return model, processor, None
+    return model, processor, _lora(model_args) if model_args.use_peft else None
+
+
+def _lora(model_args):
+    return models.lora_config(model_args.lora_r, model_args.lora_alpha, model_args.lora_dropout,
+                              model_args.lora_target_modules, model_args.lora_modules_to_save)
+
+
+def build_trainer(script_args, training_args, model_args, backend: str, sample_log_cls=None):
+    """The GRPO trainer with rewards, logging callbacks and data, plus the run's `SampleLog`."""
+    from trl import GRPOTrainer
+
+    from transformers.trainer_callback import ProgressCallback
+
+    from earthshader.run_log import MetricsLog, QuietProgress, RewardTable, SampleLog
+    from rewards import configure_shared_cache, get_reward_funcs
+
+    class TimedGRPOTrainer(GRPOTrainer):
+        """GRPOTrainer that also logs how long generation plus scoring took (the rest is optimisation)."""
+
+        def _generate_and_score_completions(self, inputs):
+            start = time.perf_counter()
+            output = super()._generate_and_score_completions(inputs)
+            self._metrics["train"]["time/generate_and_score_s"].append(time.perf_counter() - start)
+            return output
+
+    configure_shared_cache(workers=script_args.render_workers, timeout=script_args.render_timeout)
+    reward_funcs = get_reward_funcs(script_args.reward_funcs, json.loads(script_args.reward_kwargs))
+    weights = training_args.reward_weights or [1.0] * len(reward_funcs)
+    rank = int(getattr(training_args, "process_index", 0))
+    sample_log = (sample_log_cls or SampleLog)(training_args.output_dir, [f.__name__ for f in reward_funcs],
+                                               weights, grid_every=script_args.grid_every, rank=rank)
+    model, processor, peft_config = load_policy(model_args, backend)
+    dataset = build_dataset(script_args)
+    if script_args.curriculum:
+        training_args.shuffle_dataset = False
+    logger.info("%d GRPO targets; rewards %s with weights %s", len(dataset), script_args.reward_funcs, weights)
+    trainer = TimedGRPOTrainer(model=model, reward_funcs=[sample_log.wrap(f) for f in reward_funcs],
+                               args=training_args, train_dataset=dataset, processing_class=processor,
+                               peft_config=peft_config)
+    trainer.add_callback(MetricsLog(training_args.output_dir))
+    trainer.add_callback(RewardTable(sample_log))
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(QuietProgress)
+    return trainer, sample_log
+
+
+def resume_step(output_dir: str, resume) -> int | None:
+    """The global step a resumed run restarts from, or None for a fresh run."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if resume in (None, False, "false", "False", ""):
+        return None
+    checkpoint = get_last_checkpoint(output_dir) if resume in (True, "true", "True") else resume
+    if checkpoint is None:
+        return None
+    return json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"]
+
+
+def main(argv: list[str] | None = None) -> Path:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    backend = models.select_backend(models.backend_from_argv(argv))  # Unsloth, if chosen, before trl
+
+    # 1. Arguments
+    script_args, training_args, model_args = parse(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+    # 2. Rewards, model, data, logs
+    trainer, sample_log = build_trainer(script_args, training_args, model_args, backend)
+
+    # 3. Train; on resume, logs of steps after the checkpoint are dropped (the run redoes them)
+    step = resume_step(training_args.output_dir, training_args.resume_from_checkpoint)
+    if step is None:
+        sample_log.start_fresh()
+        (Path(training_args.output_dir) / "metrics.jsonl").unlink(missing_ok=True)
+        resume = None
+    else:
+        from earthshader.run_log import truncate_jsonl
+
+        logger.info("resuming from step %d: dropped %d sample lines after it", step, sample_log.truncate_after(step))
+        truncate_jsonl(Path(training_args.output_dir) / "metrics.jsonl", step)
+        resume = training_args.resume_from_checkpoint
+        resume = True if resume in ("true", "True") else resume
+    trainer.train(resume_from_checkpoint=resume)
+
+    # 4. Save the adapter, the processor and the image size
+    output_dir = Path(training_args.output_dir)
+    trainer.save_model(str(output_dir))
+    trainer.processing_class.save_pretrained(str(output_dir))
+    info = {"image_size": script_args.image_size, "base_model": model_args.model_name_or_path, "backend": backend,
+            "rewards": script_args.reward_funcs, "reward_weights": training_args.reward_weights}
+    (output_dir / "earthshader.json").write_text(json.dumps(info, indent=2) + "\n")
+    logger.info("saved adapter and processor to %s", output_dir)
+    return output_dir
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except models.ModelNotFoundError as err:
+        sys.exit(f"error: {err}")

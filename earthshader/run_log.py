@@ -1,0 +1,257 @@
+"""What a GRPO run leaves on disk and prints: per-sample JSONL, metrics JSONL, PNG grids, reward tables.
+
+    sample_log = SampleLog(run_dir, reward_names, weights, grid_every=10)
+    reward_funcs = [sample_log.wrap(f) for f in reward_funcs]       # records every reward of every sample
+    trainer.add_callback(MetricsLog(run_dir))                        # metrics.jsonl, one line per log step
+    trainer.add_callback(RewardTable(sample_log))                    # a rich table at each logging step
+
+Files under the run directory (read them with `python -m earthshader.logs RUN_DIR`):
+- `samples.jsonl`: one line per completion: step, prompt id, completion, extracted code, each reward,
+  the weighted total, the render error. Lines are written (and fsynced) once every reward of the
+  batch is in, so a killed run loses at most the batch in flight, never half a line.
+- `metrics.jsonl`: one line per logging step, the trainer's logs (reward means and spreads, loss,
+  times).
+- `grids/step_NNNNNN.png`: for a few prompts of a batch, target | best | median | worst renders.
+
+On resume from a checkpoint at step S, `truncate_after(S)` drops the lines of later steps, which the
+resumed run redoes: no step is duplicated or lost. In multi-process runs each rank writes its own
+`samples.rankN.jsonl`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+from transformers import TrainerCallback
+from transformers.trainer_callback import ProgressCallback
+
+from earthshader.extract import extract_glsl
+from rewards.base import RewardError
+from rewards.cache import RenderRequest, shared_cache
+
+SAMPLES_FILE = "samples.jsonl"
+METRICS_FILE = "metrics.jsonl"
+
+
+def truncate_jsonl(path: Path, last_step: int) -> int:
+    """Keep the lines of `path` whose `step` is at most `last_step` (and drop a torn last line).
+
+    Returns how many lines were dropped. Rewrites atomically (write a temporary file, then rename).
+    """
+    if not path.exists():
+        return 0
+    kept, dropped = [], 0
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                dropped += 1  # a line cut by a kill
+                continue
+            if row.get("step", 0) <= last_step:
+                kept.append(line if line.endswith("\n") else line + "\n")
+            else:
+                dropped += 1
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(kept), encoding="utf-8")
+    os.replace(tmp, path)
+    return dropped
+
+
+def _append_lines(path: Path, rows: list[dict]) -> None:
+    with path.open("a", encoding="utf-8") as out:
+        out.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        out.flush()
+        os.fsync(out.fileno())
+
+
+class SampleLog:
+    """Collects each batch's rewards through wrapped reward functions and writes one line per sample."""
+
+    def __init__(self, run_dir: str | Path, reward_names: list[str], weights: list[float] | None = None,
+                 grid_every: int = 0, rank: int = 0):
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.run_dir / (SAMPLES_FILE if rank == 0 else f"samples.rank{rank}.jsonl")
+        self.reward_names = list(reward_names)
+        self.weights = list(weights) if weights is not None else [1.0] * len(reward_names)
+        self.grid_every = grid_every
+        self.rank = rank
+        self.recent: list[dict] = []  # rows since the last logging step (read by RewardTable)
+        self._pending: dict[int, dict] = {}
+
+    def wrap(self, reward):
+        """A reward function that behaves like `reward` and records what it returned."""
+        return _RecordedReward(reward, self)
+
+    def truncate_after(self, step: int) -> int:
+        return truncate_jsonl(self.path, step)
+
+    def start_fresh(self) -> None:
+        """Keep an earlier run's log beside the new one instead of mixing them."""
+        if self.path.exists() and self.path.stat().st_size:
+            self.path.rename(self.path.with_name(f"{self.path.stem}.{int(time.time())}.jsonl"))
+
+    # -- called by the wrapped rewards -----------------------------------------------------
+    def record(self, name: str, completions, values, seconds: float, columns: dict) -> None:
+        batch = self._pending.setdefault(id(completions), {"values": {}, "seconds": 0.0})
+        batch["values"][name] = values
+        batch["seconds"] += seconds
+        if len(batch["values"]) < len(self.reward_names):
+            return
+        del self._pending[id(completions)]
+        if columns.get("log_metric") is not None:
+            columns["log_metric"]("time/rewards_s", batch["seconds"])
+        state = columns.get("trainer_state")
+        step = (state.global_step if state is not None else 0) + 1  # the step this batch trains
+        rows = self._rows(step, completions, batch["values"], columns)
+        _append_lines(self.path, [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows])
+        self.recent.extend(rows)
+        if self.grid_every and step % self.grid_every == 0 and self.rank == 0:
+            save_grid(self.run_dir / "grids" / f"step_{step:06d}.png", rows)
+
+    def _rows(self, step: int, completions, values: dict, columns: dict) -> list[dict]:
+        texts = [c[-1]["content"] if isinstance(c, list) else str(c) for c in completions]
+        codes = [extract_glsl(text).code for text in texts]
+        targets = [np.asarray(image.convert("RGB") if hasattr(image, "convert") else image)
+                   for image in columns.get("image", [None] * len(texts))]
+        requests = [RenderRequest(code, t.shape[1], t.shape[0]) if code and t is not None else None
+                    for code, t in zip(codes, targets)]
+        renders = shared_cache().render(requests)  # the rewards rendered these: cache hits
+        rows = []
+        for i, (text, code, render) in enumerate(zip(texts, codes, renders)):
+            rewards = {name: values[name][i] for name in self.reward_names}
+            total = sum(w * v for w, v in zip(self.weights, rewards.values()) if v is not None)
+            rows.append({
+                "step": step, "prompt_id": str(columns.get("id", [i] * len(texts))[i]), "completion": text,
+                "code": code, "rewards": rewards, "total": total,
+                "error": render.error_kind, "error_message": render.error.message if render.error else None,
+                "_target": targets[i], "_image": render.image,
+            })
+        return rows
+
+
+class _RecordedReward:
+    def __init__(self, reward, log: SampleLog):
+        self.reward = reward
+        self.log = log
+        self.__name__ = getattr(reward, "__name__", type(reward).__name__)
+
+    def __call__(self, prompts=None, completions=None, **columns):
+        start = time.perf_counter()
+        try:
+            values = self.reward(prompts=prompts, completions=completions, **columns)
+        except RewardError:
+            raise
+        except Exception as error:  # a plugin's bug must stop the run, and say whose bug it is
+            raise RewardError(f"reward {self.__name__!r} ({_origin(self.reward)}) failed: "
+                              f"{type(error).__name__}: {error}") from error
+        self.log.record(self.__name__, completions, values, time.perf_counter() - start, columns)
+        return values
+
+
+def _origin(reward) -> str:
+    target = reward if callable(reward) and hasattr(reward, "__module__") else type(reward)
+    return f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', type(reward).__name__)}"
+
+
+def save_grid(path: Path, rows: list[dict], prompts: int = 4, cell: int = 96) -> None:
+    """A PNG with one line per prompt: target | best | median | worst render (black where none)."""
+    by_prompt: dict[str, list[dict]] = {}
+    for row in rows:
+        by_prompt.setdefault(row["prompt_id"], []).append(row)
+    lines = []
+    for group in list(by_prompt.values())[:prompts]:
+        ranked = sorted(group, key=lambda r: r["total"], reverse=True)
+        picks = [group[0]["_target"], ranked[0]["_image"], ranked[len(ranked) // 2]["_image"], ranked[-1]["_image"]]
+        cells = [Image.fromarray(p).resize((cell, cell), Image.NEAREST) if p is not None
+                 else Image.new("RGB", (cell, cell)) for p in picks]
+        lines.append(cells)
+    if not lines:
+        return
+    grid = Image.new("RGB", (4 * cell + 6, len(lines) * (cell + 2)), (40, 40, 40))
+    for y, cells in enumerate(lines):
+        for x, image in enumerate(cells):
+            grid.paste(image, (x * (cell + 2), y * (cell + 2)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    grid.save(path)
+
+
+class MetricsLog(TrainerCallback):
+    """Appends the trainer's logs to `metrics.jsonl` (one line per logging step, with its step)."""
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / METRICS_FILE
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and logs:
+            _append_lines(self.path, [{"step": state.global_step, "time": time.time(), **logs}])
+
+
+class QuietProgress(ProgressCallback):
+    """transformers' progress bar without its dump of every log dict (RewardTable shows them)."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        pass
+
+
+class RewardTable(TrainerCallback):
+    """At each logging step, a rich table of the rewards, render outcomes, times and the best sample."""
+
+    def __init__(self, sample_log: SampleLog, console: Console | None = None, show_code: bool = True):
+        self.sample_log = sample_log
+        self.console = console or Console()
+        self.show_code = show_code
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs or "loss" not in logs and "reward" not in logs:
+            return
+        rows, self.sample_log.recent = self.sample_log.recent, []
+        self.console.print(reward_table(state.global_step, logs, rows))
+        if self.show_code and rows:
+            best = max(rows, key=lambda r: r["total"])
+            self.console.print(f"best sample (prompt {best['prompt_id']}, total {best['total']:.3f}):")
+            self.console.print(Syntax(best["code"] or best["completion"] or "(empty)", "glsl",
+                                      theme="ansi_dark", line_numbers=False))
+
+
+def reward_table(step: int, logs: dict, rows: list[dict]) -> Table:
+    """The table RewardTable prints; also used by `python -m earthshader.logs`."""
+    table = Table(title=f"step {step}", title_justify="left", show_edge=False)
+    table.add_column("reward")
+    table.add_column("mean", justify="right")
+    table.add_column("std", justify="right")
+    names = sorted({k.split("/")[1] for k in logs if k.startswith("rewards/") and k.endswith("/mean")})
+    for name in names:
+        table.add_row(name, _fmt(logs.get(f"rewards/{name}/mean")), _fmt(logs.get(f"rewards/{name}/std")))
+    table.add_row("[bold]total[/]", _fmt(logs.get("reward")), _fmt(logs.get("reward_std")))
+    if rows:
+        ok = [r for r in rows if r["error"] is None]
+        table.add_row("compile rate", _fmt(len(ok) / len(rows)), "")
+        ssim = sorted(r["rewards"]["ssim"] for r in rows if r["rewards"].get("ssim") is not None)
+        if ssim:
+            table.add_row("ssim best / median", _fmt(ssim[-1]), _fmt(ssim[len(ssim) // 2]))
+    generate_and_score = logs.get("time/generate_and_score_s")
+    rewards_s = logs.get("time/rewards_s")
+    step_s = logs.get("step_time")
+    if generate_and_score is not None and rewards_s is not None:
+        table.add_row("time: generation s", _fmt(generate_and_score - rewards_s), "")
+        table.add_row("time: render + rewards s", _fmt(rewards_s), "")
+        if step_s is not None:
+            table.add_row("time: optimisation s", _fmt(max(0.0, step_s - generate_and_score)), "")
+    return table
+
+
+def _fmt(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.3f}"

@@ -1,0 +1,99 @@
+"""GRPO on the tiny model: real TRL trainer, real renders, real files."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from earthshader import grpo
+from earthshader.logs import main as logs_main
+from earthshader.recipes import available_recipes, resolve_recipe
+from earthshader.run_log import truncate_jsonl
+from rewards import RewardError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_args(model: Path, out: Path, *extra: str) -> list[str]:
+    return ["--recipe", "tiny", "--model_name_or_path", str(model), "--output_dir", str(out),
+            "--generated_prompts", "6", "--num_generations", "4", "--per_device_train_batch_size", "8",
+            "--max_completion_length", "24", "--logging_steps", "1", "--grid_every", "1", "--render_workers", "1",
+            "--reward_funcs", "format", "compiles", "ssim", "tests.grpo_plugins:completion_length",
+            "--reward_weights", "0.5", "1.0", "1.0", "0.1", *extra]
+
+
+@pytest.mark.parametrize("name", available_recipes("grpo"))
+def test_every_grpo_recipe_parses_with_no_unknown_keys(name):
+    script_args, training_args, model_args = grpo.parse(["--recipe", name])
+    assert script_args.reward_funcs and len(training_args.reward_weights) == len(script_args.reward_funcs)
+    assert training_args.output_dir.startswith("runs/")
+    json.loads(script_args.reward_kwargs)
+
+
+def test_an_unknown_recipe_key_is_an_error(tmp_path):
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text(resolve_recipe("tiny", "grpo").read_text() + "\nnum_generatoins: 4\n")
+    with pytest.raises((ValueError, SystemExit)):
+        grpo.parse(["--recipe", str(recipe)])
+
+
+def test_two_steps_train_the_lora_weights_and_log_every_sample(small_tiny_model, tmp_path):
+    script_args, training_args, model_args = grpo.parse(tiny_args(small_tiny_model, tmp_path, "--max_steps", "2"))
+    trainer, _ = grpo.build_trainer(script_args, training_args, model_args, "cpu")
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+    trainer.train()
+    trainable = {n for n, p in trainer.model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)
+    changed = {n for n, p in trainer.model.named_parameters() if not (p.detach() == before[n]).all()}
+    assert changed == trainable  # every LoRA weight moved; no base weight did
+
+    rows = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1] * 8 + [2] * 8
+    assert set(rows[0]["rewards"]) == {"format", "compiles", "ssim", "completion_length"}
+    assert all(r["error"] in (None, "invalid_input", "compile", "loop_limit", "timeout") for r in rows)
+    metrics = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert "rewards/ssim/mean" in metrics[0] and "time/rewards_s" in metrics[0]
+    assert (tmp_path / "grids" / "step_000002.png").exists()
+    assert logs_main([str(tmp_path), "--top", "2"]) == 0
+
+
+def test_a_reward_plugin_that_raises_stops_the_run_and_is_named(small_tiny_model, tmp_path):
+    args = tiny_args(small_tiny_model, tmp_path, "--max_steps", "1")
+    args[args.index("tests.grpo_plugins:completion_length")] = "tests.grpo_plugins:broken"
+    script_args, training_args, model_args = grpo.parse(args)
+    trainer, _ = grpo.build_trainer(script_args, training_args, model_args, "cpu")
+    with pytest.raises(RewardError, match=r"'broken'.*tests.grpo_plugins.broken.*ZeroDivisionError"):
+        trainer.train()
+
+
+def test_truncate_drops_later_steps_and_a_torn_line(tmp_path):
+    path = tmp_path / "samples.jsonl"
+    path.write_text("".join(json.dumps({"step": s, "i": i}) + "\n" for s in (1, 2, 3) for i in range(2))
+                    + '{"step": 3, "i"')
+    assert truncate_jsonl(path, 2) == 3
+    assert [json.loads(line)["step"] for line in path.read_text().splitlines()] == [1, 1, 2, 2]
+
+
+def test_a_run_killed_with_sigkill_resumes_with_a_clean_log(small_tiny_model, tmp_path):
+    command = [sys.executable, "-m", "earthshader.grpo", *tiny_args(small_tiny_model, tmp_path, "--max_steps", "4",
+                                                                     "--save_steps", "1", "--save_total_limit", "5")]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.time() + 600
+    while not (tmp_path / "checkpoint-2" / "trainer_state.json").exists():
+        assert process.poll() is None, "the run ended before its second checkpoint"
+        assert time.time() < deadline, "no second checkpoint within 10 minutes"
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)  # the trainer and its render workers, mid-run
+    process.wait()
+    resumed = subprocess.run(command + ["--resume_from_checkpoint", "true"], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    steps = [json.loads(line)["step"] for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert steps == sorted(steps) and {s: steps.count(s) for s in set(steps)} == {1: 8, 2: 8, 3: 8, 4: 8}
