@@ -1,6 +1,6 @@
 """Rendering throughput: a bare in-process ModernGL loop against the sandboxed RenderPool.
 
-    python benchmarks/render.py [--size 256] [--n 50] [--real 200] [--workers N]
+    python benchmarks/render.py [--size 256] [--n 50] [--real 200] [--workers N [N ...]] [--corpus FILE]
 
 Suites: procedural textures and raymarched terrains (fixed seeds of the project's generators) and,
 when `../shared/data/shadertoys.jsonl.gz` is present, real Shadertoy shaders (a fixed sample).
@@ -87,15 +87,15 @@ def pool_run(codes: list[str], size: int, workers: int) -> tuple[float, int]:
         return time.perf_counter() - start, sum(r.ok for r in results)
 
 
-def suites(n: int, real: int) -> dict[str, list[str]]:
+def suites(n: int, real: int, corpus: Path) -> dict[str, list[str]]:
     found = {
         "textures": [generate("textures", seed).code for seed in range(n)],
         "terrains": [generate("terrains", seed).code for seed in range(n)],
     }
-    if real and CORPUS.exists():
-        with gzip.open(CORPUS, "rt", encoding="utf-8") as lines:
+    if real and corpus.exists():
+        with gzip.open(corpus, "rt", encoding="utf-8") as lines:
             rows = [json.loads(line)["image_code"] for line in lines]
-        found["real shaders"] = random.Random(0).sample(rows, real)
+        found["real shaders"] = random.Random(0).sample(rows, min(real, len(rows)))
     for name, codes in found.items():  # unique sources: no cache of any kind can help
         found[name] = [f"// {name} #{i}\n{code}" for i, code in enumerate(codes)]
     return found
@@ -106,7 +106,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--n", type=int, default=50, help="procedural shaders per suite")
     parser.add_argument("--real", type=int, default=200, help="real shaders (0 to skip)")
-    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--workers", type=int, nargs="+", default=[default_workers()],
+                        help="worker counts for (c); several give several columns")
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="Shadertoy corpus (.jsonl.gz)")
     args = parser.parse_args()
     console = Console()
     ctx = moderngl.create_context(standalone=True, backend="egl")
@@ -114,17 +116,22 @@ def main() -> None:
     ctx.release()
     table = Table(title=f"Shaders per second at {args.size}x{args.size} on {renderer}, "
                         f"{os.cpu_count()} CPUs, disk shader caches off")
-    for column in ("suite", "shaders", "(a) bare loop", "(b) pool, 1 worker",
-                   f"(c) pool, {args.workers} workers", "b/a", "c/a"):
+    columns = ["suite", "shaders", "(a) bare loop", "(b) pool, 1 worker", "b/a"]
+    for workers in args.workers:
+        columns += [f"(c) pool, {workers} workers", f"c/a ({workers})"]
+    for column in columns:
         table.add_column(column, justify="right")
-    for name, codes in suites(args.n, args.real).items():
+    for name, codes in suites(args.n, args.real, args.corpus).items():
         a_s, a_ok = bare_loop(codes, args.size)
         b_s, b_ok = pool_run(codes, args.size, 1)
-        c_s, c_ok = pool_run(codes, args.size, args.workers)
-        a, b, c = len(codes) / a_s, len(codes) / b_s, len(codes) / c_s
-        table.add_row(name, str(len(codes)), f"{a:.1f} ({a_ok} ok)", f"{b:.1f} ({b_ok} ok)",
-                      f"{c:.1f} ({c_ok} ok)", f"{b / a:.2f}", f"{c / a:.2f}")
-        console.print(f"{name}: a {a:.1f}/s, b {b:.1f}/s, c {c:.1f}/s")
+        a, b = len(codes) / a_s, len(codes) / b_s
+        cells = [name, str(len(codes)), f"{a:.1f} ({a_ok} ok)", f"{b:.1f} ({b_ok} ok)", f"{b / a:.2f}"]
+        for workers in args.workers:
+            c_s, c_ok = pool_run(codes, args.size, workers)
+            c = len(codes) / c_s
+            cells += [f"{c:.1f} ({c_ok} ok)", f"{c / a:.2f}"]
+            console.print(f"{name}: a {a:.1f}/s, b {b:.1f}/s, c({workers}) {c:.1f}/s")
+        table.add_row(*cells)
     console.print(table)
 
 

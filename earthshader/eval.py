@@ -1,0 +1,130 @@
+"""Evaluate a model on held-out targets: K programs per target image, rendered and scored, with both baselines.
+
+    python -m earthshader.eval --model runs/sft-tiny --dataset generator:textures --n 16 --size 84
+    python -m earthshader.eval --model Qwen/Qwen2-VL-7B-Instruct --adapter runs/grpo --dataset data/textures \\
+        --n 200 --samples 4 --size 224 --out runs/eval-grpo
+
+--model is a Hub id, a saved model folder or a LoRA adapter folder (as `earthshader.sft` writes);
+--adapter adds a LoRA adapter on top of --model. --dataset is a folder written by
+`python -m earthshader.data build` (its --split, default test), a Hugging Face dataset id, or
+`generator:NAME` (fresh procedural targets, seeds from --start). --size defaults to the image size the
+model was trained with (its `earthshader.json`), else 224.
+
+Prints the tables and writes OUT/report.json, OUT/report.md and OUT/contact_sheet.png. The same model,
+targets and --seed give the same report (timings apart). Exit status: 0 done, 2 bad arguments.
+See docs/eval.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from earthshader import models, prompts
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m earthshader.eval", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="Hub id, model folder, or LoRA adapter folder")
+    parser.add_argument("--adapter", default=None, help="a LoRA adapter folder to apply on top of --model")
+    parser.add_argument("--dataset", required=True, help="dataset folder, Hub id, or generator:NAME")
+    parser.add_argument("--split", default="test", help="split of --dataset (default test)")
+    parser.add_argument("--n", type=int, default=None, help="targets to evaluate (default: all; generators: 16)")
+    parser.add_argument("--samples", type=int, default=1, help="completions per target, K (default 1)")
+    parser.add_argument("--size", type=int, default=None, help="image side in pixels, a multiple of 28")
+    parser.add_argument("--seed", type=int, default=0, help="seed for choosing targets and sampling (default 0)")
+    parser.add_argument("--out", default="runs/eval", help="folder for report.json, report.md, contact_sheet.png")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="sampling temperature (default: 0, greedy, for K=1; 1.0 for K>1)")
+    parser.add_argument("--top-p", "--top_p", type=float, default=1.0, help="nucleus sampling (default 1.0)")
+    parser.add_argument("--max-new-tokens", "--max_new_tokens", type=int, default=1024,
+                        help="generation length limit per completion (default 1024)")
+    parser.add_argument("--batch-size", "--batch_size", type=int, default=8, help="images per generate call")
+    parser.add_argument("--backend", default="auto", choices=models.BACKENDS, help="model backend (default auto)")
+    parser.add_argument("--start", type=int, default=None, help="generator:NAME only: first seed (default 1000000)")
+    parser.add_argument("--workers", type=int, default=None, help="render processes (default: all cores)")
+    parser.add_argument("--timeout", type=float, default=20.0, help="seconds one shader may take to render")
+    parser.add_argument("--no-labels", "--no_labels", action="store_true",
+                        help="skip the ShaderEval labels (saves rendering 10 frames per program)")
+    parser.add_argument("--sheet", type=int, default=12, help="targets shown in the contact sheet (default 12)")
+    return parser
+
+
+def trained_image_size(*folders: str | None) -> int | None:
+    """The image size recorded in `earthshader.json` by `earthshader.sft` / `grpo`, if any folder has one."""
+    for folder in folders:
+        info = Path(folder).expanduser() / "earthshader.json" if folder else None
+        if info is not None and info.is_file():
+            size = json.loads(info.read_text()).get("image_size")
+            if size:
+                return int(size)
+    return None
+
+
+def load(model_name: str, adapter: str | None, backend: str):
+    """(model, processor): --model, then --adapter's LoRA weights (and its processor, if saved there)."""
+    model, processor = models.load_model(model_name, backend)
+    if adapter:
+        if models.adapter_base(adapter) is None:
+            raise models.ModelNotFoundError(f"--adapter {adapter!r} has no adapter_config.json (not a LoRA adapter)")
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter)
+        if any((Path(adapter) / name).is_file() for name in ("preprocessor_config.json", "processor_config.json")):
+            processor = models.load_processor(adapter, model.config.model_type)
+    model.eval()
+    return model, processor
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    backend = models.select_backend(args.backend)  # Unsloth, if chosen, before transformers / peft
+
+    from rich.console import Console
+
+    from earthshader.evaluation import TargetError, evaluate, load_targets
+    from earthshader.evaluation.targets import HELD_OUT_SEED
+    from earthshader.render import RenderPool
+
+    console = Console() if sys.stdout.isatty() else Console(width=140)
+    if args.samples < 1:
+        console.print(f"[red]--samples must be at least 1, got {args.samples}")
+        return 2
+    size = prompts.image_size(args.size or trained_image_size(args.adapter, args.model) or prompts.DEFAULT_IMAGE_SIZE)
+    settings = {"model": args.model, "adapter": args.adapter, "dataset": args.dataset, "split": args.split}
+
+    with RenderPool(workers=args.workers, timeout=args.timeout) as pool:
+        # 1. Targets
+        try:
+            targets = load_targets(args.dataset, split=args.split, n=args.n, seed=args.seed, size=size, pool=pool,
+                                   start=HELD_OUT_SEED if args.start is None else args.start)
+        except TargetError as err:
+            console.print(f"[red]{err}")
+            return 2
+        console.print(f"{len(targets)} targets from {args.dataset} at {size} px")
+
+        # 2. Model
+        try:
+            model, processor = load(args.model, args.adapter, backend)
+        except models.ModelNotFoundError as err:
+            console.print(f"[red]{err}")
+            return 2
+
+        # 3. Generate, render, score
+        report = evaluate(model, processor, targets, samples=args.samples, temperature=args.temperature,
+                          top_p=args.top_p, max_new_tokens=args.max_new_tokens, seed=args.seed,
+                          batch_size=args.batch_size, pool=pool, labels=not args.no_labels, settings=settings)
+
+    # 4. Report
+    report.print(console)
+    paths = report.write(args.out, sheet_targets=args.sheet)
+    console.print("wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

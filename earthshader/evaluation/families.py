@@ -1,0 +1,175 @@
+"""For procedural targets: does the output use the target's generator family, and how far are its parameters?
+
+    >>> from earthshader.evaluation.families import detect_family, parameter_distance
+    >>> detect_family(code)                                  # 'fbm', 'stripes', ... or None
+    >>> d = parameter_distance(generated, reference, params)  # params: the generator's `ShaderSample.params`
+    >>> d.readable, d.found, d.error                          # e.g. 5, 4, 0.12
+
+Family detection is deliberately simple: each family is recognised by the names and constructs its
+generator writes (`earthshader/data/generators/`): a function (`fbm`, `worley`, `sdBox`), a variable
+(`stripe`, `checker`, `dots`) or an idiom (`vec2(fbm(` for domain warping). `RULES` is checked in
+order, specific families first, and the first match wins. A program that draws stripes under other
+names is not recognised: the test is "did the model write this family's program", not "does the
+picture look like it". On the generators' own programs it is right for every family and level
+(tests/test_eval_families.py).
+
+Parameter distance reads numbers only where they can be read. A generator parameter is *readable*
+when its value (each component for a colour or a vector) appears as exactly one literal in the
+reference program; values written several times (0.5, 1.0) or only through arithmetic are skipped. The
+place of a readable literal is the `CONTEXT_TOKENS` tokens before it (numbers masked). A parameter is
+*found* in the generated program when a literal stands at the same place (the nearest value if several
+do), and its error is |g - v| / max(|g|, |v|), clipped to [0, 1]: 0 exact, 0.5 half or double, 1 far off
+or of the other sign.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from earthshader.literals import TOKEN, UNARY_CONTEXT
+from earthshader.render.shadertoy import strip_comments
+
+#: How many tokens before a literal define its place.
+CONTEXT_TOKENS = 6
+
+_TERRAIN = r"\bterrain\s*\("
+
+#: (family, patterns that must all match the comment-free code), checked in order.
+RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("water_terrain", (_TERRAIN, r"\btWater\b")),
+    ("terraced_terrain", (_TERRAIN, r"floor\s*\(\s*level\s*\)")),
+    ("ridged_terrain", (_TERRAIN, r"abs\s*\(\s*2\.0\s*\*\s*noise\s*\(")),
+    ("fbm_terrain", (_TERRAIN,)),
+    ("raymarched", (r"\bmap\s*\(", r"\bmarch\s*\(", r"\bsd(Sphere|Box|Torus|Capsule)\s*\(\s*p\b")),
+    ("sdf_scene", (r"\bsdRing\s*\(",)),
+    ("sdf_scene", (r"\bsdBox\s*\(", r"\bsdCircle\s*\(")),
+    ("boxes", (r"\bsdBox\s*\(\s*rotate\s*\(",)),
+    ("sdf_scene", (r"\bsdBox\s*\(",)),
+    ("circles", (r"\bsdCircle\s*\(",)),
+    ("circles", (r"\bfloat\s+d\s*=\s*length\s*\(\s*uv\s*-",)),
+    ("boxes", (r"=\s*abs\s*\(\s*uv\s*-", r"length\s*\(\s*max\s*\(\s*q\b")),
+    ("domain_warp", (r"vec2\s*\(\s*fbm\s*\(",)),
+    ("worley", (r"\bworley\s*\(",)),
+    ("ridged", (r"\bridged\s*\(",)),
+    ("turbulence", (r"\bturbulence\s*\(",)),
+    ("simplex", (r"\b0\.366025404\b|\bK1\b",)),
+    ("fbm", (r"\bfbm\s*\(",)),
+    ("bricks", (r"\binside\b", r"\bmod\s*\(\s*floor\s*\(\s*p\.y\s*\)")),
+    ("value_noise", (r"\bnoise\s*\(",)),
+    ("checker", (r"\bchecker\b",)),
+    ("stripes", (r"\bstripe\b",)),
+    ("rings", (r"\bring\b",)),
+    ("waves", (r"\bwave\b",)),
+    ("waves", (r"sin\s*\([^;]*\bsin\s*\(\s*uv\.x",)),
+    ("dots", (r"\bdots\b",)),
+    ("gradient", (r"\bfloat\s+t\s*=",)),
+)
+
+_COMPILED = tuple((family, tuple(re.compile(p) for p in patterns)) for family, patterns in RULES)
+
+
+def detect_family(code: str) -> str | None:
+    """The generator family whose constructs `code` uses (first matching rule in `RULES`), or None."""
+    bare = strip_comments(code or "")
+    for family, patterns in _COMPILED:
+        if all(p.search(bare) for p in patterns):
+            return family
+    return None
+
+
+# --- parameters ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParameterDistance:
+    """`readable`: parameter values that can be read from the reference; `found`: how many of those the
+    generated program has at the same place; `error`: their mean relative error (None when none found)."""
+
+    readable: int
+    found: int
+    error: float | None
+
+    @property
+    def found_fraction(self) -> float | None:
+        return self.found / self.readable if self.readable else None
+
+
+def literal_sites(code: str, context_tokens: int = CONTEXT_TOKENS) -> list[tuple[tuple[str, ...], float]]:
+    """(place, value) of every number in `code`: the place is the tokens before it, numbers masked as '#'.
+
+    A unary minus joins its number (`rotate(-0.5)` holds -0.5).
+    """
+    tokens = []
+    for match in TOKEN.finditer(code or ""):
+        kind = match.lastgroup
+        if kind in ("number", "ident", "punct"):
+            tokens.append((kind, match.group()))
+    sites, history = [], []
+    for i, (kind, text) in enumerate(tokens):
+        if kind == "number":
+            value = _number(text)
+            context = history
+            if history and history[-1] == "-" and (len(history) < 2 or history[-2] in UNARY_CONTEXT):
+                value, context = -value, history[:-1]
+            if value is not None and math.isfinite(value):
+                sites.append((tuple(context[-context_tokens:]), value))
+            history = [*context, "#"]
+        else:
+            history.append(text)
+        history = history[-(context_tokens + 2):]
+    return sites
+
+
+def _number(text: str) -> float | None:
+    text = text.rstrip("fFuU")
+    try:
+        return float(int(text, 16)) if text[:2].lower() == "0x" else float(text)
+    except ValueError:
+        return None
+
+
+def numeric_params(params: dict) -> dict[str, float]:
+    """The generator's numeric parameters, flattened: lists become `name[0]`, `name[1]`, ...; booleans dropped."""
+    flat = {}
+    for name, value in (params or {}).items():
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, (int, float)):
+            flat[name] = float(value)
+        elif isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                if isinstance(item, (int, float)) and not isinstance(item, bool):
+                    flat[f"{name}[{i}]"] = float(item)
+                elif isinstance(item, (list, tuple)):
+                    flat.update({f"{name}[{i}][{j}]": float(v) for j, v in enumerate(item)
+                                 if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    return flat
+
+
+def relative_error(generated: float, reference: float) -> float:
+    """|g - v| / max(|g|, |v|), clipped to [0, 1]; 0 when both are 0."""
+    scale = max(abs(generated), abs(reference))
+    return 0.0 if scale == 0 else min(1.0, abs(generated - reference) / scale)
+
+
+def parameter_distance(generated: str, reference: str, params: dict,
+                       context_tokens: int = CONTEXT_TOKENS) -> ParameterDistance:
+    """How far the generated program's numbers are from the generator's parameters (module docstring)."""
+    reference_sites = literal_sites(reference, context_tokens)
+    generated_by_place: dict[tuple[str, ...], list[float]] = {}
+    for place, value in literal_sites(generated, context_tokens):
+        generated_by_place.setdefault(place, []).append(value)
+    readable = found = 0
+    errors = []
+    for value in numeric_params(params).values():
+        places = [place for place, v in reference_sites if math.isclose(v, value, rel_tol=1e-9, abs_tol=1e-12)]
+        if len(places) != 1:
+            continue  # absent (derived) or ambiguous (written several times)
+        readable += 1
+        candidates = generated_by_place.get(places[0])
+        if candidates:
+            found += 1
+            errors.append(min(relative_error(g, value) for g in candidates))
+    return ParameterDistance(readable, found, sum(errors) / len(errors) if errors else None)
