@@ -43,7 +43,9 @@ render-examples: setup
 	  $(PY) -m earthshader.render $$f -o $(DEMO_DIR)/$$(basename $$f .glsl).png --size 512x288 || exit 1; \
 	done
 
-demo: render-examples
+# Build the tiny model, SFT it, evaluate, GRPO it, evaluate again; prints the before/after table.
+demo: setup
+	$(PY) -m earthshader.demo --out $(DEMO_DIR)
 
 bench: setup
 	$(PY) benchmarks/render.py

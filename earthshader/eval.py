@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--split", default="test", help="split of --dataset (default test)")
     parser.add_argument("--n", type=int, default=None, help="targets to evaluate (default: all; generators: 16)")
     parser.add_argument("--samples", type=int, default=1, help="completions per target, K (default 1)")
+    parser.add_argument("--difficulty", type=int, default=None,
+                        help="generator: targets of one difficulty level only (default: drawn per seed)")
     parser.add_argument("--size", type=int, default=None, help="image side in pixels, a multiple of 28")
     parser.add_argument("--seed", type=int, default=0, help="seed for choosing targets and sampling (default 0)")
     parser.add_argument("--out", default="runs/eval", help="folder for report.json, report.md, contact_sheet.png")
@@ -101,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         # 1. Targets
         try:
             targets = load_targets(args.dataset, split=args.split, n=args.n, seed=args.seed, size=size, pool=pool,
-                                   start=HELD_OUT_SEED if args.start is None else args.start)
+                                   start=HELD_OUT_SEED if args.start is None else args.start,
+                                   difficulty=args.difficulty)
         except TargetError as err:
             console.print(f"[red]{err}")
             return 2

@@ -29,12 +29,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from earthshader.render.shadertoy import strip_comments
+
 #: Info words after ``` that mark a block as shader code (anything else still counts, ranked lower).
 GLSL_FENCE_LANGUAGES = frozenset({"", "glsl", "glsles", "frag", "fs", "shader", "c", "cpp", "c++", "hlsl", "opengl"})
 
 _MAIN_IMAGE = re.compile(r"\bvoid\s+mainImage\s*\(")
 _FENCE = re.compile(r"(`{3,}|~{3,})")
-_COMMENT = re.compile(r"//[^\n]*|/\*.*?(?:\*/|\Z)", re.DOTALL)
 _CODE_START = re.compile(
     r"^(#|//|/\*|[{}()\[\];,]|"
     r"(void|float|int|uint|bool|[biu]?vec[234]|mat[234](x[234])?|const|uniform|struct|in|out|inout|"
@@ -127,11 +128,6 @@ def extract_glsl(completion) -> ExtractedShader:
         truncated=bool(code) and _is_unbalanced(code),
         has_prose=len(code) < len(stripped),
     )
-
-
-def strip_comments(code: str) -> str:
-    """`code` with // and /* */ comments removed (newlines kept, so line numbers stay valid)."""
-    return _COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), code)
 
 
 @dataclass(frozen=True)

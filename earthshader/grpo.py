@@ -52,20 +52,11 @@ class GRPOScriptArguments:
 
 def parse(argv: list[str]):
     """(script_args, training_args, model_args) from `--recipe` YAML plus command-line flags."""
-    from trl import GRPOConfig, ModelConfig, TrlParser
+    from trl import GRPOConfig, ModelConfig
 
-    from earthshader.recipes import resolve_recipe
+    from earthshader.recipes import parse_recipe_args
 
-    argv = list(argv)
-    if "--recipe" in argv:
-        i = argv.index("--recipe")
-        argv[i:i + 2] = ["--config", str(resolve_recipe(argv[i + 1], "grpo"))]
-    elif "--config" not in argv:
-        argv = ["--config", str(resolve_recipe("textures", "grpo")), *argv]
-    if not models.cuda_available() and not any(a.startswith("--use_cpu") for a in argv):
-        argv += ["--use_cpu", "true"]  # else a GPU recipe (bf16) fails to parse here, before its real error
-    parser = TrlParser((GRPOScriptArguments, GRPOConfig, ModelConfig))
-    return parser.parse_args_and_config(argv)
+    return parse_recipe_args(argv, "grpo", "textures", (GRPOScriptArguments, GRPOConfig, ModelConfig))
 
 
 def build_dataset(args: GRPOScriptArguments):
@@ -101,17 +92,22 @@ def _difficulty(row: dict) -> int:
 
 
 def load_policy(model_args, backend: str):
-    """The model to train and its LoRA config (None when it already carries a trainable adapter)."""
+    """`(model, processor, lora_config, merged)`: the model to train and its LoRA config.
+
+    From an SFT adapter on the CPU, the adapter is merged and a fresh LoRA goes on top (`merged`
+    True: the result must then be saved merged, since no file holds its base). On a GPU (4-bit
+    weights cannot take a merge) the SFT adapter itself is trained on; lora_config is then None.
+    """
     model, processor = models.load_model(model_args.model_name_or_path, backend, dtype=model_args.dtype or "auto",
                                          revision=model_args.model_revision,
                                          attn_implementation=model_args.attn_implementation)
     if hasattr(model, "peft_config"):  # an SFT adapter
         if backend == "cpu":
-            return model.merge_and_unload(), processor, _lora(model_args)  # fresh LoRA on the merged weights
+            return model.merge_and_unload(), processor, _lora(model_args), True
         for name, parameter in model.named_parameters():  # 4-bit: keep training the adapter itself
             parameter.requires_grad_("lora_" in name)
-        return model, processor, None
-    return model, processor, _lora(model_args) if model_args.use_peft else None
+        return model, processor, None, False
+    return model, processor, _lora(model_args) if model_args.use_peft else None, False
 
 
 def _lora(model_args):
@@ -143,7 +139,7 @@ def build_trainer(script_args, training_args, model_args, backend: str, sample_l
     rank = int(getattr(training_args, "process_index", 0))
     sample_log = (sample_log_cls or SampleLog)(training_args.output_dir, [f.__name__ for f in reward_funcs],
                                                weights, grid_every=script_args.grid_every, rank=rank)
-    model, processor, peft_config = load_policy(model_args, backend)
+    model, processor, peft_config, merged = load_policy(model_args, backend)
     dataset = build_dataset(script_args)
     if script_args.curriculum:
         training_args.shuffle_dataset = False
@@ -151,6 +147,7 @@ def build_trainer(script_args, training_args, model_args, backend: str, sample_l
     trainer = TimedGRPOTrainer(model=model, reward_funcs=[sample_log.wrap(f) for f in reward_funcs],
                                args=training_args, train_dataset=dataset, processing_class=processor,
                                peft_config=peft_config)
+    trainer.save_merged = merged  # see save()
     trainer.add_callback(MetricsLog(training_args.output_dir))
     trainer.add_callback(RewardTable(sample_log))
     if trainer.pop_callback(ProgressCallback) is not None:
@@ -168,6 +165,18 @@ def resume_step(output_dir: str, resume) -> int | None:
     if checkpoint is None:
         return None
     return json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"]
+
+
+def save(trainer, output_dir: str) -> Path:
+    """Save what `earthshader.models.load_model(output_dir)` loads back: adapter or merged model, processor."""
+    output_dir = Path(output_dir)
+    if getattr(trainer, "save_merged", False):
+        (output_dir / "adapter_config.json").unlink(missing_ok=True)
+        trainer.model.merge_and_unload().save_pretrained(output_dir)
+    else:
+        trainer.save_model(str(output_dir))
+    trainer.processing_class.save_pretrained(str(output_dir))
+    return output_dir
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -196,10 +205,8 @@ def main(argv: list[str] | None = None) -> Path:
         resume = True if resume in ("true", "True") else resume
     trainer.train(resume_from_checkpoint=resume)
 
-    # 4. Save the adapter, the processor and the image size
-    output_dir = Path(training_args.output_dir)
-    trainer.save_model(str(output_dir))
-    trainer.processing_class.save_pretrained(str(output_dir))
+    # 4. Save the model (adapter, or merged weights), the processor and the image size
+    output_dir = save(trainer, training_args.output_dir)
     info = {"image_size": script_args.image_size, "base_model": model_args.model_name_or_path, "backend": backend,
             "rewards": script_args.reward_funcs, "reward_weights": training_args.reward_weights}
     (output_dir / "earthshader.json").write_text(json.dumps(info, indent=2) + "\n")

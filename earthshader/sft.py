@@ -52,20 +52,12 @@ class SFTScriptArguments:
 
 def parse(argv: list[str]):
     """(script_args, training_args, model_args) from `--recipe` / `--config` YAML plus command-line flags."""
-    from trl import ModelConfig, SFTConfig, TrlParser
+    from trl import ModelConfig, SFTConfig
 
-    from earthshader.recipes import resolve_recipe
+    from earthshader.recipes import parse_recipe_args
 
-    argv = list(argv)
-    if "--recipe" in argv:
-        i = argv.index("--recipe")
-        argv[i : i + 2] = ["--config", str(resolve_recipe(argv[i + 1], "sft"))]
-    elif "--config" not in argv:
-        argv = ["--config", str(resolve_recipe(DEFAULT_RECIPE, "sft")), *argv]
-    if not models.cuda_available() and not any(a.startswith("--use_cpu") for a in argv):
-        argv += ["--use_cpu", "true"]  # else a GPU recipe (bf16) fails to parse here, before its real error
-    parser = TrlParser((SFTScriptArguments, SFTConfig, ModelConfig))
-    script_args, training_args, model_args = parser.parse_args_and_config(argv)
+    script_args, training_args, model_args = parse_recipe_args(
+        argv, "sft", DEFAULT_RECIPE, (SFTScriptArguments, SFTConfig, ModelConfig))
     if script_args.shadereval in ("none", "null", ""):
         script_args.shadereval = None
     return script_args, training_args, model_args
@@ -136,7 +128,7 @@ def build_trainer(script_args: SFTScriptArguments, training_args, model_args, ba
 
 def main(argv: list[str] | None = None) -> Path:
     argv = list(sys.argv[1:] if argv is None else argv)
-    backend = models.select_backend(models.backend_from_argv(argv))  # Unsloth, if chosen, before trl
+    backend = models.select_backend(models.backend_from_argv(argv, "sft", DEFAULT_RECIPE))  # Unsloth first
 
     # 1. Arguments
     script_args, training_args, model_args = parse(argv)

@@ -160,4 +160,4 @@ def test_windows_line_endings_and_tilde_fences():
 
 def test_strip_comments_keeps_line_numbers():
     code = "a; // x\n/* b\nc */ d;"
-    assert strip_comments(code) == "a; \n\n d;"
+    assert strip_comments(code) == "a;     \n    \n     d;"

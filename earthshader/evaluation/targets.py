@@ -53,12 +53,14 @@ class TargetError(ValueError):
 
 
 def load_targets(dataset: str, *, split: str = "test", n: int | None = None, seed: int = 0,
-                 size: int = prompts.DEFAULT_IMAGE_SIZE, start: int = HELD_OUT_SEED, pool=None) -> list[Target]:
+                 size: int = prompts.DEFAULT_IMAGE_SIZE, start: int = HELD_OUT_SEED, pool=None,
+                 difficulty: int | None = None) -> list[Target]:
     """Targets from `dataset`: `generator:NAME`, a folder written by `save_to_disk`, or a Hub dataset id."""
     if n is not None and n < 1:
         raise TargetError(f"--n must be at least 1, got {n}")
     if dataset.startswith(GENERATOR_PREFIX):
-        return generated_targets(dataset[len(GENERATOR_PREFIX):], n or 16, size=size, start=start, pool=pool)
+        return generated_targets(dataset[len(GENERATOR_PREFIX):], n or 16, size=size, start=start, pool=pool,
+                                 difficulty=difficulty)
     rows = _dataset_rows(dataset, split)
     if len(rows) == 0:
         raise TargetError(f"--dataset {dataset!r} split {split!r} has no rows")
@@ -116,8 +118,11 @@ def _target_from_row(row: dict, index: int, dataset: str, size: int) -> Target:
 
 
 def generated_targets(name: str, n: int, *, size: int, start: int = HELD_OUT_SEED, pool=None,
-                      max_tries: int | None = None) -> list[Target]:
-    """`n` targets from generator group or family `name`, seeds from `start`; failed or flat renders skipped."""
+                      max_tries: int | None = None, difficulty: int | None = None) -> list[Target]:
+    """`n` targets from generator group or family `name`, seeds from `start`; failed or flat renders skipped.
+
+    `difficulty` keeps one level (e.g. 0, what the tiny SFT recipe trains on); None draws it from the seed.
+    """
     from earthshader.data.generators import FAMILIES, GROUPS, generate
     from earthshader.evaluation.scoring import using_pool
     from earthshader.metrics import is_flat
@@ -131,7 +136,7 @@ def generated_targets(name: str, n: int, *, size: int, start: int = HELD_OUT_SEE
     seed = start
     with using_pool(pool) as render_pool:
         while len(targets) < n and seed < start + max_tries:
-            samples = [generate(name, s) for s in range(seed, seed + n - len(targets))]
+            samples = [generate(name, s, difficulty=difficulty) for s in range(seed, seed + n - len(targets))]
             seed += len(samples)
             results = render_pool.render_many([s.code for s in samples], width=side, height=side, time=0.0)
             for sample, result in zip(samples, results):

@@ -98,6 +98,8 @@ _SMOOTHSTEP_CALL = re.compile(r"\bsmoothstep(\s*\()")
 # as `inout`, which is what the site's behaviour amounts to.
 _MAIN_IMAGE_OUT = re.compile(r"(\bvoid\s+mainImage\s*\(\s*)out\b")
 _DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*(version|extension)\b.*$", re.MULTILINE)
+_COMMENT = re.compile(r"//[^\n]*|/\*.*?(?:\*/|\Z)", re.DOTALL)
+_NOT_NEWLINE = re.compile(r"[^\n]")
 _INCLUDE = re.compile(r"^[ \t]*#[ \t]*include\b", re.MULTILINE)
 _LOOP_KEYWORD = re.compile(r"\b(for|while)\s*\(")
 
@@ -177,23 +179,11 @@ def prepare(user_code: str, dialect: str, loop_limit: int = DEFAULT_LOOP_LIMIT,
 
 
 def strip_comments(code: str) -> str:
-    """Replace // and /* */ comments by spaces, keeping every newline (line numbers hold)."""
-    out, i, n = [], 0, len(code)
-    while i < n:
-        if code.startswith("//", i):
-            end = code.find("\n", i)
-            end = n if end < 0 else end
-            out.append(" " * (end - i))
-            i = end
-        elif code.startswith("/*", i):
-            end = code.find("*/", i + 2)
-            end = n if end < 0 else end + 2
-            out.append("".join(c if c == "\n" else " " for c in code[i:end]))
-            i = end
-        else:
-            out.append(code[i])
-            i += 1
-    return "".join(out)
+    """Replace // and /* */ comments by spaces, keeping every newline: lines and columns stay valid.
+
+    An unclosed /* runs to the end. The one implementation, shared by extraction and the data filters.
+    """
+    return _COMMENT.sub(lambda m: _NOT_NEWLINE.sub(" ", m.group(0)), code)
 
 
 def bound_loops(code: str) -> str:
