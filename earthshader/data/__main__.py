@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--min-entropy", type=float, default=defaults.min_entropy, help="visual entropy (0..1) to keep")
     b.add_argument("--min-correlation", type=float, default=defaults.min_correlation,
                    help="neighbour correlation to keep; lower is 'noise'")
+    b.add_argument("--max-nonfinite", type=float, default=defaults.max_nonfinite,
+                   help="share of NaN / infinite pixels above which an image is rejected")
     b.add_argument("--near-duplicate", type=float, default=defaults.near_duplicate,
                    help="mean grey-level difference of 32x32 thumbnails under which images are duplicates")
     b.add_argument("--overwrite", action="store_true", help="delete an existing build in --out first")
@@ -87,7 +89,8 @@ def run_build(args: argparse.Namespace, console: Console) -> int:
             return 2
         shutil.rmtree(out)
     filters = Filters(black_level=args.black_level, min_entropy=args.min_entropy,
-                      min_correlation=args.min_correlation, near_duplicate=args.near_duplicate)
+                      min_correlation=args.min_correlation, max_nonfinite=args.max_nonfinite,
+                      near_duplicate=args.near_duplicate)
     config = BuildConfig(source=args.source, out=args.out, size=args.size, n=args.n, time=args.time,
                          start=args.start, difficulty=args.difficulty, split=args.split,
                          test_fraction=args.test_fraction, shard_size=args.shard_size,

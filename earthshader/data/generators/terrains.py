@@ -16,9 +16,7 @@ height, 3 more octaves, a sun disc and gamma.
 
 from __future__ import annotations
 
-from .glsl_snippets import HASH, MAIN_OPEN, NOISES, UV_CENTRED, Draw, glf, program, vec
-
-VALUE_NOISE = NOISES["value"][1]
+from .glsl_snippets import MAIN_OPEN, SHORT_VALUE_NOISE, UV_CENTRED, Draw, glf, program, vec
 
 GRASS = [(0.25, 0.4, 0.15), (0.35, 0.45, 0.2), (0.45, 0.4, 0.25), (0.2, 0.35, 0.2)]
 ROCK = [(0.4, 0.35, 0.3), (0.5, 0.45, 0.4), (0.35, 0.3, 0.3), (0.55, 0.4, 0.3)]
@@ -94,7 +92,7 @@ vec3 calcNormal(vec3 p) {{
     float h = terrain(p.xz);
     return normalize(vec3(h - terrain(p.xz + e.xy), e.x, h - terrain(p.xz + e.yx)));
 }}"""
-    functions = [HASH, VALUE_NOISE, height_fn, march]
+    functions = [SHORT_VALUE_NOISE, height_fn, march]
     if difficulty >= 2:
         functions.append("""float softShadow(vec3 ro, vec3 rd) {
     float res = 1.0;
