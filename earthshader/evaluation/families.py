@@ -28,7 +28,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from earthshader.literals import TOKEN, UNARY_CONTEXT
+from earthshader.glsl_scan import TOKEN
+from earthshader.literals import UNARY_CONTEXT
 from earthshader.render.shadertoy import strip_comments
 
 #: How many tokens before a literal define its place.
