@@ -17,13 +17,14 @@ point therefore decides the backend before it imports any of them:
     >>> model, processor = models.load_model("Qwen/Qwen2-VL-7B-Instruct", backend)
     >>> model, peft_config = models.add_lora(model, backend, models.lora_config(r=16, alpha=32))
 
-Weights that cannot be found raise `ModelNotFoundError`, naming the model and what to do. On a machine
-without torchvision (the CPU set-up) the processor is built without a video processor.
+Weights that cannot be found raise `ModelNotFoundError`, naming the model and what to do. The processor is
+built without a video processor (which needs torchvision, absent from the CPU set-up).
 This module imports no transformers, peft or unsloth at import time.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -93,23 +94,32 @@ def select_backend(requested: str = "auto") -> str:
     return backend
 
 
-def backend_from_argv(argv: list[str], default: str = "auto") -> str:
-    """The `--backend` value from a command line, else from the `--recipe` / config YAML, else `default`.
+def backend_from_argv(argv: list[str], kind: str | None = None, default_recipe: str | None = None,
+                      default: str = "auto") -> str:
+    """The `--backend` value from a command line, else from the recipe's YAML, else `default`.
 
-    Read by hand because the full parser lives in trl, which must not be imported before Unsloth.
+    The recipe is `--recipe NAME|PATH` (a name is looked up in `recipes/<kind>/`, or in every kind when
+    `kind` is None), else `--config PATH`, else `default_recipe`. Read by hand because the full parser
+    lives in trl, which must not be imported before Unsloth.
     """
     value = _flag_value(argv, "--backend")
     if value is not None:
         return value
-    recipe = _flag_value(argv, "--recipe") or _flag_value(argv, "--config")
-    if recipe is not None:
-        import yaml
+    recipe = _flag_value(argv, "--recipe") or _flag_value(argv, "--config") or default_recipe
+    if recipe is None:
+        return default
+    import yaml
 
-        from earthshader.recipes import resolve_recipe
+    from earthshader.recipes import RECIPES_DIR, resolve_recipe
 
-        data = yaml.safe_load(resolve_recipe(recipe, "sft").read_text()) or {}
-        return str(data.get("backend", default))
-    return default
+    if kind is None and not Path(recipe).suffix:  # a name that several kinds may share: they must agree
+        files = sorted(RECIPES_DIR.glob(f"*/{recipe}.yaml")) or [resolve_recipe(recipe, None)]
+    else:
+        files = [resolve_recipe(recipe, kind)]
+    backends = {str((yaml.safe_load(f.read_text()) or {}).get("backend", default)) for f in files}
+    if len(backends) > 1:
+        raise ValueError(f"recipes {', '.join(map(str, files))} name different backends; pass kind= to choose")
+    return backends.pop()
 
 
 def _flag_value(argv: list[str], flag: str) -> str | None:
@@ -169,14 +179,30 @@ def _rename_processor_class(directory: Path, name: str) -> None:
                 path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def processor_class(model_type: str, video: bool | None = None):
-    """The processor class for `model_type`; without a video processor when torchvision is missing."""
-    from transformers import Qwen2_5_VLProcessor, Qwen2VLProcessor
+_STOCK_PROCESSORS = {"qwen2_vl": "Qwen2VLProcessor", "qwen2_5_vl": "Qwen2_5_VLProcessor"}
 
-    base = {"qwen2_vl": Qwen2VLProcessor, "qwen2_5_vl": Qwen2_5_VLProcessor}[model_type]
-    if video is None:
-        video = _has_package("torchvision")
-    return base if video else _processor_without_video(base)
+
+@functools.lru_cache(maxsize=None)
+def processor_class(model_type: str):
+    """The processor class for `model_type`, without a video processor (this project reads no videos).
+
+    The same class on every machine: the stock one needs torchvision for its video processor (absent from
+    the CPU set-up) and a video processor config that the tiny model's directory does not have.
+    """
+    import transformers
+
+    cls = _processor_without_video(getattr(transformers, _STOCK_PROCESSORS[model_type]))
+    cls.__module__ = __name__
+    globals()[cls.__name__] = cls  # picklable by reference (worker processes, deepcopy)
+    return cls
+
+
+def __getattr__(name: str):
+    """Lets pickle find the processor classes in a process that has not built them yet."""
+    for model_type, stock in _STOCK_PROCESSORS.items():
+        if name == f"{stock}WithoutVideo":
+            return processor_class(model_type)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_processor(name_or_path: str, model_type: str | None = None, **kwargs):
@@ -267,8 +293,9 @@ def load_model(
     if backend == "unsloth":
         from unsloth import FastVisionModel
 
+        extra = {"revision": revision} if revision else {}
         model, processor = FastVisionModel.from_pretrained(
-            model_path, load_in_4bit=True, max_seq_length=max_seq_length, revision=revision
+            model_path, load_in_4bit=True, max_seq_length=max_seq_length, **extra
         )
     else:
         import torch
@@ -297,7 +324,8 @@ def load_model(
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, name_or_path)
-        processor = load_processor(name_or_path, model_type)
+        if (Path(name_or_path) / "tokenizer_config.json").is_file():  # the processor saved beside the adapter
+            processor = load_processor(name_or_path, model_type)
     processor.tokenizer.padding_side = "left"
     return model, processor
 

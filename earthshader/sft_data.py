@@ -36,7 +36,8 @@ def generated_programs(groups: list[str], n: int, seed: int = 0, difficulty: int
     for i in range(n):
         group = groups[i % len(groups)]
         sample = generate(group, seed + i, difficulty=difficulty)
-        programs.append({"code": sample.code, "source": f"generator:{sample.family}", "id": f"{group}-{seed + i}"})
+        programs.append({"code": sample.code, "source": f"generator:{sample.family}", "id": f"{group}-{seed + i}",
+                         "family": sample.family, "difficulty": sample.difficulty})
     return programs
 
 
@@ -47,53 +48,53 @@ def shadereval_programs(source: str = "hub") -> list[dict]:
     such as `../shared/data/shadertoys.jsonl.gz`; only its `in_shadereval` rows are used.
     """
     path = Path(source).expanduser()
-    if path.is_file():
+    if path.is_file():  # the factory's rows do not carry `in_shadereval`, so this format is read here
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rt", encoding="utf-8") as handle:
             rows = [json.loads(line) for line in handle if line.strip()]
-        rows = [row for row in rows if row.get("in_shadereval")]
+        rows = [(str(row["id"]), row["image_code"]) for row in rows if row.get("in_shadereval")]
         if not rows:
-            raise ValueError(f"{path}: no rows with in_shadereval true (expected the shared corpus format)")
+            raise ValueError(f"--shadereval {source}: no rows with in_shadereval true (the shared corpus format)")
         origin = f"corpus:{path.name}"
-    elif source == "hub" or ("/" in source and not source.startswith((".", "/", "~"))):
-        import datasets
+    else:
+        from earthshader.data.sources import RowProblem, SourceError, read_source
 
         hub_id = SHADEREVAL_HUB_ID if source == "hub" else source
         try:
-            rows = list(datasets.load_dataset(hub_id, split="test"))
-        except (OSError, ConnectionError, datasets.exceptions.DatasetNotFoundError) as err:
+            rows = [(r.id, r.code) for r in read_source(hub_id, split="test") if not isinstance(r, RowProblem)]
+        except SourceError as err:
             raise RuntimeError(
-                f"--shadereval: could not load {hub_id!r} from the Hugging Face Hub ({err}). Offline, pass a local "
-                "corpus file instead (--shadereval ../shared/data/shadertoys.jsonl.gz) or --shadereval none"
+                f"--shadereval {source!r}: {err}. Or pass the local corpus: --shadereval "
+                "../shared/data/shadertoys.jsonl.gz, or --shadereval none"
             ) from err
         origin = f"hub:{hub_id}"
-    else:
-        raise FileNotFoundError(f"--shadereval {source!r}: not a file, and not 'hub' or a Hub id (owner/name)")
     programs, seen = [], set()
-    for row in rows:
-        if row["id"] in seen:
-            continue
-        seen.add(row["id"])
-        programs.append({"code": row["image_code"], "source": origin, "id": str(row["id"])})
+    for shader_id, code in rows:  # the Hub dataset has one row per function: keep one per shader
+        if shader_id not in seen:
+            seen.add(shader_id)
+            programs.append({"code": code, "source": origin, "id": shader_id})
     return programs
 
 
 def render_targets(programs: list[dict], size: int, workers: int | None = None, timeout: float = 10.0) -> list[dict]:
-    """Render each program at `image_size(size)`; keep those that compile and are not flat (adds `image`)."""
-    from earthshader.metrics import is_flat
+    """Render each program at `image_size(size)` and keep what the data factory would keep (adds `image`).
+
+    Dropped: render failures, and images the factory's filters reject (black, flat, almost one colour,
+    white-noise-like, non-finite pixels: `earthshader.data.build.judge`).
+    """
+    from earthshader.data.build import Filters, judge
     from earthshader.render import RenderPool
 
     side = prompts.image_size(size)
     with RenderPool(workers=workers, timeout=timeout) as pool:
         results = pool.render_many([p["code"] for p in programs], width=side, height=side, time=0.0)
-    kept, dropped = [], Counter()
+    kept, dropped, filters = [], Counter(), Filters()
     for program, result in zip(programs, results):
-        if not result.ok:
-            dropped[result.error.kind] += 1
-        elif is_flat(result.image):
-            dropped["flat"] += 1
-        else:
+        reason = result.error.kind if not result.ok else judge(result.image, filters, result.nonfinite_fraction)[0]
+        if reason is None:
             kept.append({**program, "image": result.image})
+        else:
+            dropped[reason] += 1
     logger.info("rendered %d programs at %d px: kept %d, dropped %s", len(programs), side, len(kept), dict(dropped))
     return kept
 
@@ -113,7 +114,7 @@ def load_factory_dataset(path: str, split: str = "train") -> list[dict]:
     if missing:
         raise KeyError(f"--dataset_path {path!r} lacks columns {sorted(missing)} (has {data.column_names})")
     return [{"image": row["image"], "code": row["code"], "source": row.get("source", "factory"),
-             "id": str(row.get("id", i))} for i, row in enumerate(data)]
+             "id": str(row.get("id", i)), "difficulty": row.get("difficulty", -1)} for i, row in enumerate(data)]
 
 
 def to_sft_dataset(pairs: list[dict], size: int):

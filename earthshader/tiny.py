@@ -186,7 +186,7 @@ def build_tiny_model(out: str | Path, arch: str = "qwen2-vl", vocab_size: int = 
         do_sample=False,
     )
     model_type = config.model_type
-    processor = processor_class(model_type, video=False)(
+    processor = processor_class(model_type)(
         image_processor=Qwen2VLImageProcessorPil(), tokenizer=tokenizer, chat_template=chat_template()
     )
     model.save_pretrained(out)
