@@ -6,9 +6,10 @@
 Held-out targets are generator programs with seeds from 1,000,000 on (training uses seeds from 0), of
 the recipe's group and difficulty, rendered at the size the model was trained with. For each target
 the model answers once, greedily; the answer's code (`extract_glsl`) is rendered and compared.
-Printed: training wall time and CPU time (model build, rendering and training together), compile %, non-flat % (compiled and not a single colour), mean SSIM of the
-renders against the targets beside the SSIM of each target's mean-colour image (the trivial baseline;
-failed renders count as that baseline's score of a black image), and the mean SSIM skill.
+Printed: training wall time and CPU time (model build, rendering and training together), compile %,
+non-flat % (compiled and not a single colour), mean SSIM of the renders against the targets (a failed
+render is scored as a black image) beside the SSIM of each target's mean-colour image (the trivial
+baseline), and the mean SSIM skill. Set MESA_SHADER_CACHE_DISABLE=true for a fair timing.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def train(recipe: str, extra: list[str]) -> tuple[float, float]:
 
 
 def evaluate(model_dir: str, group: str, difficulty: int | None, n: int, seed: int, max_new_tokens: int) -> dict:
-    from earthshader import metrics, models, prompts, sft_data
+    from earthshader import metrics, models, sft_data
     from earthshader.extract import extract_glsl
     from earthshader.generate import generate_completions
     from earthshader.render import RenderPool

@@ -181,7 +181,7 @@ def save(trainer, output_dir: str) -> Path:
 
 def main(argv: list[str] | None = None) -> Path:
     argv = list(sys.argv[1:] if argv is None else argv)
-    backend = models.select_backend(models.backend_from_argv(argv))  # Unsloth, if chosen, before trl
+    backend = models.select_backend(models.backend_from_argv(argv, "grpo", "textures"))  # Unsloth first
 
     # 1. Arguments
     script_args, training_args, model_args = parse(argv)

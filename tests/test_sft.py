@@ -67,7 +67,8 @@ def test_max_length_never_cuts_the_image_or_the_longest_program(tmp_path, small_
 
 
 def test_entry_point_saves_adapter_processor_and_resumes(tmp_path, small_tiny_model):
-    output = sft.main(tiny_args(small_tiny_model, tmp_path, "--save_strategy", "steps", "--save_steps", "1", "--save_total_limit", "5"))
+    checkpoints = ("--save_strategy", "steps", "--save_steps", "1", "--save_total_limit", "5")
+    output = sft.main(tiny_args(small_tiny_model, tmp_path, *checkpoints))
     for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "processor_config.json",
                  "chat_template.jinja", "earthshader.json", "checkpoint-2"):
         assert (output / name).exists(), name
@@ -77,8 +78,7 @@ def test_entry_point_saves_adapter_processor_and_resumes(tmp_path, small_tiny_mo
 
     # Resume: continue from checkpoint-2 (checkpoint-1 is not written again) and stop at step 3.
     shutil.rmtree(tmp_path / "checkpoint-1", ignore_errors=True)
-    sft.main(tiny_args(small_tiny_model, tmp_path, "--max_steps", "3", "--save_strategy", "steps", "--save_steps", "1",
-                       "--save_total_limit", "5", "--resume_from_checkpoint", "true"))
+    sft.main(tiny_args(small_tiny_model, tmp_path, *checkpoints, "--max_steps", "3", "--resume_from_checkpoint", "true"))
     assert not (tmp_path / "checkpoint-1").exists()
     state = json.loads((tmp_path / "checkpoint-3" / "trainer_state.json").read_text())
     assert state["global_step"] == 3
