@@ -28,32 +28,34 @@ from earthshader.data.generators import generate
 from earthshader.render import RenderPool
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "shadertoys.jsonl.gz"
-TOKEN = re.compile(r"\w+|[^\w\s]")
+TOKEN = re.compile(r"\d*\.?\d+(?:[eE][-+]?\d+)?|\w+|[^\w\s]")
 ENDLESS = ["for(;;){}", "while(true){}", "for(int i=0;i>-1;i++){}", "do{}while(true);",
            "for(float x=0.;x<1.;x*=1.){}"]
 
 
 def mutate(code: str, rng: random.Random) -> str:
-    tokens = TOKEN.findall(code)
-    if not tokens:
+    """One token-level mutation, spliced into the original text (everything else stays as written)."""
+    spans = [m.span() for m in TOKEN.finditer(code)]
+    if not spans:
         return code
     kind = rng.choice(["delete", "duplicate", "swap", "endless", "truncate", "garbage"])
-    i = rng.randrange(len(tokens))
+    i = rng.randrange(len(spans))
+    start = spans[i][0]
     if kind == "delete":
-        del tokens[i:i + rng.randint(1, 4)]
-    elif kind == "duplicate":
-        tokens[i:i] = tokens[i:i + rng.randint(1, 8)]
-    elif kind == "swap":
-        j = rng.randrange(len(tokens))
-        tokens[i], tokens[j] = tokens[j], tokens[i]
-    elif kind == "endless":
+        end = spans[min(len(spans) - 1, i + rng.randint(0, 3))][1]
+        return code[:start] + code[end:]
+    if kind == "duplicate":
+        end = spans[min(len(spans) - 1, i + rng.randint(0, 7))][1]
+        return code[:start] + code[start:end] + " " + code[start:]
+    if kind == "swap":
+        (a0, a1), (b0, b1) = sorted([spans[i], spans[rng.randrange(len(spans))]])
+        return code if a0 == b0 else code[:a0] + code[b0:b1] + code[a1:b0] + code[a0:a1] + code[b1:]
+    if kind == "endless":
         body = code.rfind("}")
         return code[:body] + rng.choice(ENDLESS) + code[body:] if body >= 0 else code
-    elif kind == "truncate":
-        tokens = tokens[: rng.randrange(len(tokens))]
-    else:
-        tokens.insert(i, "".join(rng.choice("{}()[];.#@$\\\"'\x01") for _ in range(rng.randint(1, 6))))
-    return " ".join(tokens)
+    if kind == "truncate":
+        return code[:start]
+    return code[:start] + "".join(rng.choice("{}()[];.#@$\\\"'\x01") for _ in range(rng.randint(1, 6))) + code[start:]
 
 
 def load_sources(count: int, rng: random.Random) -> list[str]:
