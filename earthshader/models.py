@@ -47,6 +47,14 @@ class ModelNotFoundError(RuntimeError):
     """The model's weights could not be found locally or on the Hugging Face Hub."""
 
 
+def run_entry_point(main) -> None:
+    """Run an entry point's `main()`; a model that cannot be found exits with its message, no traceback."""
+    try:
+        main()
+    except ModelNotFoundError as err:
+        sys.exit(f"error: {err}")
+
+
 # ----------------------------------------------------------------------------------------------- backends
 
 

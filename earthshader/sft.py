@@ -151,7 +151,4 @@ def main(argv: list[str] | None = None) -> Path:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except models.ModelNotFoundError as err:
-        sys.exit(f"error: {err}")
+    models.run_entry_point(main)
