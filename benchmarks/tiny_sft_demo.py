@@ -15,13 +15,11 @@ baseline), and the mean SSIM skill. Set MESA_SHADER_CACHE_DISABLE=true for a fai
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -45,7 +43,7 @@ def evaluate(model_dir: str, group: str, difficulty: int | None, n: int, seed: i
     from earthshader.generate import generate_completions
     from earthshader.render import RenderPool
 
-    info = json.loads((Path(model_dir) / "earthshader.json").read_text())
+    info = models.read_run_info(model_dir)
     size = info["image_size"]
     targets = sft_data.render_targets(sft_data.generated_programs([group], n, seed, difficulty), size)
     model, processor = models.load_model(model_dir, "cpu")

@@ -1,7 +1,7 @@
 """The CPU demo, end to end: tiny model, SFT, GRPO, and evaluation before and after GRPO.
 
     python -m earthshader.demo                       # what `make demo` runs (about 20 minutes on 2 cores)
-    python -m earthshader.demo --out runs/demo --grpo-steps 100 --eval-n 32
+    python -m earthshader.demo --out runs/demo --grpo-steps 100 --eval-n 32 --eval-samples 2
 
 1. `python -m earthshader.sft --recipe tiny` builds the tiny Qwen2-VL (its tokenizer trained on GLSL) and
    teaches it the simplest procedural textures;
@@ -9,46 +9,81 @@
 3. `python -m earthshader.grpo --recipe tiny` trains it from rendered rewards, printing reward tables;
 4. the GRPO model is evaluated on the same targets, and a table compares the two: compile rate, non-flat
    rate, mean SSIM, the mean-colour image's SSIM, and skill over that baseline (the figure that a flat
-   grey image cannot fake). Reports land in OUT/eval-sft and OUT/eval-grpo.
+   grey image cannot fake). Both models are evaluated twice: the greedy answer (one per target), and the
+   sampled policy that GRPO trains (`--eval-samples` answers per target at the GRPO recipe's
+   temperature, figures averaged over all answers). Reports land in OUT/eval-{sft,grpo}/{greedy,sampled}.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 #: (summary key, title) of the before/after table.
-COLUMNS = [("compile_rate", "compile rate"), ("nonflat_rate", "non-flat rate"), ("ssim", "mean SSIM"),
-           ("baseline_ssim", "mean-colour SSIM"), ("skill", "skill vs mean colour")]
+COLUMNS = [("compile_rate", "compile"), ("nonflat_rate", "non-flat"), ("ssim", "SSIM"),
+           ("baseline_ssim", "mean-colour SSIM"), ("skill", "skill")]
 
 
-def evaluate_model(model_dir: Path, targets, out: Path, seed: int):
-    """Load a saved model, evaluate it greedily on `targets`, write its report, return the summary."""
+def evaluate_model(model_dir: Path, targets, out: Path, seed: int, sampling: tuple[int, float]) -> dict:
+    """Load a saved model and evaluate it on `targets` twice: greedily (one answer per target) and as a
+    sampled policy (`sampling` = (samples per target, temperature)). Writes both reports under `out`;
+    returns {"greedy": summary, "sampled": summary}."""
     from earthshader.evaluation import evaluate
     from earthshader.models import load_model
 
     model, processor = load_model(str(model_dir), "cpu")
-    report = evaluate(model, processor, targets, samples=1, seed=seed, max_new_tokens=256,
-                      settings={"model": str(model_dir)})
-    report.write(out)
-    report.print()
-    return report.summary
+    samples, temperature = sampling
+    summaries = {}
+    for name, k, t in (("greedy", 1, 0.0), ("sampled", samples, temperature)):
+        report = evaluate(model, processor, targets, samples=k, temperature=t, seed=seed, max_new_tokens=256,
+                          settings={"model": str(model_dir)})
+        report.write(out / name)
+        if name == "greedy":
+            report.print()
+        summaries[name] = {**report.summary, "target_skills": [_mean_skill(row) for row in report.scored]}
+    return summaries
 
 
-def comparison_table(before: dict, after: dict) -> Table:
-    table = Table(title="Tiny model on held-out procedural targets: before and after GRPO", title_justify="left")
-    table.add_column("")
+def _mean_skill(samples) -> float:
+    skills = [s.skill for s in samples if not math.isnan(s.skill)]
+    return float(np.mean(skills)) if skills else math.nan
+
+
+def paired_change(before: list[float], after: list[float]) -> tuple[float, float, int]:
+    """(mean, standard error, n) of the per-target change after - before, over targets scored in both.
+
+    Pairing by target removes the spread between easy and hard targets from the error bar.
+    """
+    changes = np.array([a - b for b, a in zip(before, after) if not (math.isnan(a) or math.isnan(b))])
+    if len(changes) < 2:
+        return (float(changes.mean()) if len(changes) else math.nan), math.nan, len(changes)
+    return float(changes.mean()), float(changes.std(ddof=1) / math.sqrt(len(changes))), len(changes)
+
+
+def comparison_table(before: dict, after: dict, sampling: tuple[int, float]) -> Table:
+    """Before/after rows for the greedy answer and for the sampled policy, each with its change."""
+    table = Table(title="Tiny model on held-out procedural targets: before and after GRPO", title_justify="left",
+                  caption="greedy: one answer per target; N×T: N sampled answers per target at temperature T, "
+                          "as GRPO samples. compile, non-flat: share of answers; skill: mean SSIM, edge and pixel "
+                          "skill over the mean-colour image (0 = no better than it, 1 = exact)",
+                  caption_justify="left")
+    table.add_column("", no_wrap=True)
     for _, title in COLUMNS:
         table.add_column(title, justify="right")
-    for name, summary in (("after SFT", before), ("after SFT + GRPO", after)):
-        table.add_row(name, *(f"{summary[key]:.3f}" for key, _ in COLUMNS))
-    table.add_row("change", *(f"{after[key] - before[key]:+.3f}" for key, _ in COLUMNS))
+    samples, temperature = sampling
+    for mode, label in (("greedy", "greedy"), ("sampled", f"{samples}×T{temperature:g}")):
+        for name, summaries in (("SFT", before), ("SFT + GRPO", after)):
+            table.add_row(f"{name}, {label}", *(f"{summaries[mode][key]:.3f}" for key, _ in COLUMNS))
+        table.add_row("change", *(f"{after[mode][key] - before[mode][key]:+.3f}" for key, _ in COLUMNS),
+                      end_section=mode == "greedy")
     return table
 
 
@@ -57,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/demo"))
     parser.add_argument("--sft-epochs", type=float, default=None, help="override the tiny SFT recipe's epochs")
     parser.add_argument("--grpo-steps", type=int, default=None, help="override the tiny GRPO recipe's max_steps")
-    parser.add_argument("--eval-n", type=int, default=64, help="held-out targets (default 64)")
+    parser.add_argument("--eval-n", type=int, default=128, help="held-out targets (default 128)")
+    parser.add_argument("--eval-samples", type=int, default=4,
+                        help="samples per target for the sampled-policy figures (at the GRPO temperature)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     console = Console()
@@ -76,33 +113,44 @@ def main(argv: list[str] | None = None) -> int:
     sft_dir = sft.main(sft_args)
     timings["sft_s"] = time.perf_counter() - t
 
-    # 2. Held-out targets at the size SFT trained on, and the SFT model's figures
+    # 2. Held-out targets at the size SFT trained on, and the SFT model's figures (sampled at GRPO's temperature)
     from earthshader.evaluation import load_targets
+    from earthshader.models import read_run_info
 
-    size = json.loads((sft_dir / "earthshader.json").read_text())["image_size"]
+    size = read_run_info(sft_dir)["image_size"]
     targets = load_targets("generator:textures", n=args.eval_n, size=size, difficulty=0)
-    t = time.perf_counter()
-    before = evaluate_model(sft_dir, targets, out / "eval-sft", args.seed)
-    timings["eval_s"] = time.perf_counter() - t
-
-    # 3. GRPO from the SFT model
     grpo_args = ["--recipe", "tiny", "--model_name_or_path", str(sft_dir), "--output_dir", str(out / "grpo-tiny"),
                  "--image_size", str(size)]
     if args.grpo_steps is not None:
         grpo_args += ["--max_steps", str(args.grpo_steps)]
+    sampling = (args.eval_samples, grpo.parse(grpo_args)[1].temperature)
+    t = time.perf_counter()
+    before = evaluate_model(sft_dir, targets, out / "eval-sft", args.seed, sampling)
+    timings["eval_s"] = time.perf_counter() - t
+
+    # 3. GRPO from the SFT model
     t = time.perf_counter()
     grpo_dir = grpo.main(grpo_args)
     timings["grpo_s"] = time.perf_counter() - t
 
     # 4. The GRPO model on the same targets, and the comparison
-    after = evaluate_model(grpo_dir, targets, out / "eval-grpo", args.seed)
+    after = evaluate_model(grpo_dir, targets, out / "eval-grpo", args.seed, sampling)
     timings["total_s"] = time.perf_counter() - started
-    console.print(comparison_table(before, after))
+    console.print(comparison_table(before, after, sampling))
+    changes = {mode: paired_change(before[mode]["target_skills"], after[mode]["target_skills"])
+               for mode in ("greedy", "sampled")}
+    console.print("skill change (paired by target, ± standard error): " + ", ".join(
+        f"{mode} {mean:+.3f} ± {se:.3f}" for mode, (mean, se, _) in changes.items()))
     console.print("minutes: " + ", ".join(f"{k[:-2]} {v / 60:.1f}" for k, v in timings.items()))
-    (out / "demo.json").write_text(json.dumps({"before": _figures(before), "after": _figures(after),
-                                               "timings_s": timings}, indent=2) + "\n")
-    if after["skill"] <= 0:
-        console.print("[yellow]The GRPO model does not beat the mean-colour image yet (skill <= 0).[/]")
+    (out / "demo.json").write_text(json.dumps({
+        "before": {mode: _figures(summary) for mode, summary in before.items()},
+        "after": {mode: _figures(summary) for mode, summary in after.items()},
+        "skill_change": {mode: {"mean": m, "standard_error": se, "targets": n} for mode, (m, se, n) in changes.items()},
+        "sampling": {"samples": sampling[0], "temperature": sampling[1]}, "targets": len(targets),
+        "timings_s": timings}, indent=2) + "\n")
+    for mode in ("greedy", "sampled"):
+        if after[mode]["skill"] <= 0:
+            console.print(f"[yellow]GRPO model, {mode}: skill <= 0, no better than the mean-colour image yet.[/]")
     return 0
 
 

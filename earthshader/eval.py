@@ -18,7 +18,6 @@ See docs/eval.md for what each figure means.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -57,13 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def trained_image_size(*folders: str | None) -> int | None:
     """The image size recorded in `earthshader.json` by `earthshader.sft` / `grpo`, if any folder has one."""
-    for folder in folders:
-        info = Path(folder).expanduser() / "earthshader.json" if folder else None
-        if info is not None and info.is_file():
-            size = json.loads(info.read_text()).get("image_size")
-            if size:
-                return int(size)
-    return None
+    size = models.read_run_info(*folders).get("image_size")
+    return int(size) if size else None
 
 
 def load(model_name: str, adapter: str | None, backend: str):

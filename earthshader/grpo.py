@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> Path:
     output_dir = save(trainer, training_args.output_dir)
     info = {"image_size": script_args.image_size, "base_model": model_args.model_name_or_path, "backend": backend,
             "rewards": script_args.reward_funcs, "reward_weights": training_args.reward_weights}
-    (output_dir / "earthshader.json").write_text(json.dumps(info, indent=2) + "\n")
+    models.write_run_info(output_dir, info)
     logger.info("saved adapter and processor to %s", output_dir)
     return output_dir
 

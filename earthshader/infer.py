@@ -16,7 +16,6 @@ score) and `NAME.png` (the picture beside the result), and prints a summary. Exi
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,11 +58,9 @@ def model_image_size(model: str, adapter: str | None, requested: int | None) -> 
 
     if requested:
         return image_size(requested)
-    for folder in (adapter, model):
-        info = Path(folder or "") / "earthshader.json"
-        if folder and info.is_file():
-            return image_size(json.loads(info.read_text())["image_size"])
-    return image_size(DEFAULT_IMAGE_SIZE)
+    from earthshader.models import read_run_info
+
+    return image_size(read_run_info(adapter, model).get("image_size") or DEFAULT_IMAGE_SIZE)
 
 
 def best_program(completions: list[str], target: np.ndarray, pool) -> tuple[str | None, float | None, int, np.ndarray | None]:

@@ -352,6 +352,30 @@ def _torch_dtype(dtype: str, backend: str):
 # ----------------------------------------------------------------------------------------------- LoRA
 
 
+#: What `earthshader.sft` and `earthshader.grpo` record beside a saved model (image size, base, backend, ...).
+RUN_INFO = "earthshader.json"
+
+
+def write_run_info(output_dir: str | Path, info: dict) -> Path:
+    """Write `info` as the run's `earthshader.json` in `output_dir`; returns its path."""
+    path = Path(output_dir) / RUN_INFO
+    path.write_text(json.dumps(info, indent=2) + "\n")
+    return path
+
+
+def read_run_info(*folders: str | Path | None) -> dict:
+    """The `earthshader.json` of the first of `folders` that has one ({} if none does).
+
+    >>> read_run_info("runs/grpo-tiny", "runs/sft-tiny").get("image_size")
+    84
+    """
+    for folder in folders:
+        path = Path(folder).expanduser() / RUN_INFO if folder else None
+        if path is not None and path.is_file():
+            return json.loads(path.read_text())
+    return {}
+
+
 def lora_config(r: int = 16, alpha: int = 32, dropout: float = 0.05, target_modules=None, modules_to_save=None):
     """A peft `LoraConfig` for the language model (the vision tower stays frozen unless you target it).
 

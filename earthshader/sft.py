@@ -13,7 +13,6 @@ size) to `output_dir`, which `earthshader.models.load_model` loads directly.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -145,7 +144,7 @@ def main(argv: list[str] | None = None) -> Path:
     output_dir = Path(training_args.output_dir)
     trainer.save_model(str(output_dir))
     trainer.processing_class.save_pretrained(str(output_dir))
-    (output_dir / "earthshader.json").write_text(json.dumps(info, indent=2) + "\n")
+    models.write_run_info(output_dir, info)
     logger.info("saved adapter and processor to %s", output_dir)
     return output_dir
 

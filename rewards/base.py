@@ -31,7 +31,7 @@ import math
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -210,26 +210,31 @@ class RenderReward(Reward):
         targets = [self.target(row) for row in rows]
         requests = [self.request(shader, target) for shader, target in zip(shaders, targets)]
         cache = self.cache if self.cache is not None else shared_cache()
-        start = time.perf_counter()
-        results = cache.render(requests)
-        rendered = time.perf_counter()
         self.prepare_targets([t for t in {id(t): t for t in targets if t is not None}.values()])
-        # A group often repeats a completion: score each distinct (render, target) pair once.
-        distinct: dict[tuple, tuple] = {}
-        for result, target in zip(results, targets):
-            distinct.setdefault((id(result), id(target)), (result, target))
-        jobs = list(distinct.values())
-        if self.parallel_scoring and len(jobs) > 1:
-            scored = list(_scoring_executor().map(lambda job: self.score_result(*job), jobs))
-        else:
-            scored = [self.score_result(result, target) for result, target in jobs]
-        by_pair = dict(zip(distinct, scored))
-        values = [by_pair[(id(result), id(target))] for result, target in zip(results, targets)]
+        # Each render is scored as soon as it arrives, on the scoring threads, while the rest still render.
+        # A group often repeats a completion: each distinct (render, target) pair is scored once.
+        executor = _scoring_executor() if self.parallel_scoring and len(requests) > 1 else None
+        scores: dict[tuple, object] = {}  # (id(result), id(target)) -> Future or value
+
+        def score_when_rendered(index: int, result: RenderResult) -> None:
+            key = (id(result), id(targets[index]))
+            if key not in scores:
+                job = (result, targets[index])
+                scores[key] = executor.submit(self.score_result, *job) if executor else self.score_result(*job)
+
+        start = time.perf_counter()
+        results = cache.render(requests, on_result=score_when_rendered)
+        rendered = time.perf_counter()
+        values = [self._value(scores[(id(result), id(target))]) for result, target in zip(results, targets)]
         if log_metric is not None:
-            log_metric(f"rewards/{self.__name__}/render_s", rendered - start)
-            log_metric(f"rewards/{self.__name__}/score_s", time.perf_counter() - rendered)
+            log_metric(f"rewards/{self.__name__}/render_s", rendered - start)  # includes scoring done meanwhile
+            log_metric(f"rewards/{self.__name__}/score_s", time.perf_counter() - rendered)  # scoring left after
             log_metric("render/failed_frac", float(np.mean([not r.ok for r in results])) if results else 0.0)
         return values
+
+    @staticmethod
+    def _value(score):
+        return score.result() if isinstance(score, Future) else score
 
     def prepare_targets(self, targets: list[Target]) -> None:
         """Called with the batch's distinct targets before scoring (serially): precompute per-target work."""
@@ -276,19 +281,30 @@ class RenderReward(Reward):
 
 
 class SimilarityReward(RenderReward):
-    """Similarity to the target, as skill over the target's mean-colour image, clipped to [0, 1].
+    """Similarity to the target, as skill over the target's mean-colour image, clipped to [floor, 1].
 
-    reward = clip((s - s_flat) / (1 - s_flat), 0, 1), with s = `similarity(render, target)` and s_flat the
-    same similarity for the target's mean-colour image: 1 for a perfect match, 0 for the flat image of the
-    right mean colour and for anything no better than it, and `failure_value` (0) for a failed render.
-    None ("does not apply") when the target frame is itself flat (nothing can beat the baseline).
+    reward = clip((s - s_flat) / (1 - s_flat), floor, 1), with s = `similarity(render, target)` and s_flat
+    the same similarity for the target's mean-colour image: 1 for a perfect match, 0 for the flat image of
+    the right mean colour. None ("does not apply") when the target frame is itself flat (nothing can beat
+    the baseline).
+
+    `floor` (default 0) is where worse-than-flat renders stop: with 0 anything no better than the flat
+    image scores 0, the same as a failed render. With -1 the reward is the evaluation's skill
+    (`earthshader.evaluation`), which also tells a pattern out of phase (skill < 0) from a flat image; a
+    failed render then scores `floor`, the worst value, so that failing never beats trying.
 
     Implement `similarity(candidate, target)`. To compute the target's side once per target instead of
     once per completion, override `prepare(target)` (its result is cached) and `compare(candidate, prepared)`.
     """
 
-    def __init__(self, size: int | None = None, cache: RenderCache | None = None, parallel_scoring: bool = True):
+    def __init__(self, floor: float = 0.0, size: int | None = None, cache: RenderCache | None = None,
+                 parallel_scoring: bool = True):
         super().__init__(size=size, cache=cache, parallel_scoring=parallel_scoring)
+        if not -1.0 <= floor <= 0.0:
+            raise ValueError(f"floor must be in [-1, 0], got {floor}")
+        self.floor = float(floor)
+        if self.floor < 0:
+            self.failure_value = self.floor
         self._prepared: dict[str, tuple] = {}
 
     def __getstate__(self) -> dict:
@@ -311,7 +327,7 @@ class SimilarityReward(RenderReward):
     def score(self, image, target):
         prepared, flat_score = self.prepared(target)
         value = skill(self.compare(image, prepared), flat_score)
-        return None if math.isnan(value) else float(np.clip(value, 0.0, 1.0))
+        return None if math.isnan(value) else float(np.clip(value, self.floor, 1.0))
 
     def prepare_targets(self, targets):
         for target in targets:

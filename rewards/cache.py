@@ -8,7 +8,8 @@
 
 Every render reward (`compiles`, `entropy`, `ssim`, `pixel`, `edges`, `palette`) asks this cache, so the
 first reward of a step renders the whole batch through one `RenderPool.render_many` call (workers in
-parallel, identical sources once), and the rest of the step's rewards read the stored results.
+parallel, identical sources once), and the rest of the step's rewards read the stored results. Results
+stream out through `on_result` as they finish, so a reward scores early renders while later ones render.
 Keys are the extracted code plus every render parameter (size, `iTime` values), so two rewards scoring at
 different sizes never share a wrong image. Renders are deterministic, so entries stay valid across steps;
 the oldest are dropped beyond `max_bytes`.
@@ -114,45 +115,57 @@ class RenderCache:
             self._entries.clear()
             self._bytes = 0
 
-    def render(self, requests: list[RenderRequest | None]) -> list[RenderResult]:
-        """One `RenderResult` per request, in order; `None` or an empty program fails as `invalid_input`."""
+    def render(self, requests: list[RenderRequest | None], on_result=None) -> list[RenderResult]:
+        """One `RenderResult` per request, in order; `None` or an empty program fails as `invalid_input`.
+
+        `on_result(index, result)`, if given, is called once per request as soon as its result is known:
+        at once for stored results and failures, while the others still render for fresh ones.
+        """
         with self._lock:
             answers: list[RenderResult | None] = [None] * len(requests)
+
+            def answer(index: int, result: RenderResult) -> None:
+                answers[index] = result
+                if on_result is not None:
+                    on_result(index, result)
+
             missing: dict[RenderRequest, list[int]] = {}
             for index, request in enumerate(requests):
                 if request is None or not request.code.strip():
-                    answers[index] = RenderResult.failure("invalid_input", "no GLSL code in the completion")
+                    answer(index, RenderResult.failure("invalid_input", "no GLSL code in the completion"))
                     continue
                 self.stats.requests += 1
                 stored = self._entries.get(request) if self.enabled else None
                 if stored is not None:
                     self.stats.hits += 1
                     self._entries.move_to_end(request)
-                    answers[index] = stored
+                    answer(index, stored)
                 else:
                     self.stats.misses += 1
                     missing.setdefault(request, []).append(index)
-            for request, result in self._render_missing(list(missing)).items():
-                for index in missing[request]:
-                    answers[index] = result
+
+            def rendered(request: RenderRequest, result: RenderResult) -> None:
                 if self.enabled:
                     self._store(request, result)
+                for index in missing[request]:
+                    answer(index, result)
+
+            self._render_missing(list(missing), rendered)
             return answers
 
-    def _render_missing(self, requests: list[RenderRequest]) -> dict[RenderRequest, RenderResult]:
-        """Render the requests, one `render_many` call per set of render parameters."""
+    def _render_missing(self, requests: list[RenderRequest], rendered) -> None:
+        """Render the requests (one `render_many` call per set of render parameters), calling
+        `rendered(request, result)` as each one finishes."""
         groups: dict[tuple, list[RenderRequest]] = {}
         for request in requests:
             groups.setdefault((request.width, request.height, request.times), []).append(request)
-        rendered = {}
         for (width, height, times), group in groups.items():
             start = time.perf_counter()
-            results = self.pool.render_many([r.code for r in group], width=width, height=height, times=list(times))
+            self.pool.render_many([r.code for r in group], width=width, height=height, times=list(times),
+                                  on_result=lambda index, result, group=group: rendered(group[index], result))
             self.stats.render_seconds += time.perf_counter() - start
             self.stats.render_calls += 1
             self.stats.renders += len(group)
-            rendered.update(zip(group, results))
-        return rendered
 
     def _store(self, request: RenderRequest, result: RenderResult) -> None:
         if request in self._entries:

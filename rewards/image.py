@@ -67,8 +67,8 @@ class SSIMReward(SimilarityReward):
 
     name = "ssim"
 
-    def __init__(self, scales: int = 3, size=None, cache=None, parallel_scoring: bool = True):
-        super().__init__(size=size, cache=cache, parallel_scoring=parallel_scoring)
+    def __init__(self, scales: int = 3, floor: float = 0.0, size=None, cache=None, parallel_scoring: bool = True):
+        super().__init__(floor=floor, size=size, cache=cache, parallel_scoring=parallel_scoring)
         if scales < 1:
             raise ValueError(f"scales must be at least 1, got {scales}")
         self.scales = scales
@@ -88,8 +88,8 @@ class PixelReward(SimilarityReward):
 
     name = "pixel"
 
-    def __init__(self, blur: float = 1 / 64, size=None, cache=None, parallel_scoring: bool = True):
-        super().__init__(size=size, cache=cache, parallel_scoring=parallel_scoring)
+    def __init__(self, blur: float = 1 / 64, floor: float = 0.0, size=None, cache=None, parallel_scoring: bool = True):
+        super().__init__(floor=floor, size=size, cache=cache, parallel_scoring=parallel_scoring)
         self.blur = blur
 
     def similarity(self, candidate, target):
@@ -113,8 +113,9 @@ class EdgesReward(SimilarityReward):
 
     name = "edges"
 
-    def __init__(self, sigmas: tuple[float, ...] = (1.0, 3.0), size=None, cache=None, parallel_scoring: bool = True):
-        super().__init__(size=size, cache=cache, parallel_scoring=parallel_scoring)
+    def __init__(self, sigmas: tuple[float, ...] = (1.0, 3.0), floor: float = 0.0, size=None, cache=None,
+                 parallel_scoring: bool = True):
+        super().__init__(floor=floor, size=size, cache=cache, parallel_scoring=parallel_scoring)
         self.sigmas = tuple(float(s) for s in sigmas)
 
     def similarity(self, candidate, target):

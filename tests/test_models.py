@@ -98,3 +98,14 @@ def test_generate_completions_gives_k_texts_per_image_in_order(small_tiny_model)
     assert all(isinstance(text, str) for texts in sampled for text in texts)
     greedy = generate_completions(model, processor, images[:1], image_size=84, max_new_tokens=4)
     assert greedy == generate_completions(model, processor, images[:1], image_size=84, max_new_tokens=4)
+
+
+def test_run_info_is_read_from_the_first_folder_that_has_one(tmp_path):
+    sft, grpo = tmp_path / "sft", tmp_path / "grpo"
+    sft.mkdir()
+    grpo.mkdir()
+    models.write_run_info(sft, {"image_size": 84, "backend": "cpu"})
+    assert models.read_run_info(grpo, None, sft) == {"image_size": 84, "backend": "cpu"}
+    models.write_run_info(grpo, {"image_size": 112})
+    assert models.read_run_info(grpo, sft)["image_size"] == 112
+    assert models.read_run_info(tmp_path / "missing") == {}

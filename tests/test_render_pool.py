@@ -120,3 +120,23 @@ def test_bad_sizes_and_arguments_are_refused_loudly(pool):
         pool.render(GOOD, 0, 10)
     with pytest.raises(ValueError, match="uniform sets"):
         pool.render_many([GOOD, GOOD], uniforms=[{}])
+
+
+def test_on_result_streams_each_input_once_and_its_errors_wait_for_the_batch(pool):
+    codes = [GOOD, shader("c = vec4(0.25);"), GOOD, "garbage"]
+    seen = {}
+    results = pool.render_many(codes, width=8, height=8, on_result=lambda i, r: seen.setdefault(i, r))
+    assert sorted(seen) == [0, 1, 2, 3]
+    assert all(seen[i] is results[i] for i in range(4))  # the same objects, duplicates included
+    assert results[0] is not results[2] and np.array_equal(results[0].image, results[2].image)
+
+    calls = []
+
+    def failing(index, result):
+        calls.append(index)
+        raise KeyError("callback bug")
+
+    with pytest.raises(KeyError, match="callback bug"):
+        pool.render_many([GOOD, shader("c = vec4(0.5);")], width=8, height=8, on_result=failing)
+    assert len(calls) == 1  # later results are not delivered after a failure ...
+    assert pool.render(GOOD, 8, 8).ok  # ... and the workers were not abandoned mid-task

@@ -69,6 +69,26 @@ def test_wrong_program_scores_clearly_less(reward_class, cache, target):
     assert 0.0 <= value < 0.5
 
 
+def test_floor_minus_one_gives_the_evaluations_skill(cache, target):
+    """With floor=-1 a pattern out of phase scores below the flat image, as in `earthshader.evaluation`."""
+    from earthshader.evaluation.scoring import TargetScorer
+
+    out_of_phase = PATTERN.replace("18.0 * (uv.x + uv.y)", "18.0 * (uv.x + uv.y) + 3.14159")
+    scorer = TargetScorer(target)
+    expected = scorer.scores(render_image(out_of_phase))
+    pixel = score(PixelReward(floor=-1.0, cache=cache), [out_of_phase], target)[0]
+    edges = score(EdgesReward(floor=-1.0, cache=cache), [out_of_phase], target)[0]
+    ssim = score(SSIMReward(scales=1, floor=-1.0, cache=cache), [out_of_phase], target)[0]
+    assert expected["pixel_skill"] < 0  # the test shader really is worse than flat
+    assert (pixel, edges, ssim) == pytest.approx(
+        (expected["pixel_skill"], expected["edges_skill"], expected["ssim_skill"]), abs=1e-6)
+    assert score(PixelReward(cache=cache), [out_of_phase], target)[0] == 0.0  # the default floor clips it
+    failed = score(PixelReward(floor=-1.0, cache=cache), [ADVERSARIAL["compile_error"]], target)[0]
+    assert failed == -1.0  # failing never beats trying
+    with pytest.raises(ValueError, match="floor"):
+        PixelReward(floor=0.5)
+
+
 def test_target_as_pil_image_or_rgba_array(cache, target):
     rgba = np.concatenate([target, np.full_like(target[..., :1], 255)], -1)
     for image in (Image.fromarray(target), Image.fromarray(rgba), rgba):

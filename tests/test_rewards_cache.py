@@ -121,3 +121,31 @@ def test_configure_shared_cache_replaces_the_process_cache(monkeypatch):
     second = cache_module.configure_shared_cache(workers=3, timeout=7.0)
     assert cache_module.shared_cache() is second is not first
     assert (second.workers, second.timeout) == (3, 7.0)
+
+
+def test_scoring_starts_while_the_batch_still_renders(target):
+    """Renders stream into the scoring threads: the fast render is scored before the slow one is done."""
+    import time
+
+    from rewards import SSIMReward
+
+    spin = ("float spin(vec2 p) { float s = 0.0; for (int i = 0; i < 20000; i++) { float x = p.x * float(i);"
+            " x = sin(x + s); x = sin(x + s); x = sin(x + s); s += x * 1e-9; } return s; }\n")  # about 1 s
+    slow = spin + PATTERN.replace("fragColor = vec4(", "fragColor = spin(fragCoord) + vec4(", 1)
+    flat = solid((0.1, 0.2, 0.3))
+    scored_at = []
+
+    class Timed(SSIMReward):
+        def score(self, image, target):
+            scored_at.append(time.perf_counter())
+            return super().score(image, target)
+
+    cache, counter = counting_cache()
+    render_many = counter.render_many
+    render_done = []
+    counter.render_many = lambda codes, **options: (render_many(codes, **options), render_done.append(
+        time.perf_counter()))[0]
+    values = Timed(cache=cache)(**batch([slow, flat], target))
+    assert values[0] > 0.99 and values[1] == 0.0  # the spin adds nothing visible
+    assert counter.rendered == [slow, flat] and len(scored_at) == 2
+    assert min(scored_at) < render_done[0], "the flat render was only scored after the slow render finished"

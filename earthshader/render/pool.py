@@ -125,7 +125,7 @@ class RenderPool:
     def render_many(self, codes, width: int = 256, height: int = 256, *, time: float = 0.0,
                     times=None, mouse=None, date=None, channels=None,
                     uniforms: dict | list[dict] | None = None,
-                    uniform_declarations: str = "") -> list[RenderResult]:
+                    uniform_declarations: str = "", on_result=None) -> list[RenderResult]:
         """Render every source in `codes`; one `RenderResult` per source, in order.
 
         Args:
@@ -136,6 +136,9 @@ class RenderPool:
             channels: up to four H x W x 3|4 uint8 images for iChannel0..3 (black when absent).
             uniforms: extra uniform values by name, one dict for all sources or one per source.
             uniform_declarations: GLSL declarations of those extra uniforms.
+            on_result: called as `on_result(index, result)` in this thread as soon as source `index` is
+                done, so that callers can start work on early results while the rest render (the
+                rewards score that way). An exception it raises is re-raised once every render is done.
         """
         codes = list(codes)
         if isinstance(uniforms, list) and len(uniforms) != len(codes):
@@ -152,26 +155,36 @@ class RenderPool:
         if base.width < 1 or base.height < 1 or base.width * base.height > 4096 * 4096:
             raise ValueError(f"bad render size {width}x{height}")
         tasks, slots = [], {}
-        order = []  # for each input, the index of its unique task
+        inputs_of: list[list[int]] = []  # for each unique task, the inputs it answers
         for index, code in enumerate(codes):
             values = uniforms[index] if isinstance(uniforms, list) else (uniforms or {})
             key = (code if isinstance(code, (str, bytes)) else repr(code), _freeze(values))
             if key not in slots:
                 slots[key] = len(tasks)
                 tasks.append(replace(base, code=code, uniforms=dict(values)))
-            order.append(slots[key])
+                inputs_of.append([])
+            inputs_of[slots[key]].append(index)
+        answers: list[RenderResult | None] = [None] * len(codes)
+        callback_errors: list[BaseException] = []
+
+        def deliver(task_index: int, result: RenderResult) -> None:
+            for n, index in enumerate(inputs_of[task_index]):
+                answers[index] = result if n == 0 else _copy(result)  # each input owns its arrays
+                if on_result is not None and not callback_errors:
+                    try:
+                        on_result(index, answers[index])
+                    except Exception as error:  # never abandon workers mid-task
+                        callback_errors.append(error)
+
         with self._lock:
             self.start()
-            results = self._run(tasks)
+            self._run(tasks, deliver)
         self.stats.deduplicated += len(codes) - len(tasks)
-        handed_out: set[int] = set()
-        answers = []
-        for i in order:
-            answers.append(_copy(results[i]) if i in handed_out else results[i])
-            handed_out.add(i)
+        if callback_errors:
+            raise callback_errors[0]
         return answers
 
-    def _run(self, tasks: list[RenderTask]) -> list[RenderResult]:
+    def _run(self, tasks: list[RenderTask], deliver) -> list[RenderResult]:
         results: list[RenderResult | None] = [None] * len(tasks)
         pending = list(range(len(tasks)))[::-1]
         busy: dict[int, tuple[_Worker, int, float]] = {}  # worker slot -> (worker, task, deadline)
@@ -199,6 +212,7 @@ class RenderPool:
                 else:
                     continue
                 del busy[slot]
+                deliver(index, results[index])
         for result in results:
             self.stats.renders += 1
             kind = result.error_kind or "ok"

@@ -1,0 +1,38 @@
+"""The CPU demo's before/after table: both evaluation modes, the right changes, no wrapped labels."""
+
+import pytest
+from rich.console import Console
+
+from earthshader.demo import COLUMNS, comparison_table
+
+
+def summary(skill: float, ssim: float = 0.4) -> dict:
+    return {"compile_rate": 1.0, "nonflat_rate": 0.984, "ssim": ssim, "baseline_ssim": 0.308, "skill": skill}
+
+
+def test_table_shows_greedy_and_sampled_changes_in_an_80_column_terminal():
+    before = {"greedy": summary(0.041), "sampled": summary(0.001, ssim=0.38)}
+    after = {"greedy": summary(0.075), "sampled": summary(0.038, ssim=0.379)}
+    console = Console(width=80, record=True, color_system=None)
+    console.print(comparison_table(before, after, (4, 0.5)))
+    text = console.export_text()
+    lines = text.splitlines()
+    assert any(line.startswith("│ SFT + GRPO, greedy ") for line in lines)
+    assert any(line.startswith("│ SFT + GRPO, 4×T0.5 ") for line in lines)
+    changes = [line for line in lines if line.startswith("│ change")]
+    assert len(changes) == 2
+    assert "+0.034" in changes[0] and "+0.037" in changes[1]  # skill: 0.075 - 0.041, 0.038 - 0.001
+    assert "-0.001" in changes[1]  # SSIM 0.379 - 0.380
+    assert all(len(line) <= 80 for line in lines)
+    assert len(COLUMNS) == 5
+
+
+def test_paired_change_skips_unscored_targets_and_pairs_by_target():
+    import math
+
+    from earthshader.demo import paired_change
+
+    mean, se, n = paired_change([0.1, 0.5, math.nan, 0.2], [0.2, 0.6, 0.9, 0.2])
+    assert n == 3 and mean == pytest.approx(0.2 / 3)
+    assert se == pytest.approx(math.sqrt(((0.1 - 0.2 / 3) ** 2 * 2 + (0.2 / 3) ** 2) / 2) / math.sqrt(3))
+    assert paired_change([0.3], [0.1])[:1] == pytest.approx((-0.2,)) and math.isnan(paired_change([0.3], [0.1])[1])
