@@ -9,7 +9,9 @@ a recoloured copy, four other textures, and one that does not compile. Every rew
 `rewards.DEFAULT_REWARD_MIX` is called in turn, as TRL calls synchronous rewards.
 
 Configurations: "serial" renders with 1 worker and scores on the calling thread; "parallel" renders with
-`--workers` processes and scores on a thread pool. "cache off" makes every render reward render the
+`--workers` processes and scores on a thread pool, each render as soon as it is done. "render all, then
+score" renders the whole batch before any scoring starts (how rewards worked before renders streamed
+into scoring): the before/after of that change, in one run. "cache off" makes every render reward render the
 batch again (render workers still keep compiled programs, so a repeat render skips compiling, as it
 would in training). Each run gets a fresh pool; its start-up is excluded (it happens once per training
 run) and reported apart. Mesa's and NVIDIA's on-disk shader caches are turned off.
@@ -31,6 +33,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from earthshader.data.generators import generate  # noqa: E402
+from earthshader.extract import extract_glsl  # noqa: E402
 from earthshader.render import RenderPool, default_workers  # noqa: E402
 from rewards import DEFAULT_REWARD_MIX, RenderCache, RenderReward, get_reward_funcs  # noqa: E402
 
@@ -62,19 +65,28 @@ def make_batch(prompts: int, generations: int, size: int, pool: RenderPool):
     return dict(prompts=[[]] * len(completions), completions=completions, image=images)
 
 
-def score_batch(batch: dict, pool: RenderPool, cache_on: bool, parallel: bool) -> dict:
-    """Score `batch` through the default mix once; seconds spent rendering, scoring, and in all."""
+def score_batch(batch: dict, pool: RenderPool, cache_on: bool, parallel: bool, streamed: bool = True) -> dict:
+    """Score `batch` through the default mix once; seconds spent rendering, scoring, and in all.
+
+    `streamed=False` renders the whole batch first and only then calls the rewards (how rewards worked
+    before renders streamed into scoring), for a before/after comparison in one run.
+    """
     cache = RenderCache(enabled=cache_on, pool_factory=lambda: pool)
     funcs = get_reward_funcs(list(DEFAULT_REWARD_MIX))
-    for func in funcs:
-        if isinstance(func, RenderReward):
-            func.cache, func.parallel_scoring = cache, parallel
+    render_rewards = [func for func in funcs if isinstance(func, RenderReward)]
+    for func in render_rewards:
+        func.cache, func.parallel_scoring = cache, parallel
     logged: dict[str, float] = {}
 
     def log_metric(name: str, value: float) -> None:
         logged[name] = logged.get(name, 0.0) + value
 
     start = time.perf_counter()
+    if not streamed:
+        first = render_rewards[0]
+        cache.render([first.request(extract_glsl(c), first.target({"image": image}))
+                      for c, image in zip(batch["completions"], batch["image"])])
+        logged["prerender/render_s"] = time.perf_counter() - start
     for func in funcs:
         func(**batch, log_metric=log_metric)
     total = time.perf_counter() - start
@@ -105,21 +117,22 @@ def main(argv: list[str] | None = None) -> None:
     for column in ("configuration", "renders", "render s", "score s", "total s", "ms / completion"):
         table.add_column(column, justify="right" if column != "configuration" else "left")
     results = {}
-    for parallel in (False, True):
-        for cache_on in (True, False):
-            runs = []
-            for _ in range(args.repeats):
-                # A fresh pool each run: workers keep compiled programs, which would flatter later runs.
-                start = time.perf_counter()
-                with RenderPool(workers=args.workers if parallel else 1) as pool:
-                    startup.append(time.perf_counter() - start)
-                    runs.append(score_batch(batch, pool, cache_on, parallel))
-            best = min(runs, key=lambda r: r["total"])
-            mode = f"parallel ({args.workers} workers)" if parallel else "serial (1 worker)"
-            name = f"{mode}, cache {'on' if cache_on else 'off'}"
-            results[name] = best
-            table.add_row(name, str(best["renders"]), f"{best['render']:.2f}", f"{best['score']:.2f}",
-                          f"{best['total']:.2f}", f"{1000 * best['total'] / n:.1f}")
+    configurations = [(False, True, True), (False, False, True), (True, True, False), (True, True, True),
+                      (True, False, True)]  # (parallel, cache on, streamed)
+    for parallel, cache_on, streamed in configurations:
+        runs = []
+        for _ in range(args.repeats):
+            # A fresh pool each run: workers keep compiled programs, which would flatter later runs.
+            start = time.perf_counter()
+            with RenderPool(workers=args.workers if parallel else 1) as pool:
+                startup.append(time.perf_counter() - start)
+                runs.append(score_batch(batch, pool, cache_on, parallel, streamed))
+        best = min(runs, key=lambda r: r["total"])
+        mode = f"parallel ({args.workers} workers)" if parallel else "serial (1 worker)"
+        name = f"{mode}, cache {'on' if cache_on else 'off'}" + ("" if streamed else ", render all, then score")
+        results[name] = best
+        table.add_row(name, str(best["renders"]), f"{best['render']:.2f}", f"{best['score']:.2f}",
+                      f"{best['total']:.2f}", f"{1000 * best['total'] / n:.1f}")
     console.print(table)
     fastest = min(results.values(), key=lambda r: r["total"])
     console.print("Scoring seconds per reward (fastest configuration): "
