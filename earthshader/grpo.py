@@ -150,7 +150,7 @@ def build_trainer(script_args, training_args, model_args, backend: str, sample_l
     trainer.save_merged = merged  # see save()
     trainer.add_callback(MetricsLog(training_args.output_dir))
     trainer.add_callback(RewardTable(sample_log))
-    if trainer.pop_callback(ProgressCallback) is not None:
+    if trainer.pop_callback(ProgressCallback) is not None and sys.stderr.isatty():
         trainer.add_callback(QuietProgress)
     return trainer, sample_log
 

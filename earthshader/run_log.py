@@ -198,7 +198,11 @@ class MetricsLog(TrainerCallback):
 
 
 class QuietProgress(ProgressCallback):
-    """transformers' progress bar without its dump of every log dict (RewardTable shows them)."""
+    """transformers' progress bar without its dump of every log dict (RewardTable shows them).
+
+    Only for a terminal: in a log file a progress bar is a stream of carriage returns, and the reward
+    table already names each logging step.
+    """
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         pass
@@ -221,7 +225,7 @@ class RewardTable(TrainerCallback):
             best = max(rows, key=lambda r: r["total"])
             self.console.print(f"best sample (prompt {best['prompt_id']}, total {best['total']:.3f}):")
             self.console.print(Syntax(best["code"] or best["completion"] or "(empty)", "glsl",
-                                      theme="ansi_dark", line_numbers=False))
+                                      theme="ansi_dark", line_numbers=False, word_wrap=True))
 
 
 def reward_table(step: int, logs: dict, rows: list[dict]) -> Table:
