@@ -168,14 +168,21 @@ def resume_step(output_dir: str, resume) -> int | None:
 
 
 def save(trainer, output_dir: str) -> Path:
-    """Save what `earthshader.models.load_model(output_dir)` loads back: adapter or merged model, processor."""
+    """Save what `earthshader.models.load_model(output_dir)` loads back: adapter or merged model, processor.
+
+    Call it from every process: `Trainer.save_model` gathers sharded weights (DeepSpeed, FSDP) from all
+    of them; only the main process writes files.
+    """
     output_dir = Path(output_dir)
-    if getattr(trainer, "save_merged", False):
-        (output_dir / "adapter_config.json").unlink(missing_ok=True)
-        trainer.model.merge_and_unload().save_pretrained(output_dir)
+    main_process = trainer.accelerator.is_main_process
+    if getattr(trainer, "save_merged", False):  # CPU runs only, where nothing is sharded
+        if main_process:
+            (output_dir / "adapter_config.json").unlink(missing_ok=True)
+            trainer.model.merge_and_unload().save_pretrained(output_dir)
     else:
         trainer.save_model(str(output_dir))
-    trainer.processing_class.save_pretrained(str(output_dir))
+    if main_process:
+        trainer.processing_class.save_pretrained(str(output_dir))
     return output_dir
 
 
@@ -192,25 +199,32 @@ def main(argv: list[str] | None = None) -> Path:
 
     # 3. Train; on resume, logs of steps after the checkpoint are dropped (the run redoes them)
     step = resume_step(training_args.output_dir, training_args.resume_from_checkpoint)
+    main_process = trainer.accelerator.is_main_process
     if step is None:
-        sample_log.start_fresh()
-        (Path(training_args.output_dir) / "metrics.jsonl").unlink(missing_ok=True)
+        sample_log.start_fresh()  # each rank its own samples file
+        if main_process:
+            (Path(training_args.output_dir) / "metrics.jsonl").unlink(missing_ok=True)
         resume = None
     else:
         from earthshader.run_log import truncate_jsonl
 
         logger.info("resuming from step %d: dropped %d sample lines after it", step, sample_log.truncate_after(step))
-        truncate_jsonl(Path(training_args.output_dir) / "metrics.jsonl", step)
+        if main_process:
+            truncate_jsonl(Path(training_args.output_dir) / "metrics.jsonl", step)
         resume = training_args.resume_from_checkpoint
         resume = True if resume in ("true", "True") else resume
     trainer.train(resume_from_checkpoint=resume)
 
-    # 4. Save the model (adapter, or merged weights), the processor and the image size
+    # 4. Save the model (adapter, or merged weights), the processor and the image size (written once, by the
+    #    main process, after every process has finished training)
+    trainer.accelerator.wait_for_everyone()
     output_dir = save(trainer, training_args.output_dir)
-    info = {"image_size": script_args.image_size, "base_model": model_args.model_name_or_path, "backend": backend,
-            "rewards": script_args.reward_funcs, "reward_weights": training_args.reward_weights}
-    models.write_run_info(output_dir, info)
-    logger.info("saved adapter and processor to %s", output_dir)
+    if main_process:
+        info = {"image_size": script_args.image_size, "base_model": model_args.model_name_or_path,
+                "backend": backend, "rewards": script_args.reward_funcs, "reward_weights": training_args.reward_weights}
+        models.write_run_info(output_dir, info)
+        logger.info("saved adapter and processor to %s", output_dir)
+    trainer.accelerator.wait_for_everyone()  # the other processes return once the files exist
     return output_dir
 
 

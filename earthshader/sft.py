@@ -142,10 +142,12 @@ def main(argv: list[str] | None = None) -> Path:
 
     # 4. Save the adapter, the processor and the image size the model was trained with
     output_dir = Path(training_args.output_dir)
-    trainer.save_model(str(output_dir))
-    trainer.processing_class.save_pretrained(str(output_dir))
-    models.write_run_info(output_dir, info)
-    logger.info("saved adapter and processor to %s", output_dir)
+    trainer.save_model(str(output_dir))  # every process (sharded weights are gathered); the main one writes
+    if trainer.accelerator.is_main_process:
+        trainer.processing_class.save_pretrained(str(output_dir))
+        models.write_run_info(output_dir, info)
+        logger.info("saved adapter and processor to %s", output_dir)
+    trainer.accelerator.wait_for_everyone()
     return output_dir
 
 

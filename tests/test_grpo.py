@@ -97,3 +97,36 @@ def test_a_run_killed_with_sigkill_resumes_with_a_clean_log(small_tiny_model, tm
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     steps = [json.loads(line)["step"] for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
     assert steps == sorted(steps) and {s: steps.count(s) for s in set(steps)} == {1: 8, 2: 8, 3: 8, 4: 8}
+
+
+def test_two_processes_split_the_prompts_log_per_rank_and_save_once(small_tiny_model, tmp_path):
+    """Data-parallel GRPO (gloo on the CPU, started by torchrun as `accelerate launch` starts it on GPUs)."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "earthshader.grpo",
+               *tiny_args(small_tiny_model, tmp_path, "--max_steps", "2", "--per_device_train_batch_size", "4")]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    by_rank = {}
+    for rank, name in enumerate(["samples.jsonl", "samples.rank1.jsonl"]):
+        rows = [json.loads(line) for line in (tmp_path / name).read_text().splitlines()]
+        assert [r["step"] for r in rows] == [1] * 4 + [2] * 4  # one prompt x 4 completions per rank and step
+        by_rank[rank] = {(r["step"], r["prompt_id"]) for r in rows}
+    assert not by_rank[0] & by_rank[1]  # the ranks sampled different prompts
+    assert (run.stdout + run.stderr).count("saved adapter and processor") == 1
+    assert (tmp_path / "adapter_model.safetensors").is_file() and (tmp_path / "earthshader.json").is_file()
+    assert [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()][:2] == [1, 2]
+
+
+@pytest.mark.parametrize("name", ["multi_gpu", "zero2"])
+def test_accelerate_configs_load_with_accelerates_own_reader(name):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    config = load_config_from_file(str(REPO / "recipes" / "accelerate" / f"{name}.yaml"))
+    assert config.num_processes > 1 and config.mixed_precision == "bf16"
+    assert config.distributed_type.value == ("DEEPSPEED" if name == "zero2" else "MULTI_GPU")
+
+
+@pytest.mark.parametrize("mode", ["colocate", "server"])
+def test_vllm_flags_reach_trls_config(mode):
+    _, training_args, _ = grpo.parse(["--recipe", "textures", "--use_vllm", "true", "--vllm_mode", mode])
+    assert training_args.use_vllm is True and training_args.vllm_mode == mode
