@@ -144,13 +144,17 @@ class RenderCache:
                     self.stats.misses += 1
                     missing.setdefault(request, []).append(index)
 
+            fresh: dict[RenderRequest, RenderResult] = {}
+
             def rendered(request: RenderRequest, result: RenderResult) -> None:
-                if self.enabled:
-                    self._store(request, result)
+                fresh[request] = result
                 for index in missing[request]:
                     answer(index, result)
 
             self._render_missing(list(missing), rendered)
+            if self.enabled:  # stored in request order: what is evicted first must not depend on render speed
+                for request in missing:
+                    self._store(request, fresh[request])
             return answers
 
     def _render_missing(self, requests: list[RenderRequest], rendered) -> None:

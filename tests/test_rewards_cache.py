@@ -81,6 +81,27 @@ def test_least_recently_used_results_are_dropped_beyond_max_bytes(target):
     assert counter.rendered.count(requests[0].code) == 2 and counter.rendered.count(requests[2].code) == 1
 
 
+def test_eviction_order_does_not_depend_on_which_render_finishes_first():
+    """Renders stream back in any order; the cache still stores them in request order."""
+    from reward_helpers import real_pool
+
+    rendered = []
+
+    class LastFirstPool:
+        def render_many(self, codes, on_result=None, **options):
+            rendered.extend(codes)
+            results = real_pool().render_many(codes, **options)
+            for index in reversed(range(len(codes))):  # the last request finishes first
+                on_result(index, results[index])
+            return results
+
+    cache = RenderCache(max_bytes=2 * 64 * 64 * 3, pool_factory=LastFirstPool)
+    requests = [RenderRequest(solid((v, v, v)), 64, 64) for v in (0.1, 0.2, 0.3)]
+    cache.render(requests)
+    cache.render(requests[:1])  # the oldest request was dropped, whatever order the renders came back in
+    assert rendered.count(requests[0].code) == 2 and len(rendered) == 4
+
+
 def test_render_and_score_times_are_logged(target):
     cache, _ = counting_cache()
     logged = {}
