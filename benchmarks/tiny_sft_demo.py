@@ -5,7 +5,7 @@
 
 Held-out targets are generator programs with seeds from 1,000,000 on (training uses seeds from 0), of
 the recipe's group and difficulty, rendered at the size the model was trained with. For each target
-the model answers once, greedily; the answer's code (`extract_glsl`) is rendered and compared.
+the model answers once, greedily, and `earthshader.evaluation` renders and scores the answer.
 Printed: training wall time and CPU time (model build, rendering and training together), compile %,
 non-flat % (compiled and not a single colour), mean SSIM of the renders against the targets (a failed
 render is scored as a black image) beside the SSIM of each target's mean-colour image (the trivial
@@ -20,8 +20,6 @@ import resource
 import subprocess
 import sys
 import time
-
-import numpy as np
 
 
 def train(recipe: str, extra: list[str]) -> tuple[float, float]:
@@ -38,39 +36,24 @@ def train(recipe: str, extra: list[str]) -> tuple[float, float]:
 
 
 def evaluate(model_dir: str, group: str, difficulty: int | None, n: int, seed: int, max_new_tokens: int) -> dict:
-    from earthshader import metrics, models, sft_data
-    from earthshader.extract import extract_glsl
-    from earthshader.generate import generate_completions
-    from earthshader.render import RenderPool
+    """The model's greedy answers for `n` held-out targets, scored by `earthshader.evaluation`."""
+    from earthshader import models
+    from earthshader.evaluation import evaluate as evaluate_model, load_targets
 
-    info = models.read_run_info(model_dir)
-    size = info["image_size"]
-    targets = sft_data.render_targets(sft_data.generated_programs([group], n, seed, difficulty), size)
+    size = models.read_run_info(model_dir)["image_size"]
+    targets = load_targets(f"generator:{group}", n=n, size=size, start=seed, difficulty=difficulty)
     model, processor = models.load_model(model_dir, "cpu")
-    start = time.perf_counter()
-    answers = generate_completions(model, processor, [t["image"] for t in targets], image_size=size,
-                                   max_new_tokens=max_new_tokens, batch_size=16)
-    generation_s = time.perf_counter() - start
-    codes = [extract_glsl(a[0]).code for a in answers]
-    with RenderPool(timeout=10.0) as pool:
-        renders = pool.render_many(codes, width=size, height=size)
-    ok = [r.ok for r in renders]
-    non_flat = [r.ok and not metrics.is_flat(r.image) for r in renders]
-    scores, baselines = [], []
-    for target, render in zip(targets, renders):
-        image = render.image if render.ok else np.zeros_like(target["image"])
-        scores.append(metrics.ssim(image, target["image"]))
-        baselines.append(metrics.ssim(metrics.mean_colour_image(target["image"]), target["image"]))
-    exact = sum(code.strip() == t["code"].strip() for code, t in zip(codes, targets))
+    report = evaluate_model(model, processor, targets, max_new_tokens=max_new_tokens, batch_size=16)
+    summary = report.summary
     return {
         "targets": len(targets),
-        "compile_pct": 100 * float(np.mean(ok)),
-        "non_flat_pct": 100 * float(np.mean(non_flat)),
-        "ssim": float(np.mean(scores)),
-        "ssim_mean_colour": float(np.mean(baselines)),
-        "ssim_skill": float(np.mean([metrics.skill(s, b) for s, b in zip(scores, baselines)])),
-        "exact_programs": exact,
-        "generation_s": generation_s,
+        "compile_pct": 100 * summary["compile_rate"],
+        "non_flat_pct": 100 * summary["nonflat_rate"],
+        "ssim": summary["ssim"],
+        "ssim_mean_colour": summary["baseline_ssim"],
+        "ssim_skill": summary["ssim_skill"],
+        "exact_programs": round(summary["labels"].get("c0-clone", 0.0) * len(targets)),
+        "generation_s": report.timing["generation_s"],
     }
 
 

@@ -147,7 +147,7 @@ def build_trainer(script_args, training_args, model_args, backend: str, sample_l
     trainer = TimedGRPOTrainer(model=model, reward_funcs=[sample_log.wrap(f) for f in reward_funcs],
                                args=training_args, train_dataset=dataset, processing_class=processor,
                                peft_config=peft_config)
-    trainer.save_merged = merged  # see save()
+    trainer.save_merged = merged  # see main(): then the merged weights are saved
     trainer.add_callback(MetricsLog(training_args.output_dir))
     trainer.add_callback(RewardTable(sample_log))
     if trainer.pop_callback(ProgressCallback) is not None and sys.stderr.isatty():
@@ -165,25 +165,6 @@ def resume_step(output_dir: str, resume) -> int | None:
     if checkpoint is None:
         return None
     return json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"]
-
-
-def save(trainer, output_dir: str) -> Path:
-    """Save what `earthshader.models.load_model(output_dir)` loads back: adapter or merged model, processor.
-
-    Call it from every process: `Trainer.save_model` gathers sharded weights (DeepSpeed, FSDP) from all
-    of them; only the main process writes files.
-    """
-    output_dir = Path(output_dir)
-    main_process = trainer.accelerator.is_main_process
-    if getattr(trainer, "save_merged", False):  # CPU runs only, where nothing is sharded
-        if main_process:
-            (output_dir / "adapter_config.json").unlink(missing_ok=True)
-            trainer.model.merge_and_unload().save_pretrained(output_dir)
-    else:
-        trainer.save_model(str(output_dir))
-    if main_process:
-        trainer.processing_class.save_pretrained(str(output_dir))
-    return output_dir
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -215,17 +196,10 @@ def main(argv: list[str] | None = None) -> Path:
         resume = True if resume in ("true", "True") else resume
     trainer.train(resume_from_checkpoint=resume)
 
-    # 4. Save the model (adapter, or merged weights), the processor and the image size (written once, by the
-    #    main process, after every process has finished training)
-    trainer.accelerator.wait_for_everyone()
-    output_dir = save(trainer, training_args.output_dir)
-    if main_process:
-        info = {"image_size": script_args.image_size, "base_model": model_args.model_name_or_path,
-                "backend": backend, "rewards": script_args.reward_funcs, "reward_weights": training_args.reward_weights}
-        models.write_run_info(output_dir, info)
-        logger.info("saved adapter and processor to %s", output_dir)
-    trainer.accelerator.wait_for_everyone()  # the other processes return once the files exist
-    return output_dir
+    # 4. Save the model (adapter, or merged weights), the processor and the image size
+    info = {"image_size": script_args.image_size, "base_model": model_args.model_name_or_path, "backend": backend,
+            "rewards": script_args.reward_funcs, "reward_weights": training_args.reward_weights}
+    return models.save_trained(trainer, training_args.output_dir, info, merged=trainer.save_merged)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -374,6 +375,31 @@ def read_run_info(*folders: str | Path | None) -> dict:
         if path is not None and path.is_file():
             return json.loads(path.read_text())
     return {}
+
+
+def save_trained(trainer, output_dir: str | Path, info: dict, merged: bool = False) -> Path:
+    """Save what `load_model(output_dir)` loads back: the LoRA adapter (with `merged`, the weights with the
+    adapter merged in), the processor, and `info` as the run's `earthshader.json`.
+
+    Call it from every process once training is done: `Trainer.save_model` gathers sharded weights
+    (DeepSpeed, FSDP) from all of them. Only the main process writes files, and every process returns
+    once they exist.
+    """
+    output_dir = Path(output_dir)
+    accelerator = trainer.accelerator
+    accelerator.wait_for_everyone()
+    main_process = accelerator.is_main_process
+    if not merged:
+        trainer.save_model(str(output_dir))
+    elif main_process:  # merged weights: CPU runs only, where nothing is sharded
+        (output_dir / "adapter_config.json").unlink(missing_ok=True)
+        trainer.model.merge_and_unload().save_pretrained(output_dir)
+    if main_process:
+        trainer.processing_class.save_pretrained(str(output_dir))
+        write_run_info(output_dir, info)
+        logging.getLogger(__name__).info("saved adapter and processor to %s", output_dir)
+    accelerator.wait_for_everyone()
+    return output_dir
 
 
 def lora_config(r: int = 16, alpha: int = 32, dropout: float = 0.05, target_modules=None, modules_to_save=None):

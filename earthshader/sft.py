@@ -141,14 +141,7 @@ def main(argv: list[str] | None = None) -> Path:
     trainer.train(resume_from_checkpoint=True if resume in ("true", "True") else resume)
 
     # 4. Save the adapter, the processor and the image size the model was trained with
-    output_dir = Path(training_args.output_dir)
-    trainer.save_model(str(output_dir))  # every process (sharded weights are gathered); the main one writes
-    if trainer.accelerator.is_main_process:
-        trainer.processing_class.save_pretrained(str(output_dir))
-        models.write_run_info(output_dir, info)
-        logger.info("saved adapter and processor to %s", output_dir)
-    trainer.accelerator.wait_for_everyone()
-    return output_dir
+    return models.save_trained(trainer, training_args.output_dir, info)
 
 
 if __name__ == "__main__":

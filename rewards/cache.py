@@ -144,32 +144,32 @@ class RenderCache:
                     self.stats.misses += 1
                     missing.setdefault(request, []).append(index)
 
-            fresh: dict[RenderRequest, RenderResult] = {}
-
             def rendered(request: RenderRequest, result: RenderResult) -> None:
-                fresh[request] = result
                 for index in missing[request]:
                     answer(index, result)
 
-            self._render_missing(list(missing), rendered)
+            fresh = self._render_missing(list(missing), rendered)
             if self.enabled:  # stored in request order: what is evicted first must not depend on render speed
-                for request in missing:
-                    self._store(request, fresh[request])
+                for request, result in fresh.items():
+                    self._store(request, result)
             return answers
 
-    def _render_missing(self, requests: list[RenderRequest], rendered) -> None:
+    def _render_missing(self, requests: list[RenderRequest], rendered) -> dict[RenderRequest, RenderResult]:
         """Render the requests (one `render_many` call per set of render parameters), calling
-        `rendered(request, result)` as each one finishes."""
+        `rendered(request, result)` as each one finishes; returns the results in request order."""
         groups: dict[tuple, list[RenderRequest]] = {}
         for request in requests:
             groups.setdefault((request.width, request.height, request.times), []).append(request)
+        results = {}
         for (width, height, times), group in groups.items():
             start = time.perf_counter()
-            self.pool.render_many([r.code for r in group], width=width, height=height, times=list(times),
-                                  on_result=lambda index, result, group=group: rendered(group[index], result))
+            done = self.pool.render_many([r.code for r in group], width=width, height=height, times=list(times),
+                                         on_result=lambda index, result, group=group: rendered(group[index], result))
             self.stats.render_seconds += time.perf_counter() - start
             self.stats.render_calls += 1
             self.stats.renders += len(group)
+            results.update(zip(group, done))
+        return {request: results[request] for request in requests}
 
     def _store(self, request: RenderRequest, result: RenderResult) -> None:
         if request in self._entries:

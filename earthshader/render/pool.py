@@ -184,7 +184,8 @@ class RenderPool:
             raise callback_errors[0]
         return answers
 
-    def _run(self, tasks: list[RenderTask], deliver) -> list[RenderResult]:
+    def _run(self, tasks: list[RenderTask], deliver) -> None:
+        """Render `tasks` on the workers, calling `deliver(task index, result)` as each one is done."""
         results: list[RenderResult | None] = [None] * len(tasks)
         pending = list(range(len(tasks)))[::-1]
         busy: dict[int, tuple[_Worker, int, float]] = {}  # worker slot -> (worker, task, deadline)
@@ -217,7 +218,6 @@ class RenderPool:
             self.stats.renders += 1
             kind = result.error_kind or "ok"
             self.stats.outcomes[kind] = self.stats.outcomes.get(kind, 0) + 1
-        return results
 
     def _receive(self, slot: int, worker: "_Worker", task: RenderTask) -> RenderResult:
         try:
