@@ -38,16 +38,26 @@ class RealisticPrograms:
         self._batches: dict[int, list] = {}
 
     def wrap(self, reward):
-        def scored(prompts=None, completions=None, **columns):
-            if id(completions) not in self._batches:
-                self._batches = {id(completions): [[{"role": "assistant", "content": "```glsl\n"
-                                                     + self.programs[(self.offset + i) % len(self.programs)]
-                                                     + "\n```"}] for i in range(len(completions))]}
-                self.offset += len(completions)
-            return reward(prompts=prompts, completions=self._batches[id(completions)], **columns)
+        """`reward` scoring the programs; async if `reward` is (TRL gathers the render rewards)."""
+        from rewards.concurrent import is_async
 
+        if is_async(reward):
+            async def scored(prompts=None, completions=None, **columns):
+                return await reward(prompts=prompts, completions=self.substitute(completions), **columns)
+        else:
+            def scored(prompts=None, completions=None, **columns):
+                return reward(prompts=prompts, completions=self.substitute(completions), **columns)
         scored.__name__ = reward.__name__
         return scored
+
+    def substitute(self, completions: list) -> list:
+        """The programs standing in for this batch's completions (the same list for every reward)."""
+        if id(completions) not in self._batches:
+            self._batches = {id(completions): [[{"role": "assistant", "content": "```glsl\n"
+                                                 + self.programs[(self.offset + i) % len(self.programs)]
+                                                 + "\n```"}] for i in range(len(completions))]}
+            self.offset += len(completions)
+        return self._batches[id(completions)]
 
 
 def build_random_model(out: Path, tiny_dir: Path):

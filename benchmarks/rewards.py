@@ -6,15 +6,19 @@
 The batch: 8 procedural texture targets (`earthshader.data.generators`, group "textures"), and for each
 a group of 8 completions as GRPO samples them: the reference program (twice: groups repeat answers),
 a recoloured copy, four other textures, and one that does not compile. Every reward of
-`rewards.DEFAULT_REWARD_MIX` is called in turn, as TRL calls synchronous rewards.
+`rewards.DEFAULT_REWARD_MIX` scores it.
 
 Configurations: "serial" renders with 1 worker and scores on the calling thread; "parallel" renders with
-`--workers` processes and scores on a thread pool, each render as soon as it is done. "render all, then
-score" renders the whole batch before any scoring starts (how rewards worked before renders streamed
-into scoring): the before/after of that change, in one run. "cache off" makes every render reward render the
-batch again (render workers still keep compiled programs, so a repeat render skips compiling, as it
-would in training). Each run gets a fresh pool; its start-up is excluded (it happens once per training
-run) and reported apart. Mesa's and NVIDIA's on-disk shader caches are turned off.
+`--workers` processes and scores on a thread pool, each render as soon as it is done. "in turn" calls
+the rewards one after another (as TRL calls synchronous rewards: the first render reward renders, the
+rest read the cache); "concurrent" is what training does, `rewards.for_trl` + `rewards.call_rewards`: the
+render rewards run together as TRL's async rewards, each scoring every render as it streams in. "render
+all, then score" renders the whole batch before any reward runs (how rewards worked before renders
+streamed into scoring). "cache off" makes every render reward render the batch again (render workers
+still keep compiled programs, so a repeat render skips compiling, as it would in training). Each run
+gets a fresh pool; its start-up is excluded (it happens once per training run) and reported apart.
+"render s" is the longest any reward waited on renders (scoring done meanwhile included), "total s" the
+wall-clock time of the whole mix. Mesa's and NVIDIA's on-disk shader caches are turned off.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from rich.table import Table  # noqa: E402
 from earthshader.data.generators import generate  # noqa: E402
 from earthshader.extract import extract_glsl  # noqa: E402
 from earthshader.render import RenderPool, default_workers  # noqa: E402
-from rewards import DEFAULT_REWARD_MIX, RenderCache, RenderReward, get_reward_funcs  # noqa: E402
+from rewards import DEFAULT_REWARD_MIX, RenderCache, RenderReward, call_rewards, for_trl, get_reward_funcs  # noqa: E402
 
 
 def recoloured(code: str) -> str:
@@ -65,11 +69,11 @@ def make_batch(prompts: int, generations: int, size: int, pool: RenderPool):
     return dict(prompts=[[]] * len(completions), completions=completions, image=images)
 
 
-def score_batch(batch: dict, pool: RenderPool, cache_on: bool, parallel: bool, streamed: bool = True) -> dict:
-    """Score `batch` through the default mix once; seconds spent rendering, scoring, and in all.
+def score_batch(batch: dict, pool: RenderPool, cache_on: bool, parallel: bool, mode: str) -> dict:
+    """Score `batch` through the default mix once; seconds waiting on renders, and in all.
 
-    `streamed=False` renders the whole batch first and only then calls the rewards (how rewards worked
-    before renders streamed into scoring), for a before/after comparison in one run.
+    `mode`: "concurrent" (as in training), "in turn", or "render all, then score" (the batch rendered
+    before any reward runs, then the rewards in turn).
     """
     cache = RenderCache(enabled=cache_on, pool_factory=lambda: pool)
     funcs = get_reward_funcs(list(DEFAULT_REWARD_MIX))
@@ -82,18 +86,16 @@ def score_batch(batch: dict, pool: RenderPool, cache_on: bool, parallel: bool, s
         logged[name] = logged.get(name, 0.0) + value
 
     start = time.perf_counter()
-    if not streamed:
+    if mode == "render all, then score":
         first = render_rewards[0]
         cache.render([first.request(extract_glsl(c), first.target({"image": image}))
                       for c, image in zip(batch["completions"], batch["image"])])
         logged["prerender/render_s"] = time.perf_counter() - start
-    for func in funcs:
-        func(**batch, log_metric=log_metric)
+    call_rewards(for_trl(funcs) if mode == "concurrent" else funcs, **batch, log_metric=log_metric)
     total = time.perf_counter() - start
-    render = sum(v for k, v in logged.items() if k.endswith("/render_s"))
-    score = sum(v for k, v in logged.items() if k.endswith("/score_s"))
+    render = max(v for k, v in logged.items() if k.endswith("/render_s"))
     per_reward = {f.__name__: logged.get(f"rewards/{f.__name__}/score_s", 0.0) for f in funcs}
-    return dict(total=total, render=render, score=score, renders=cache.stats.renders, per_reward=per_reward)
+    return dict(total=total, render=render, renders=cache.stats.renders, per_reward=per_reward)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=default_workers(), help="render processes when parallel")
     parser.add_argument("--repeats", type=int, default=1, help="runs per configuration (the best is shown)")
     args = parser.parse_args(argv)
-    console = Console()
+    console = Console(width=max(Console().width, 100))  # the table unwrapped in a log file too
 
     with RenderPool(workers=args.workers) as pool:
         batch = make_batch(args.prompts, args.generations, args.size, pool)
@@ -113,26 +115,27 @@ def main(argv: list[str] | None = None) -> None:
     n = len(batch["completions"])
     unique = len({c[0]["content"] for c in batch["completions"]})
     table = Table(title=f"One GRPO batch: {args.prompts} x {args.generations} = {n} completions ({unique} distinct), "
-                        f"{args.size} x {args.size}, {len(DEFAULT_REWARD_MIX)} rewards")
-    for column in ("configuration", "renders", "render s", "score s", "total s", "ms / completion"):
-        table.add_column(column, justify="right" if column != "configuration" else "left")
+                        f"{args.size} x {args.size}, {len(DEFAULT_REWARD_MIX)} rewards",
+                  caption=f"parallel: {args.workers} render workers, scoring threads; serial: 1 worker, no threads")
+    for column in ("configuration", "renders", "render s", "total s", "ms / completion"):
+        table.add_column(column, justify="right" if column != "configuration" else "left",
+                         no_wrap=column == "configuration")
     results = {}
-    configurations = [(False, True, True), (False, False, True), (True, True, False), (True, True, True),
-                      (True, False, True)]  # (parallel, cache on, streamed)
-    for parallel, cache_on, streamed in configurations:
+    configurations = [(False, True, "in turn"), (False, False, "in turn"), (True, True, "render all, then score"),
+                      (True, True, "in turn"), (True, True, "concurrent"), (True, False, "concurrent")]
+    for parallel, cache_on, mode in configurations:  # (parallel, cache on, how the rewards are called)
         runs = []
         for _ in range(args.repeats):
             # A fresh pool each run: workers keep compiled programs, which would flatter later runs.
             start = time.perf_counter()
             with RenderPool(workers=args.workers if parallel else 1) as pool:
                 startup.append(time.perf_counter() - start)
-                runs.append(score_batch(batch, pool, cache_on, parallel, streamed))
+                runs.append(score_batch(batch, pool, cache_on, parallel, mode))
         best = min(runs, key=lambda r: r["total"])
-        mode = f"parallel ({args.workers} workers)" if parallel else "serial (1 worker)"
-        name = f"{mode}, cache {'on' if cache_on else 'off'}" + ("" if streamed else ", render all, then score")
+        name = f"{'parallel' if parallel else 'serial'}, cache {'on' if cache_on else 'off'}, {mode}"
         results[name] = best
-        table.add_row(name, str(best["renders"]), f"{best['render']:.2f}", f"{best['score']:.2f}",
-                      f"{best['total']:.2f}", f"{1000 * best['total'] / n:.1f}")
+        table.add_row(name, str(best["renders"]), f"{best['render']:.2f}", f"{best['total']:.2f}",
+                      f"{1000 * best['total'] / n:.1f}")
     console.print(table)
     fastest = min(results.values(), key=lambda r: r["total"])
     console.print("Scoring seconds per reward (fastest configuration): "

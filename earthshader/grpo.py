@@ -122,7 +122,7 @@ def build_trainer(script_args, training_args, model_args, backend: str, sample_l
     from transformers.trainer_callback import ProgressCallback
 
     from earthshader.run_log import MetricsLog, QuietProgress, RewardTable, SampleLog
-    from rewards import configure_shared_cache, get_reward_funcs
+    from rewards import configure_shared_cache, for_trl, get_reward_funcs
 
     class TimedGRPOTrainer(GRPOTrainer):
         """GRPOTrainer that also logs how long generation plus scoring took (the rest is optimisation)."""
@@ -144,7 +144,7 @@ def build_trainer(script_args, training_args, model_args, backend: str, sample_l
     if script_args.curriculum:
         training_args.shuffle_dataset = False
     logger.info("%d GRPO targets; rewards %s with weights %s", len(dataset), script_args.reward_funcs, weights)
-    trainer = TimedGRPOTrainer(model=model, reward_funcs=[sample_log.wrap(f) for f in reward_funcs],
+    trainer = TimedGRPOTrainer(model=model, reward_funcs=[sample_log.wrap(f) for f in for_trl(reward_funcs)],
                                args=training_args, train_dataset=dataset, processing_class=processor,
                                peft_config=peft_config)
     trainer.save_merged = merged  # see main(): then the merged weights are saved

@@ -1,7 +1,7 @@
 """What a GRPO run leaves on disk and prints: per-sample JSONL, metrics JSONL, PNG grids, reward tables.
 
     sample_log = SampleLog(run_dir, reward_names, weights, grid_every=10)
-    reward_funcs = [sample_log.wrap(f) for f in reward_funcs]       # records every reward of every sample
+    reward_funcs = [sample_log.wrap(f) for f in for_trl(reward_funcs)]  # records every reward of every sample
     trainer.add_callback(MetricsLog(run_dir))                        # metrics.jsonl, one line per log step
     trainer.add_callback(RewardTable(sample_log))                    # a rich table at each logging step
 
@@ -10,7 +10,7 @@ Files under the run directory (read them with `python -m earthshader.logs RUN_DI
   the weighted total, the render error. Lines are written (and fsynced) once every reward of the
   batch is in, so a killed run loses at most the batch in flight, never half a line.
 - `metrics.jsonl`: one line per logging step, the trainer's logs (reward means and spreads, loss,
-  times).
+  times; `time/rewards_s` is the wall-clock time from the first reward's start to the last one's end).
 - `grids/step_NNNNNN.png`: for a few prompts of a batch, target | best | median | worst renders.
 
 On resume from a checkpoint at step S, `truncate_after(S)` drops the lines of later steps, which the
@@ -20,9 +20,11 @@ resumed run redoes: no step is duplicated or lost. In multi-process runs each ra
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -37,6 +39,7 @@ from transformers.trainer_callback import ProgressCallback
 from earthshader.extract import extract_glsl
 from rewards.base import RewardError
 from rewards.cache import RenderRequest, shared_cache
+from rewards.concurrent import ConcurrentReward, is_async
 
 SAMPLES_FILE = "samples.jsonl"
 METRICS_FILE = "metrics.jsonl"
@@ -88,10 +91,11 @@ class SampleLog:
         self.rank = rank
         self.recent: list[dict] = []  # rows since the last logging step (read by RewardTable)
         self._pending: dict[int, dict] = {}
+        self._lock = threading.Lock()
 
     def wrap(self, reward):
-        """A reward function that behaves like `reward` and records what it returned."""
-        return _RecordedReward(reward, self)
+        """A reward function that behaves like `reward` (async if it is) and records what it returned."""
+        return (_AsyncRecordedReward if is_async(reward) else _RecordedReward)(reward, self)
 
     def truncate_after(self, step: int) -> int:
         return truncate_jsonl(self.path, step)
@@ -102,15 +106,21 @@ class SampleLog:
             self.path.rename(self.path.with_name(f"{self.path.stem}.{int(time.time())}.jsonl"))
 
     # -- called by the wrapped rewards -----------------------------------------------------
-    def record(self, name: str, completions, values, seconds: float, columns: dict) -> None:
-        batch = self._pending.setdefault(id(completions), {"values": {}, "seconds": 0.0})
-        batch["values"][name] = values
-        batch["seconds"] += seconds
-        if len(batch["values"]) < len(self.reward_names):
-            return
-        del self._pending[id(completions)]
+    def record(self, name: str, completions, values, started: float, columns: dict) -> None:
+        """Keep one reward's values (`started`: its `time.perf_counter()` at call); once every reward of
+        the batch is in, log the rewards' wall-clock time and write the batch's lines."""
+        with self._lock:
+            batch = self._pending.setdefault(id(completions), {"values": {}, "started": started})
+            batch["values"][name] = values
+            batch["started"] = min(batch["started"], started)
+            if len(batch["values"]) < len(self.reward_names):
+                return
+            del self._pending[id(completions)]
+            self._write_batch(completions, batch, columns)
+
+    def _write_batch(self, completions, batch: dict, columns: dict) -> None:
         if columns.get("log_metric") is not None:
-            columns["log_metric"]("time/rewards_s", batch["seconds"])
+            columns["log_metric"]("time/rewards_s", time.perf_counter() - batch["started"])
         state = columns.get("trainer_state")
         step = (state.global_step if state is not None else 0) + 1  # the step this batch trains
         rows = self._rows(step, completions, batch["values"], columns)
@@ -147,19 +157,36 @@ class _RecordedReward:
         self.__name__ = getattr(reward, "__name__", type(reward).__name__)
 
     def __call__(self, prompts=None, completions=None, **columns):
-        start = time.perf_counter()
-        try:
+        started = time.perf_counter()
+        with self._naming_errors():
             values = self.reward(prompts=prompts, completions=completions, **columns)
+        self.log.record(self.__name__, completions, values, started, columns)
+        return values
+
+    @contextlib.contextmanager
+    def _naming_errors(self):
+        try:
+            yield
         except RewardError:
             raise
         except Exception as error:  # a plugin's bug must stop the run, and say whose bug it is
             raise RewardError(f"reward {self.__name__!r} ({_origin(self.reward)}) failed: "
                               f"{type(error).__name__}: {error}") from error
-        self.log.record(self.__name__, completions, values, time.perf_counter() - start, columns)
+
+
+class _AsyncRecordedReward(_RecordedReward):
+    """The same for an async reward (TRL gathers those concurrently)."""
+
+    async def __call__(self, prompts=None, completions=None, **columns):
+        started = time.perf_counter()
+        with self._naming_errors():
+            values = await self.reward(prompts=prompts, completions=completions, **columns)
+        self.log.record(self.__name__, completions, values, started, columns)
         return values
 
 
 def _origin(reward) -> str:
+    reward = getattr(reward, "reward", reward) if isinstance(reward, ConcurrentReward) else reward
     target = reward if callable(reward) and hasattr(reward, "__module__") else type(reward)
     return f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', type(reward).__name__)}"
 

@@ -1,17 +1,20 @@
 """Rewards for GRPO on images -> Shadertoy programs, in TRL's reward-function convention.
 
-    from rewards import get_reward_funcs, DEFAULT_REWARD_MIX
+    from rewards import DEFAULT_REWARD_MIX, for_trl, get_reward_funcs
 
     names, weights = list(DEFAULT_REWARD_MIX), list(DEFAULT_REWARD_MIX.values())
-    GRPOTrainer(..., reward_funcs=get_reward_funcs(names), args=GRPOConfig(reward_weights=weights, ...))
+    GRPOTrainer(..., reward_funcs=for_trl(get_reward_funcs(names)),
+                args=GRPOConfig(reward_weights=weights, ...))
 
 Each reward is called as `reward(prompts=, completions=, image=, ...)` and returns one float per
 completion (None = does not apply). All render rewards of a step share one render of each completion
-(`rewards.cache`). See docs/rewards.md for what each measures and how to write your own.
+(`rewards.cache`), and `for_trl` lets TRL run them at the same time (`rewards.concurrent`). See
+docs/rewards.md for what each measures and how to write your own.
 """
 
 from rewards.base import RenderReward, Reward, RewardError, SimilarityReward, Target, TextReward
 from rewards.cache import RenderCache, RenderRequest, configure_shared_cache, shared_cache
+from rewards.concurrent import ConcurrentReward, call_rewards, for_trl
 from rewards.image import EdgesReward, EntropyReward, PaletteReward, PixelReward, SSIMReward
 from rewards.program import CompilesReward, FormatReward, LengthReward
 from rewards.registry import BUILTIN_REWARDS, ENTRY_POINT_GROUP, available_rewards, get_reward_funcs
@@ -31,8 +34,9 @@ DEFAULT_REWARD_MIX = {
 }
 
 __all__ = [
-    "BUILTIN_REWARDS", "DEFAULT_REWARD_MIX", "ENTRY_POINT_GROUP", "CompilesReward", "EdgesReward",
-    "EntropyReward", "FormatReward", "LengthReward", "PaletteReward", "PixelReward", "RenderCache",
-    "RenderRequest", "RenderReward", "Reward", "RewardError", "SSIMReward", "SimilarityReward", "Target",
-    "TextReward", "available_rewards", "configure_shared_cache", "get_reward_funcs", "shared_cache",
+    "BUILTIN_REWARDS", "DEFAULT_REWARD_MIX", "ENTRY_POINT_GROUP", "CompilesReward", "ConcurrentReward",
+    "EdgesReward", "EntropyReward", "FormatReward", "LengthReward", "PaletteReward", "PixelReward",
+    "RenderCache", "RenderRequest", "RenderReward", "Reward", "RewardError", "SSIMReward", "SimilarityReward",
+    "Target", "TextReward", "available_rewards", "call_rewards", "configure_shared_cache", "for_trl",
+    "get_reward_funcs", "shared_cache",
 ]

@@ -88,6 +88,9 @@ class Reward:
 
     #: Name logged by TRL (`rewards/<name>/mean`) and used by the registry.
     name = "reward"
+    #: True if the reward is thread-safe and may run beside the step's other rewards: `rewards.for_trl`
+    #: then hands it to TRL as an async callable, which TRL gathers concurrently.
+    concurrent = False
 
     def __init__(self) -> None:
         self.__name__ = self.name
@@ -179,6 +182,8 @@ class RenderReward(Reward):
     failure_value: float | None = 0.0
     #: Whether the reward needs a target image (`image` / `frames` column).
     needs_target = True
+    #: Render rewards run together, sharing one stream of renders (`rewards.concurrent`).
+    concurrent = True
 
     def __init__(self, size: int | None = None, cache: RenderCache | None = None, parallel_scoring: bool = True):
         super().__init__()

@@ -9,7 +9,9 @@
 Every render reward (`compiles`, `entropy`, `ssim`, `pixel`, `edges`, `palette`) asks this cache, so the
 first reward of a step renders the whole batch through one `RenderPool.render_many` call (workers in
 parallel, identical sources once), and the rest of the step's rewards read the stored results. Results
-stream out through `on_result` as they finish, so a reward scores early renders while later ones render.
+stream out through `on_result` as they finish, so a reward scores early renders while later ones render;
+rewards that run at the same time (TRL gathers async rewards concurrently) share one stream: a request
+already rendering for one of them is awaited, not rendered twice.
 Keys are the extracted code plus every render parameter (size, `iTime` values), so two rewards scoring at
 different sizes never share a wrong image. Renders are deterministic, so entries stay valid across steps;
 the oldest are dropped beyond `max_bytes`.
@@ -23,6 +25,7 @@ import atexit
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass
 
 from earthshader.render.result import RenderResult
@@ -79,9 +82,11 @@ class RenderCache:
     def _setup(self) -> None:
         self.stats = CacheStats()
         self._entries: OrderedDict[RenderRequest, RenderResult] = OrderedDict()
+        self._inflight: dict[RenderRequest, Future] = {}  # renders a running `render` call owns
         self._bytes = 0
         self._pool = None
         self._lock = threading.Lock()
+        self._pool_lock = threading.Lock()
 
     def __getstate__(self) -> dict:
         return {k: getattr(self, k) for k in ("workers", "timeout", "enabled", "max_bytes", "pool_factory")}
@@ -93,15 +98,16 @@ class RenderCache:
     @property
     def pool(self):
         """The render pool, started on first use and closed when the interpreter exits."""
-        if self._pool is None:
-            if self.pool_factory is not None:
-                self._pool = self.pool_factory()
-            else:
-                from earthshader.render import RenderPool
+        with self._pool_lock:
+            if self._pool is None:
+                if self.pool_factory is not None:
+                    self._pool = self.pool_factory()
+                else:
+                    from earthshader.render import RenderPool
 
-                self._pool = RenderPool(workers=self.workers, timeout=self.timeout)
-            atexit.register(self.close)
-        return self._pool
+                    self._pool = RenderPool(workers=self.workers, timeout=self.timeout)
+                atexit.register(self.close)
+            return self._pool
 
     def close(self) -> None:
         """Stop the pool's workers (a later render starts a new pool). Safe to call twice."""
@@ -118,58 +124,103 @@ class RenderCache:
     def render(self, requests: list[RenderRequest | None], on_result=None) -> list[RenderResult]:
         """One `RenderResult` per request, in order; `None` or an empty program fails as `invalid_input`.
 
-        `on_result(index, result)`, if given, is called once per request as soon as its result is known:
-        at once for stored results and failures, while the others still render for fresh ones.
+        `on_result(index, result)`, if given, is called in this thread once per request as soon as its
+        result is known: at once for stored results and failures, while the others still render for fresh
+        ones. Several threads may call `render` at the same time (TRL runs async rewards concurrently): a
+        request another call is rendering is not rendered again, its result is passed on when it arrives.
         """
-        with self._lock:
-            answers: list[RenderResult | None] = [None] * len(requests)
+        answers: list[RenderResult | None] = [None] * len(requests)
+        callback_errors: list[BaseException] = []
 
-            def answer(index: int, result: RenderResult) -> None:
+        def answer(indices: list[int], result: RenderResult) -> None:
+            for index in indices:
                 answers[index] = result
-                if on_result is not None:
-                    on_result(index, result)
+                if on_result is not None and not callback_errors:
+                    try:
+                        on_result(index, result)
+                    except Exception as error:  # keep delivering renders that other calls wait for
+                        callback_errors.append(error)
 
-            missing: dict[RenderRequest, list[int]] = {}
+        known, owned, awaited = self._claim(requests)
+        for indices, result in known:
+            answer(indices, result)
+        if owned:
+            self._render_owned(owned, answer)
+        for future in as_completed(awaited):  # renders of other calls, as they finish
+            answer(awaited[future], future.result())
+        if callback_errors:
+            raise callback_errors[0]
+        return answers
+
+    def _claim(self, requests: list[RenderRequest | None]):
+        """Sort requests into results known now, renders this call owns, and renders other calls own.
+
+        Returns `(known, owned, awaited)`: `known` a list of (indices, result); `owned` maps each request
+        to render to (its Future, its indices); `awaited` maps another call's Future to the indices it answers.
+        """
+        known, owned, awaited, failed = [], {}, {}, []
+        with self._lock:
             for index, request in enumerate(requests):
                 if request is None or not request.code.strip():
-                    answer(index, RenderResult.failure("invalid_input", "no GLSL code in the completion"))
+                    failed.append(index)
                     continue
                 self.stats.requests += 1
+                if request in owned:  # a repeat within this call: rendered once, counted as a miss
+                    owned[request][1].append(index)
+                    self.stats.misses += 1
+                    continue
                 stored = self._entries.get(request) if self.enabled else None
+                running = self._inflight.get(request) if self.enabled else None
                 if stored is not None:
                     self.stats.hits += 1
                     self._entries.move_to_end(request)
-                    answer(index, stored)
+                    known.append(([index], stored))
+                elif running is not None:
+                    self.stats.hits += 1
+                    awaited.setdefault(running, []).append(index)
                 else:
                     self.stats.misses += 1
-                    missing.setdefault(request, []).append(index)
+                    owned[request] = (Future(), [index])
+                    if self.enabled:
+                        self._inflight[request] = owned[request][0]
+        if failed:
+            known.append((failed, RenderResult.failure("invalid_input", "no GLSL code in the completion")))
+        return known, owned, awaited
 
-            def rendered(request: RenderRequest, result: RenderResult) -> None:
-                for index in missing[request]:
-                    answer(index, result)
-
-            fresh = self._render_missing(list(missing), rendered)
-            if self.enabled:  # stored in request order: what is evicted first must not depend on render speed
-                for request, result in fresh.items():
-                    self._store(request, result)
-            return answers
-
-    def _render_missing(self, requests: list[RenderRequest], rendered) -> dict[RenderRequest, RenderResult]:
-        """Render the requests (one `render_many` call per set of render parameters), calling
-        `rendered(request, result)` as each one finishes; returns the results in request order."""
+    def _render_owned(self, owned: dict[RenderRequest, tuple[Future, list[int]]], answer) -> None:
+        """Render this call's requests (one `render_many` call per set of render parameters), resolving
+        their Futures and calling `answer(indices, result)` as each finishes; then store them in request
+        order, so that what is evicted first does not depend on render speed."""
         groups: dict[tuple, list[RenderRequest]] = {}
-        for request in requests:
+        for request in owned:
             groups.setdefault((request.width, request.height, request.times), []).append(request)
-        results = {}
-        for (width, height, times), group in groups.items():
-            start = time.perf_counter()
-            done = self.pool.render_many([r.code for r in group], width=width, height=height, times=list(times),
-                                         on_result=lambda index, result, group=group: rendered(group[index], result))
-            self.stats.render_seconds += time.perf_counter() - start
-            self.stats.render_calls += 1
-            self.stats.renders += len(group)
-            results.update(zip(group, done))
-        return {request: results[request] for request in requests}
+
+        def rendered(request: RenderRequest, result: RenderResult) -> None:
+            future, indices = owned[request]
+            future.set_result(result)
+            answer(indices, result)
+
+        try:
+            for (width, height, times), group in groups.items():
+                start = time.perf_counter()
+                self.pool.render_many([r.code for r in group], width=width, height=height, times=list(times),
+                                      on_result=lambda index, result, group=group: rendered(group[index], result))
+                with self._lock:
+                    self.stats.render_seconds += time.perf_counter() - start
+                    self.stats.render_calls += 1
+                    self.stats.renders += len(group)
+        except BaseException as error:  # calls waiting on these renders must not wait forever
+            for future, _ in owned.values():
+                if not future.done():
+                    future.set_exception(error)
+            raise
+        finally:
+            with self._lock:
+                for request, (future, _) in owned.items():
+                    if self._inflight.get(request) is future:
+                        del self._inflight[request]
+                    if self.enabled and future.done() and future.exception() is None:
+                        self._store(request, future.result())
 
     def _store(self, request: RenderRequest, result: RenderResult) -> None:
         if request in self._entries:

@@ -45,6 +45,9 @@ def test_an_unknown_recipe_key_is_an_error(tmp_path):
 def test_two_steps_train_the_lora_weights_and_log_every_sample(small_tiny_model, tmp_path):
     script_args, training_args, model_args = grpo.parse(tiny_args(small_tiny_model, tmp_path, "--max_steps", "2"))
     trainer, _ = grpo.build_trainer(script_args, training_args, model_args, "cpu")
+    from trl.trainer.utils import is_async_callable
+
+    assert [is_async_callable(f) for f in trainer.reward_funcs] == [False, True, True, False]  # render rewards
     before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
     trainer.train()
     trainable = {n for n, p in trainer.model.named_parameters() if p.requires_grad}

@@ -31,13 +31,13 @@ def test_plugins_run_inside_a_tiny_grpo_step(plugins, tmp_path):
     from earthshader.models import load_model
     from earthshader.prompts import make_prompt
     from earthshader.tiny import build_tiny_model
-    from rewards import get_reward_funcs
+    from rewards import for_trl, get_reward_funcs
 
     model, processor = load_model(str(build_tiny_model(tmp_path / "tiny")), backend="cpu")
     target = Image.fromarray(render_image(PATTERN, 56))
     dataset = Dataset.from_list([{"prompt": make_prompt(), "image": target}] * 2)
     names = ["format", "compiles", "ssim", "my_rewards:brightness", "glow"]
-    funcs = get_reward_funcs(names)
+    funcs = for_trl(get_reward_funcs(names))  # the render rewards run concurrently, as TRL's async rewards
     args = GRPOConfig(
         output_dir=str(tmp_path / "out"), max_steps=1, per_device_train_batch_size=4, num_generations=4,
         max_completion_length=16, use_cpu=True, bf16=False, report_to=[], logging_steps=1, save_strategy="no",
