@@ -7,29 +7,10 @@ import time
 import pytest
 from trl.trainer.utils import is_async_callable
 
-from reward_helpers import PATTERN, completion, counting_cache, real_pool, render_image, solid
-from rewards import (DEFAULT_REWARD_MIX, ConcurrentReward, RenderCache, RenderRequest, RenderReward, for_trl,
-                     get_reward_funcs)
+from reward_helpers import PATTERN, completion, counting_cache, real_pool, solid
+from rewards import DEFAULT_REWARD_MIX, ConcurrentReward, RenderCache, RenderRequest, for_trl, get_reward_funcs
 from rewards.concurrent import call_rewards, is_async
-
-CODES = [PATTERN, solid((0.1, 0.2, 0.3)), "garbage", PATTERN.replace("18.0", "12.0"), solid((0.9, 0.1, 0.1))]
-
-
-@pytest.fixture(scope="module")
-def target():
-    return render_image(PATTERN)
-
-
-def batch(codes, image):
-    return dict(prompts=[[]] * len(codes), completions=[completion(c) for c in codes], image=[image] * len(codes))
-
-
-def default_rewards(cache):
-    funcs = get_reward_funcs(list(DEFAULT_REWARD_MIX))
-    for func in funcs:
-        if isinstance(func, RenderReward):
-            func.cache = cache
-    return funcs
+from test_rewards_cache import CODES, batch, default_rewards, target  # noqa: F401 (target: a fixture)
 
 
 async def async_plugin(completions, **kwargs):
