@@ -117,6 +117,8 @@ def build_trainer(script_args: SFTScriptArguments, training_args, model_args, ba
                 len(dataset), sorted({s.split(":")[0] for s in dataset["source"]}), training_args.max_length,
                 prompts.image_tokens(script_args.image_size), longest)
 
+    if not sys.stderr.isatty():
+        training_args.disable_tqdm = True  # a log file gets the log lines, not a progress bar redrawn each step
     trainer = SFTTrainer(
         model=model, args=training_args, train_dataset=dataset, processing_class=processor, peft_config=peft_config
     )

@@ -82,3 +82,15 @@ def test_entry_point_saves_adapter_processor_and_resumes(tmp_path, small_tiny_mo
     assert not (tmp_path / "checkpoint-1").exists()
     state = json.loads((tmp_path / "checkpoint-3" / "trainer_state.json").read_text())
     assert state["global_step"] == 3
+
+
+def test_no_progress_bar_when_output_is_not_a_terminal(tmp_path, small_tiny_model, monkeypatch):
+    import io
+
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    monkeypatch.setattr("sys.stderr", io.StringIO())  # as under `make demo > log`
+    args = [a for a in tiny_args(small_tiny_model, tmp_path) if a not in ("--disable_tqdm", "true")]
+    trainer, _ = sft.build_trainer(*sft.parse(args), "cpu")
+    callbacks = {type(c) for c in trainer.callback_handler.callbacks}
+    assert PrinterCallback in callbacks and ProgressCallback not in callbacks  # log lines, no bar
