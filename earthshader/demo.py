@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/demo"))
     parser.add_argument("--sft-epochs", type=float, default=None, help="override the tiny SFT recipe's epochs")
     parser.add_argument("--grpo-steps", type=int, default=None, help="override the tiny GRPO recipe's max_steps")
-    parser.add_argument("--eval-n", type=int, default=256, help="held-out targets (default 256)")
+    parser.add_argument("--eval-n", type=int, default=128, help="held-out targets (default 128)")
     parser.add_argument("--eval-samples", type=int, default=4,
                         help="samples per target for the sampled-policy figures (at the GRPO temperature)")
     parser.add_argument("--seed", type=int, default=0)
