@@ -350,7 +350,7 @@ def _torch_dtype(dtype: str, backend: str):
     return valid[dtype]
 
 
-# ----------------------------------------------------------------------------------------------- LoRA
+# ---------------------------------------------------------------------------------------- saved runs
 
 
 #: What `earthshader.sft` and `earthshader.grpo` record beside a saved model (image size, base, backend, ...).
@@ -400,6 +400,9 @@ def save_trained(trainer, output_dir: str | Path, info: dict, merged: bool = Fal
         logging.getLogger(__name__).info("saved adapter and processor to %s", output_dir)
     accelerator.wait_for_everyone()
     return output_dir
+
+
+# ----------------------------------------------------------------------------------------------- LoRA
 
 
 def lora_config(r: int = 16, alpha: int = 32, dropout: float = 0.05, target_modules=None, modules_to_save=None):

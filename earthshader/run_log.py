@@ -186,7 +186,7 @@ class _AsyncRecordedReward(_RecordedReward):
 
 
 def _origin(reward) -> str:
-    reward = getattr(reward, "reward", reward) if isinstance(reward, ConcurrentReward) else reward
+    reward = reward.reward if isinstance(reward, ConcurrentReward) else reward  # name the plugin, not our wrapper
     target = reward if callable(reward) and hasattr(reward, "__module__") else type(reward)
     return f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', type(reward).__name__)}"
 

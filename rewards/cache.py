@@ -170,14 +170,13 @@ class RenderCache:
                     self.stats.misses += 1
                     continue
                 stored = self._entries.get(request) if self.enabled else None
-                running = self._inflight.get(request) if self.enabled else None
                 if stored is not None:
                     self.stats.hits += 1
                     self._entries.move_to_end(request)
                     known.append(([index], stored))
-                elif running is not None:
+                elif self.enabled and request in self._inflight:  # another call is rendering it
                     self.stats.hits += 1
-                    awaited.setdefault(running, []).append(index)
+                    awaited.setdefault(self._inflight[request], []).append(index)
                 else:
                     self.stats.misses += 1
                     owned[request] = (Future(), [index])

@@ -24,16 +24,20 @@ import threading
 def is_async(func) -> bool:
     """Whether calling `func` returns a coroutine (a function, a `functools.partial`, or an object whose
     `__call__` is `async def`), the test TRL applies before gathering a reward."""
-    while isinstance(func, functools.partial):
-        func = func.func
+    func = _unwrapped(func)
     return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(getattr(func, "__call__", None))
 
 
 def runs_concurrently(func) -> bool:
     """Whether a synchronous reward may run in a thread beside others (its `concurrent` attribute)."""
+    return bool(getattr(_unwrapped(func), "concurrent", False))
+
+
+def _unwrapped(func):
+    """The callable inside any `functools.partial` layers (the registry binds options that way)."""
     while isinstance(func, functools.partial):
         func = func.func
-    return bool(getattr(func, "concurrent", False))
+    return func
 
 
 class ConcurrentReward:
@@ -73,11 +77,11 @@ def call_rewards(reward_funcs: list, **kwargs) -> list[list]:
     the synchronous ones in turn, then the async ones gathered concurrently. One list of values per
     reward, in the order given."""
     values = [None if is_async(f) else f(**kwargs) for f in reward_funcs]
+    gathered = [i for i, f in enumerate(reward_funcs) if is_async(f)]
+    if gathered:
+        async def run_together():
+            return await asyncio.gather(*(reward_funcs[i](**kwargs) for i in gathered))
 
-    async def gathered():
-        return await asyncio.gather(*(f(**kwargs) for f in reward_funcs if is_async(f)))
-
-    if any(is_async(f) for f in reward_funcs):
-        gathered_values = iter(asyncio.run(gathered()))
-        values = [next(gathered_values) if is_async(f) else v for f, v in zip(reward_funcs, values)]
+        for i, value in zip(gathered, asyncio.run(run_together())):
+            values[i] = value
     return values
