@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/demo"))
     parser.add_argument("--sft-epochs", type=float, default=None, help="override the tiny SFT recipe's epochs")
     parser.add_argument("--grpo-steps", type=int, default=None, help="override the tiny GRPO recipe's max_steps")
-    parser.add_argument("--eval-n", type=int, default=128, help="held-out targets (default 128)")
+    parser.add_argument("--eval-n", type=int, default=512, help="held-out targets (default 512)")
     parser.add_argument("--eval-samples", type=int, default=4,
                         help="samples per target for the sampled-policy figures (at the GRPO temperature)")
     parser.add_argument("--seed", type=int, default=0)
@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                for mode in ("greedy", "sampled")}
     console.print("skill change (paired by target, ± standard error): " + ", ".join(
         f"{mode} {mean:+.3f} ± {se:.3f}" for mode, (mean, se, _) in changes.items()))
+    console.print(failure_counts(before, after))
     console.print("minutes: " + ", ".join(f"{k[:-2]} {v / 60:.1f}" for k, v in timings.items()))
     (out / "demo.json").write_text(json.dumps({
         "before": {mode: _figures(summary) for mode, summary in before.items()},
@@ -152,6 +153,20 @@ def main(argv: list[str] | None = None) -> int:
         if after[mode]["skill"] <= 0:
             console.print(f"[yellow]GRPO model, {mode}: skill <= 0, no better than the mean-colour image yet.[/]")
     return 0
+
+
+def failure_counts(before: dict, after: dict) -> str:
+    """The answers that fail to render, and those that fail or are flat, counted before -> after GRPO for
+    each mode: the rates in the table round one broken answer in a thousand away, counts do not."""
+
+    def missed(summary: dict, rate: str) -> str:
+        n = summary["n_samples"]
+        return f"{round((1 - summary[rate]) * n) if n else 0} of {n}"
+
+    return "answers that fail to render | fail or are flat, SFT → SFT + GRPO: " + "; ".join(
+        f"{mode} {missed(before[mode], 'compile_rate')} → {missed(after[mode], 'compile_rate')} | "
+        f"{missed(before[mode], 'nonflat_rate')} → {missed(after[mode], 'nonflat_rate')}"
+        for mode in ("greedy", "sampled"))
 
 
 def _figures(summary: dict) -> dict:

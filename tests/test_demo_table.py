@@ -3,7 +3,7 @@
 import pytest
 from rich.console import Console
 
-from earthshader.demo import COLUMNS, comparison_table
+from earthshader.demo import COLUMNS, comparison_table, failure_counts
 
 
 def summary(skill: float, ssim: float = 0.4) -> dict:
@@ -36,3 +36,13 @@ def test_paired_change_skips_unscored_targets_and_pairs_by_target():
     assert n == 3 and mean == pytest.approx(0.2 / 3)
     assert se == pytest.approx(math.sqrt(((0.1 - 0.2 / 3) ** 2 * 2 + (0.2 / 3) ** 2) / 2) / math.sqrt(3))
     assert paired_change([0.3], [0.1])[:1] == pytest.approx((-0.2,)) and math.isnan(paired_change([0.3], [0.1])[1])
+
+
+def test_failure_counts_show_what_the_rounded_rates_hide():
+    before = {"greedy": {"n_samples": 256, "compile_rate": 1.0, "nonflat_rate": 255 / 256},
+              "sampled": {"n_samples": 1024, "compile_rate": 1023 / 1024, "nonflat_rate": 1021 / 1024}}
+    after = {"greedy": {"n_samples": 256, "compile_rate": 1.0, "nonflat_rate": 1.0},
+             "sampled": {"n_samples": 1024, "compile_rate": 1020 / 1024, "nonflat_rate": 1020 / 1024}}
+    line = failure_counts(before, after)
+    assert "greedy 0 of 256 → 0 of 256 | 1 of 256 → 0 of 256" in line
+    assert "sampled 1 of 1024 → 4 of 1024 | 3 of 1024 → 4 of 1024" in line
