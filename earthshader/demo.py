@@ -1,6 +1,6 @@
 """The CPU demo, end to end: tiny model, SFT, GRPO, and evaluation before and after GRPO.
 
-    python -m earthshader.demo                       # what `make demo` runs (about 14 minutes on 2 idle cores)
+    python -m earthshader.demo                       # what `make demo` runs (about 17 minutes on 2 idle cores)
     python -m earthshader.demo --out runs/demo --grpo-steps 100 --eval-n 32 --eval-samples 2
 
 1. `python -m earthshader.sft --recipe tiny` builds the tiny Qwen2-VL (its tokenizer trained on GLSL) and
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/demo"))
     parser.add_argument("--sft-epochs", type=float, default=None, help="override the tiny SFT recipe's epochs")
     parser.add_argument("--grpo-steps", type=int, default=None, help="override the tiny GRPO recipe's max_steps")
-    parser.add_argument("--eval-n", type=int, default=512, help="held-out targets (default 512)")
+    parser.add_argument("--eval-n", type=int, default=256, help="held-out targets (default 256; docs/grpo.md uses 512)")
     parser.add_argument("--eval-samples", type=int, default=4,
                         help="samples per target for the sampled-policy figures (at the GRPO temperature)")
     parser.add_argument("--seed", type=int, default=0)
