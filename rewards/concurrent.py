@@ -76,8 +76,8 @@ def call_rewards(reward_funcs: list, **kwargs) -> list[list]:
     """Call rewards as TRL's `GRPOTrainer` does, outside a trainer (benchmarks, tests, offline scoring):
     the synchronous ones in turn, then the async ones gathered concurrently. One list of values per
     reward, in the order given."""
-    values = [None if is_async(f) else f(**kwargs) for f in reward_funcs]
     gathered = [i for i, f in enumerate(reward_funcs) if is_async(f)]
+    values = [None if i in gathered else f(**kwargs) for i, f in enumerate(reward_funcs)]
     if gathered:
         async def run_together():
             return await asyncio.gather(*(reward_funcs[i](**kwargs) for i in gathered))
