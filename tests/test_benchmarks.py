@@ -21,3 +21,30 @@ def test_rewards_benchmark_times_every_configuration(monkeypatch, capsys):
         assert line is not None, row
         renders = int(line.split("│")[2])
         assert renders == (6 if "cache on" in row else 36), line  # 6 distinct programs; 6 render rewards
+
+
+def test_grpo_seeds_pools_the_per_target_change_and_reports_the_seed_spread():
+    import math
+
+    import pytest
+
+    seeds = runpy.run_path(str(BENCHMARKS / "grpo_seeds.py"), run_name="grpo_seeds")
+
+    def summary(skills, compile_rate=1.0):
+        return {"skill": float(sum(skills) / len(skills)), "compile_rate": compile_rate, "n_samples": 4 * len(skills),
+                "target_skills": skills}
+
+    before = {"greedy": summary([0.1, 0.2, 0.3]), "sampled": summary([0.0, 0.1, 0.2], compile_rate=0.75)}
+    runs = {0: {"greedy": summary([0.2, 0.2, 0.3]), "sampled": summary([0.1, 0.1, 0.2])},
+            1: {"greedy": summary([0.1, 0.4, math.nan]), "sampled": summary([0.0, 0.1, 0.5], compile_rate=0.5)}}
+    rows, spread = seeds["seed_rows"](before, runs)
+    assert [row[0] for row in rows] == ["seed 0", "seed 1", "pooled"]
+    assert rows[0][2].startswith("+0.033 ± ")  # greedy, seed 0: changes +0.1, 0, 0
+    assert rows[1][2].startswith("+0.100 ± ")  # seed 1: +0, +0.2 (the unscored target is left out)
+    # pooled greedy: per target the mean over seeds (+0.05, +0.1, 0), then their mean and standard error
+    per_target = [0.05, 0.1, 0.0]
+    se = (sum((c - 0.05) ** 2 for c in per_target) / 2) ** 0.5 / 3 ** 0.5
+    assert rows[2][2] == f"+0.050 ± {se:.3f}"
+    assert rows[0][6] == "0" and rows[1][6] == "6" and rows[2][6] == "3.0"  # sampled answers that failed
+    greedy_spread = float(spread.split("greedy ")[1].split(",")[0])
+    assert greedy_spread == pytest.approx(abs(0.1 / 3 - 0.1) / 2 ** 0.5, abs=1e-3)

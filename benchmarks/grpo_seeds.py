@@ -1,0 +1,124 @@
+"""GRPO over several training seeds: how much of a skill change is the recipe's, and how much the draw.
+
+    python benchmarks/grpo_seeds.py --sft runs/demo/sft-tiny                      # seeds 0 1 2, 512 targets: ~40 min on 2 cores
+    python benchmarks/grpo_seeds.py --sft runs/demo/sft-tiny --seeds 0 1 --eval-n 64 -- --learning_rate 5e-5
+
+Trains the GRPO recipe (`--recipe`, default `tiny`) from one SFT model once per seed, each run in
+OUT/seed-S, and evaluates the SFT model and every GRPO model on the same held-out procedural targets,
+as the demo does (`earthshader.demo.evaluate_model`): the greedy answer, and `--eval-samples` answers
+per target at the recipe's temperature. Arguments after `--` go to `python -m earthshader.grpo`.
+
+Printed for each seed and pooled: the skill change paired by target (± its standard error over
+targets) and the answers that fail to render. Pooled is the per-target change averaged over the seeds;
+"seed spread" is the standard deviation of the per-seed means, the part of a single run's result that
+is the training draw. Figures go to OUT/seeds.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+# The repository first: `python benchmarks/grpo_seeds.py` puts benchmarks/ first, where rewards.py would hide the package
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+
+def failed(summary: dict) -> int:
+    """Answers that failed to render, from an evaluation summary."""
+    return round((1 - summary["compile_rate"]) * summary["n_samples"])
+
+
+def seed_rows(before: dict, runs: dict[int, dict]) -> tuple[list[list[str]], str]:
+    """Table rows (one per seed, then the pooled one: skill, its change ± SE, failed answers, per mode) and a
+    line with the seed spread of each mode's change."""
+    from earthshader.demo import paired_change
+
+    rows = []
+    for seed, after in runs.items():
+        row = [f"seed {seed}"]
+        for mode in ("greedy", "sampled"):
+            mean, se, _ = paired_change(before[mode]["target_skills"], after[mode]["target_skills"])
+            row += [f"{after[mode]['skill']:.3f}", f"{mean:+.3f} ± {se:.3f}", f"{failed(after[mode])}"]
+        rows.append(row)
+    pooled, spreads = ["pooled"], []
+    for mode in ("greedy", "sampled"):
+        base = np.array(before[mode]["target_skills"], dtype=float)
+        changes = np.array([np.array(run[mode]["target_skills"], dtype=float) - base for run in runs.values()])
+        per_target = np.nanmean(changes, axis=0)
+        per_target = per_target[~np.isnan(per_target)]
+        per_seed = np.nanmean(changes, axis=1)
+        spreads.append(f"{mode} {np.std(per_seed, ddof=1):.3f}" if len(per_seed) > 1 else f"{mode} n/a")
+        pooled += [f"{np.mean([run[mode]['skill'] for run in runs.values()]):.3f}",
+                   f"{per_target.mean():+.3f} ± {per_target.std(ddof=1) / np.sqrt(len(per_target)):.3f}",
+                   f"{np.mean([failed(run[mode]) for run in runs.values()]):.1f}"]
+    return rows + [pooled], "seed spread (standard deviation of the per-seed changes): " + ", ".join(spreads)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    grpo_extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    own = argv[:argv.index("--")] if "--" in argv else argv
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sft", type=Path, required=True, help="the SFT output directory GRPO starts from")
+    parser.add_argument("--recipe", default="tiny")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--eval-n", type=int, default=512)
+    parser.add_argument("--eval-samples", type=int, default=4)
+    parser.add_argument("--out", type=Path, default=Path("runs/grpo-seeds"))
+    args = parser.parse_args(own)
+
+    from earthshader import grpo
+    from earthshader.demo import evaluate_model
+    from earthshader.evaluation import load_targets
+    from earthshader.models import read_run_info
+
+    size = read_run_info(args.sft)["image_size"]
+    targets = load_targets("generator:textures", n=args.eval_n, size=size, difficulty=0)
+    base_args = ["--recipe", args.recipe, "--model_name_or_path", str(args.sft), "--image_size", str(size), *grpo_extra]
+    sampling = (args.eval_samples, grpo.parse(base_args)[1].temperature)
+    before = evaluate_model(args.sft, targets, args.out / "eval-sft", 0, sampling)
+    runs, minutes = {}, {}
+    for seed in args.seeds:
+        run_dir = args.out / f"seed-{seed}"
+        started = time.perf_counter()
+        grpo.main([*base_args, "--output_dir", str(run_dir), "--seed", str(seed)])
+        minutes[seed] = (time.perf_counter() - started) / 60
+        runs[seed] = evaluate_model(run_dir, targets, run_dir / "eval", 0, sampling)
+
+    samples, temperature = sampling
+    table = Table(title=f"GRPO ({args.recipe}{' ' + ' '.join(grpo_extra) if grpo_extra else ''}) from {args.sft}, "
+                        f"{len(targets)} held-out targets; change paired by target ± SE", title_justify="left")
+    table.add_column("")
+    for mode in ("greedy", f"{samples}×T{temperature:g}"):
+        table.add_column(f"{mode} skill", justify="right")
+        table.add_column("change", justify="right", no_wrap=True)
+        table.add_column("failed", justify="right")
+    table.add_row("SFT", f"{before['greedy']['skill']:.3f}", "", f"{failed(before['greedy'])}",
+                  f"{before['sampled']['skill']:.3f}", "", f"{failed(before['sampled'])}", end_section=True)
+    rows, spread = seed_rows(before, runs)
+    for row in rows:
+        table.add_row(*row, end_section=row is rows[-2])
+    console = Console()
+    console.print(table)
+    console.print(spread)
+    console.print(f"failed: answers that fail to render (of {len(targets)} greedy, {len(targets) * samples} sampled; "
+                  "pooled: the mean a run)")
+    console.print("GRPO minutes per seed: " + ", ".join(f"{seed}: {m:.1f}" for seed, m in minutes.items()))
+    strip = ("target_skills",)
+    (args.out / "seeds.json").write_text(json.dumps({
+        "sft": {mode: {k: v for k, v in s.items() if k not in strip and not isinstance(v, dict)} for mode, s in before.items()},
+        "runs": {seed: {mode: {k: v for k, v in s.items() if k not in strip and not isinstance(v, dict)}
+                        for mode, s in run.items()} for seed, run in runs.items()},
+        "grpo_minutes": minutes, "grpo_args": base_args, "targets": len(targets)}, indent=2, default=float) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
