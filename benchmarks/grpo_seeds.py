@@ -30,35 +30,35 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 
-def failed(summary: dict) -> int:
-    """Answers that failed to render, from an evaluation summary."""
-    return round((1 - summary["compile_rate"]) * summary["n_samples"])
-
-
 def seed_rows(before: dict, runs: dict[int, dict]) -> tuple[list[list[str]], str]:
     """Table rows (one per seed, then the pooled one: skill, its change ± SE, failed answers, per mode) and a
-    line with the seed spread of each mode's change."""
-    from earthshader.demo import paired_change
+    line with the seed spread of each mode's change. Pooled pairs each target's skill, averaged over the
+    seeds, with the SFT model's."""
+    from earthshader.demo import missed_answers, paired_change
+
+    def cells(mode: str, skill: float, after_skills) -> list[str]:
+        mean, se, _ = paired_change(before[mode]["target_skills"], after_skills)
+        return [f"{skill:.3f}", f"{mean:+.3f} ± {se:.3f}"]
 
     rows = []
     for seed, after in runs.items():
         row = [f"seed {seed}"]
         for mode in ("greedy", "sampled"):
-            mean, se, _ = paired_change(before[mode]["target_skills"], after[mode]["target_skills"])
-            row += [f"{after[mode]['skill']:.3f}", f"{mean:+.3f} ± {se:.3f}", f"{failed(after[mode])}"]
+            row += cells(mode, after[mode]["skill"], after[mode]["target_skills"]) + [f"{missed_answers(after[mode])}"]
         rows.append(row)
     pooled, spreads = ["pooled"], []
     for mode in ("greedy", "sampled"):
-        base = np.array(before[mode]["target_skills"], dtype=float)
-        changes = np.array([np.array(run[mode]["target_skills"], dtype=float) - base for run in runs.values()])
-        per_target = np.nanmean(changes, axis=0)
-        per_target = per_target[~np.isnan(per_target)]
-        per_seed = np.nanmean(changes, axis=1)
+        afters = np.array([run[mode]["target_skills"] for run in runs.values()], dtype=float)
+        per_seed = [paired_change(before[mode]["target_skills"], after)[0] for after in afters]
         spreads.append(f"{mode} {np.std(per_seed, ddof=1):.3f}" if len(per_seed) > 1 else f"{mode} n/a")
-        pooled += [f"{np.mean([run[mode]['skill'] for run in runs.values()]):.3f}",
-                   f"{per_target.mean():+.3f} ± {per_target.std(ddof=1) / np.sqrt(len(per_target)):.3f}",
-                   f"{np.mean([failed(run[mode]) for run in runs.values()]):.1f}"]
+        pooled += cells(mode, np.mean([run[mode]["skill"] for run in runs.values()]), np.nanmean(afters, axis=0))
+        pooled.append(f"{np.mean([missed_answers(run[mode]) for run in runs.values()]):.1f}")
     return rows + [pooled], "seed spread (standard deviation of the per-seed changes): " + ", ".join(spreads)
+
+
+def figures(summary: dict) -> dict:
+    """An evaluation summary's scalar figures, for seeds.json."""
+    return {key: value for key, value in summary.items() if key != "target_skills" and not isinstance(value, dict)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(own)
 
     from earthshader import grpo
-    from earthshader.demo import evaluate_model
+    from earthshader.demo import evaluate_model, missed_answers
     from earthshader.evaluation import load_targets
     from earthshader.models import read_run_info
 
@@ -100,8 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         table.add_column(f"{mode} skill", justify="right")
         table.add_column("change", justify="right", no_wrap=True)
         table.add_column("failed", justify="right")
-    table.add_row("SFT", f"{before['greedy']['skill']:.3f}", "", f"{failed(before['greedy'])}",
-                  f"{before['sampled']['skill']:.3f}", "", f"{failed(before['sampled'])}", end_section=True)
+    table.add_row("SFT", *(cell for mode in ("greedy", "sampled")
+                           for cell in (f"{before[mode]['skill']:.3f}", "", f"{missed_answers(before[mode])}")),
+                  end_section=True)
     rows, spread = seed_rows(before, runs)
     for row in rows:
         table.add_row(*row, end_section=row is rows[-2])
@@ -111,11 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"failed: answers that fail to render (of {len(targets)} greedy, {len(targets) * samples} sampled; "
                   "pooled: the mean a run)")
     console.print("GRPO minutes per seed: " + ", ".join(f"{seed}: {m:.1f}" for seed, m in minutes.items()))
-    strip = ("target_skills",)
     (args.out / "seeds.json").write_text(json.dumps({
-        "sft": {mode: {k: v for k, v in s.items() if k not in strip and not isinstance(v, dict)} for mode, s in before.items()},
-        "runs": {seed: {mode: {k: v for k, v in s.items() if k not in strip and not isinstance(v, dict)}
-                        for mode, s in run.items()} for seed, run in runs.items()},
+        "sft": {mode: figures(summary) for mode, summary in before.items()},
+        "runs": {seed: {mode: figures(summary) for mode, summary in run.items()} for seed, run in runs.items()},
         "grpo_minutes": minutes, "grpo_args": base_args, "targets": len(targets)}, indent=2, default=float) + "\n")
     return 0
 

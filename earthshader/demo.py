@@ -155,13 +155,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def missed_answers(summary: dict, rate: str = "compile_rate") -> int:
+    """How many answers an evaluation summary's `rate` (compile_rate, nonflat_rate) leaves out."""
+    n = summary["n_samples"]
+    return round((1 - summary[rate]) * n) if n else 0
+
+
 def failure_counts(before: dict, after: dict) -> str:
     """The answers that fail to render, and those that fail or are flat, counted before -> after GRPO for
     each mode: the rates in the table round one broken answer in a thousand away, counts do not."""
 
     def missed(summary: dict, rate: str) -> str:
-        n = summary["n_samples"]
-        return f"{round((1 - summary[rate]) * n) if n else 0} of {n}"
+        return f"{missed_answers(summary, rate)} of {summary['n_samples']}"
 
     return "answers that fail to render | fail or are flat, SFT → SFT + GRPO: " + "; ".join(
         f"{mode} {missed(before[mode], 'compile_rate')} → {missed(after[mode], 'compile_rate')} | "
