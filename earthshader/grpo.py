@@ -48,6 +48,9 @@ class GRPOScriptArguments:
     render_timeout: float = field(default=5.0, metadata={"help": "seconds one completion may take to render"})
     render_workers: int | None = field(default=None, metadata={"help": "render processes (default: all cores)"})
     grid_every: int = field(default=10, metadata={"help": "save a PNG grid of renders every N steps (0: never)"})
+    negative_advantage_scale: float = field(
+        default=1.0, metadata={"help": "multiply negative advantages by this (1: plain GRPO; 0: learn only from "
+                                       "better-than-average samples); docs/grpo.md"})
 
 
 def parse(argv: list[str]):
@@ -124,12 +127,17 @@ def build_trainer(script_args, training_args, model_args, backend: str, sample_l
     from earthshader.run_log import MetricsLog, QuietProgress, RewardTable, SampleLog
     from rewards import configure_shared_cache, for_trl, get_reward_funcs
 
+    if not 0.0 <= script_args.negative_advantage_scale <= 1.0:
+        raise ValueError(f"negative_advantage_scale must be in [0, 1], got {script_args.negative_advantage_scale}")
+
     class TimedGRPOTrainer(GRPOTrainer):
-        """GRPOTrainer that also logs how long generation plus scoring took (the rest is optimisation)."""
+        """GRPOTrainer that also logs how long generation plus scoring took (the rest is optimisation), and
+        scales negative advantages by `negative_advantage_scale`."""
 
         def _generate_and_score_completions(self, inputs):
             start = time.perf_counter()
             output = super()._generate_and_score_completions(inputs)
+            output["advantages"] = scale_negative_advantages(output["advantages"], script_args.negative_advantage_scale)
             self._metrics["train"]["time/generate_and_score_s"].append(time.perf_counter() - start)
             return output
 
@@ -153,6 +161,21 @@ def build_trainer(script_args, training_args, model_args, backend: str, sample_l
     if trainer.pop_callback(ProgressCallback) is not None and sys.stderr.isatty():
         trainer.add_callback(QuietProgress)
     return trainer, sample_log
+
+
+def scale_negative_advantages(advantages, scale: float):
+    """Advantages with the negative ones multiplied by `scale` (the positive ones unchanged).
+
+    A negative advantage pushes a sampled token down, and its probability goes to every other token,
+    invalid ones included; below 1 the update leans on the better samples of each group.
+
+    >>> import torch
+    >>> scale_negative_advantages(torch.tensor([1.5, -0.5, -1.0]), 0.5)
+    tensor([ 1.5000, -0.2500, -0.5000])
+    """
+    if scale == 1.0:
+        return advantages
+    return advantages.where(advantages >= 0, advantages * scale)
 
 
 def resume_step(output_dir: str, resume) -> int | None:

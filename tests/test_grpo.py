@@ -133,3 +133,21 @@ def test_accelerate_configs_load_with_accelerates_own_reader(name):
 def test_vllm_flags_reach_trls_config(mode):
     _, training_args, _ = grpo.parse(["--recipe", "textures", "--use_vllm", "true", "--vllm_mode", mode])
     assert training_args.use_vllm is True and training_args.vllm_mode == mode
+
+
+def test_negative_advantages_are_scaled_before_the_loss(small_tiny_model, tmp_path, monkeypatch):
+    import torch
+    from trl import GRPOTrainer
+
+    args = grpo.parse(tiny_args(small_tiny_model, tmp_path, "--max_steps", "1", "--negative_advantage_scale", "0.25"))
+    trainer, _ = grpo.build_trainer(*args, "cpu")
+    monkeypatch.setattr(GRPOTrainer, "_generate_and_score_completions",
+                        lambda self, inputs: {"advantages": torch.tensor([1.2, -0.4, 0.0, -2.0])})
+    output = trainer._generate_and_score_completions([])
+    assert output["advantages"].tolist() == pytest.approx([1.2, -0.1, 0.0, -0.5])
+
+
+def test_a_negative_advantage_scale_outside_0_1_is_an_error(small_tiny_model, tmp_path):
+    args = grpo.parse(tiny_args(small_tiny_model, tmp_path, "--negative_advantage_scale", "1.5"))
+    with pytest.raises(ValueError, match="negative_advantage_scale"):
+        grpo.build_trainer(*args, "cpu")
