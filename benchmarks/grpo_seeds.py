@@ -36,22 +36,26 @@ def seed_rows(before: dict, runs: dict[int, dict]) -> tuple[list[list[str]], str
     seeds, with the SFT model's."""
     from earthshader.demo import missed_answers, paired_change
 
-    def cells(mode: str, skill: float, after_skills) -> list[str]:
-        mean, se, _ = paired_change(before[mode]["target_skills"], after_skills)
-        return [f"{skill:.3f}", f"{mean:+.3f} ± {se:.3f}"]
+    modes = ("greedy", "sampled")
+    changes = {mode: [paired_change(before[mode]["target_skills"], run[mode]["target_skills"]) for run in runs.values()]
+               for mode in modes}
+
+    def cells(skill: float, change: tuple) -> list[str]:
+        return [f"{skill:.3f}", f"{change[0]:+.3f} ± {change[1]:.3f}"]
 
     rows = []
-    for seed, after in runs.items():
+    for i, (seed, after) in enumerate(runs.items()):
         row = [f"seed {seed}"]
-        for mode in ("greedy", "sampled"):
-            row += cells(mode, after[mode]["skill"], after[mode]["target_skills"]) + [f"{missed_answers(after[mode])}"]
+        for mode in modes:
+            row += cells(after[mode]["skill"], changes[mode][i]) + [f"{missed_answers(after[mode])}"]
         rows.append(row)
     pooled, spreads = ["pooled"], []
-    for mode in ("greedy", "sampled"):
-        afters = np.array([run[mode]["target_skills"] for run in runs.values()], dtype=float)
-        per_seed = [paired_change(before[mode]["target_skills"], after)[0] for after in afters]
+    for mode in modes:
+        per_seed = [mean for mean, _, _ in changes[mode]]
         spreads.append(f"{mode} {np.std(per_seed, ddof=1):.3f}" if len(per_seed) > 1 else f"{mode} n/a")
-        pooled += cells(mode, np.mean([run[mode]["skill"] for run in runs.values()]), np.nanmean(afters, axis=0))
+        afters = np.array([run[mode]["target_skills"] for run in runs.values()], dtype=float)
+        pooled += cells(np.mean([run[mode]["skill"] for run in runs.values()]),
+                        paired_change(before[mode]["target_skills"], np.nanmean(afters, axis=0)))
         pooled.append(f"{np.mean([missed_answers(run[mode]) for run in runs.values()]):.1f}")
     return rows + [pooled], "seed spread (standard deviation of the per-seed changes): " + ", ".join(spreads)
 
