@@ -178,16 +178,23 @@ def scale_negative_advantages(advantages, scale: float):
     return advantages.where(advantages >= 0, advantages * scale)
 
 
-def resume_step(output_dir: str, resume) -> int | None:
-    """The global step a resumed run restarts from, or None for a fresh run."""
-    from transformers.trainer_utils import get_last_checkpoint
+def resume_checkpoint(output_dir: str, resume) -> tuple[str, int] | None:
+    """(checkpoint folder, global step) a resumed run restarts from, or None for a fresh run.
 
+    `resume` true picks the newest complete checkpoint: one whose `trainer_state.json` (the Trainer writes
+    it last) exists, so a run killed while saving resumes from the checkpoint before.
+    """
     if resume in (None, False, "false", "False", ""):
         return None
-    checkpoint = get_last_checkpoint(output_dir) if resume in (True, "true", "True") else resume
-    if checkpoint is None:
-        return None
-    return json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"]
+    if resume in (True, "true", "True"):
+        complete = [c for c in Path(output_dir).glob("checkpoint-*")
+                    if c.name.split("-")[-1].isdigit() and (c / "trainer_state.json").is_file()]
+        if not complete:
+            return None
+        checkpoint = max(complete, key=lambda c: int(c.name.split("-")[-1]))
+    else:
+        checkpoint = Path(resume)
+    return str(checkpoint), json.loads((checkpoint / "trainer_state.json").read_text())["global_step"]
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -202,9 +209,9 @@ def main(argv: list[str] | None = None) -> Path:
     trainer, sample_log = build_trainer(script_args, training_args, model_args, backend)
 
     # 3. Train; on resume, logs of steps after the checkpoint are dropped (the run redoes them)
-    step = resume_step(training_args.output_dir, training_args.resume_from_checkpoint)
+    checkpoint = resume_checkpoint(training_args.output_dir, training_args.resume_from_checkpoint)
     main_process = trainer.accelerator.is_main_process
-    if step is None:
+    if checkpoint is None:
         sample_log.start_fresh()  # each rank its own samples file
         if main_process:
             (Path(training_args.output_dir) / "metrics.jsonl").unlink(missing_ok=True)
@@ -212,11 +219,10 @@ def main(argv: list[str] | None = None) -> Path:
     else:
         from earthshader.run_log import truncate_jsonl
 
+        resume, step = checkpoint
         logger.info("resuming from step %d: dropped %d sample lines after it", step, sample_log.truncate_after(step))
         if main_process:
             truncate_jsonl(Path(training_args.output_dir) / "metrics.jsonl", step)
-        resume = training_args.resume_from_checkpoint
-        resume = True if resume in ("true", "True") else resume
     trainer.train(resume_from_checkpoint=resume)
 
     # 4. Save the model (adapter, or merged weights), the processor and the image size

@@ -151,3 +151,13 @@ def test_a_negative_advantage_scale_outside_0_1_is_an_error(small_tiny_model, tm
     args = grpo.parse(tiny_args(small_tiny_model, tmp_path, "--negative_advantage_scale", "1.5"))
     with pytest.raises(ValueError, match="negative_advantage_scale"):
         grpo.build_trainer(*args, "cpu")
+
+
+def test_resume_skips_a_checkpoint_killed_while_saving(tmp_path):
+    for step in (1, 2, 3):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+    for step in (1, 2):
+        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+    assert grpo.resume_checkpoint(str(tmp_path), "true") == (str(tmp_path / "checkpoint-2"), 2)
+    assert grpo.resume_checkpoint(str(tmp_path), None) is None
+    assert grpo.resume_checkpoint(str(tmp_path / "none"), True) is None
