@@ -131,8 +131,15 @@ def build_trainer(script_args, training_args, model_args, backend: str, sample_l
         raise ValueError(f"negative_advantage_scale must be in [0, 1], got {script_args.negative_advantage_scale}")
 
     class TimedGRPOTrainer(GRPOTrainer):
-        """GRPOTrainer that also logs how long generation plus scoring took (the rest is optimisation), and
-        scales negative advantages by `negative_advantage_scale`."""
+        """GRPOTrainer that also logs how long generation plus scoring took (the rest is optimisation),
+        scales negative advantages by `negative_advantage_scale`, and hands colocated vLLM prompts in the
+        form it expands itself (`unexpanded_for_vllm`)."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            if self.use_vllm and self.vllm_mode == "colocate":
+                self.vllm_generation.generate = unexpanded_for_vllm(self.vllm_generation.generate,
+                                                                    self.processing_class.image_token_id)
 
         def _generate_and_score_completions(self, inputs):
             start = time.perf_counter()
@@ -148,6 +155,8 @@ def build_trainer(script_args, training_args, model_args, backend: str, sample_l
     sample_log = (sample_log_cls or SampleLog)(training_args.output_dir, [f.__name__ for f in reward_funcs],
                                                weights, grid_every=script_args.grid_every, rank=rank)
     model, processor, peft_config, merged = load_policy(model_args, backend)
+    if training_args.use_vllm:
+        training_args.generation_kwargs = vllm_generation_kwargs(training_args.generation_kwargs, processor.image_token)
     dataset = build_dataset(script_args)
     if script_args.curriculum:
         training_args.shuffle_dataset = False
@@ -161,6 +170,44 @@ def build_trainer(script_args, training_args, model_args, backend: str, sample_l
     if trainer.pop_callback(ProgressCallback) is not None and sys.stderr.isatty():
         trainer.add_callback(QuietProgress)
     return trainer, sample_log
+
+
+def collapse_image_runs(ids: list[int], image_token_id: int) -> list[int]:
+    """`ids` with every run of image tokens cut to one token: one placeholder per image.
+
+    >>> collapse_image_runs([1, 3, 5, 5, 5, 4, 7, 3, 5, 5, 4], image_token_id=5)
+    [1, 3, 5, 4, 7, 3, 5, 4]
+    """
+    return [token for i, token in enumerate(ids) if token != image_token_id or i == 0 or ids[i - 1] != token]
+
+
+def unexpanded_for_vllm(generate, image_token_id: int):
+    """Wrap TRL's colocated `VLLMGeneration.generate` so that vLLM gets one image token per image.
+
+    TRL 1.16 hands vLLM the processor's prompt ids, each image already expanded to its run of image
+    tokens, and vLLM expands the first token of each run again: it samples from a corrupted prompt while
+    the trainer scores the samples under the right one (huggingface/trl#6294). TRL keeps its own prompt
+    ids for training, so only the ids given to vLLM change.
+    """
+
+    def generate_unexpanded(prompts, *args, **kwargs):
+        return generate([collapse_image_runs(list(ids), image_token_id) for ids in prompts], *args, **kwargs)
+
+    return generate_unexpanded
+
+
+def vllm_generation_kwargs(generation_kwargs: dict | None, image_token: str) -> dict:
+    """vLLM sampling options that forbid sampling the image token (`bad_words`), plus the user's own.
+
+    TRL suppresses it in transformers' `generate`, not in vLLM: one sampled image token leaves the training
+    forward with more image tokens than image features, and the run stops.
+
+    >>> vllm_generation_kwargs({"top_k": 50}, "<|image_pad|>")
+    {'top_k': 50, 'bad_words': ['<|image_pad|>']}
+    """
+    kwargs = dict(generation_kwargs or {})
+    kwargs["bad_words"] = [*kwargs.get("bad_words", []), image_token]
+    return kwargs
 
 
 def scale_negative_advantages(advantages, scale: float):

@@ -146,8 +146,9 @@ def _flag_value(argv: list[str], flag: str) -> str | None:
 def _processor_without_video(base):
     """A subclass of Qwen2VLProcessor / Qwen2_5_VLProcessor that needs no video processor (no torchvision).
 
-    It saves itself under the stock class name, so a directory written on a CPU loads with
-    `AutoProcessor` on a GPU box.
+    It saves itself under the stock class name, with a video processor section (the stock
+    `Qwen2VLVideoProcessor`, sized like the image processor), so a directory written on a CPU loads with
+    `AutoProcessor` and by vLLM.
     """
 
     class ProcessorWithoutVideo(base):
@@ -166,6 +167,7 @@ def _processor_without_video(base):
         def to_dict(self):
             output = super().to_dict()
             output["processor_class"] = base.__name__
+            output["video_processor"] = stock_video_processor_config(output["image_processor"])
             return output
 
         def save_pretrained(self, save_directory, **kwargs):
@@ -175,6 +177,20 @@ def _processor_without_video(base):
 
     ProcessorWithoutVideo.__name__ = ProcessorWithoutVideo.__qualname__ = f"{base.__name__}WithoutVideo"
     return ProcessorWithoutVideo
+
+
+def stock_video_processor_config(image_processor: dict) -> dict:
+    """The video processor section that the stock Qwen2-VL processors need to load (saved, never used here).
+
+    Its patch geometry and normalisation follow the image processor; everything else takes the stock
+    class's defaults when transformers loads it.
+
+    >>> stock_video_processor_config({"patch_size": 14, "merge_size": 2, "temporal_patch_size": 2})
+    {'video_processor_type': 'Qwen2VLVideoProcessor', 'patch_size': 14, 'merge_size': 2, 'temporal_patch_size': 2}
+    """
+    shared = ("patch_size", "merge_size", "temporal_patch_size", "image_mean", "image_std")
+    return {"video_processor_type": "Qwen2VLVideoProcessor",
+            **{key: image_processor[key] for key in shared if key in image_processor}}
 
 
 def _rename_processor_class(directory: Path, name: str) -> None:
@@ -196,7 +212,7 @@ def processor_class(model_type: str):
     """The processor class for `model_type`, without a video processor (this project reads no videos).
 
     The same class on every machine: the stock one needs torchvision for its video processor (absent from
-    the CPU set-up) and a video processor config that the tiny model's directory does not have.
+    the CPU set-up).
     """
     import transformers
 

@@ -135,6 +135,35 @@ def test_vllm_flags_reach_trls_config(mode):
     assert training_args.use_vllm is True and training_args.vllm_mode == mode
 
 
+def test_colocated_vllm_gets_the_prompt_with_one_image_token_per_image(small_tiny_model):
+    """vLLM expands image tokens itself; it must get the tokenizer's rendering, not the processor's (trl#6294)."""
+    import numpy as np
+
+    from earthshader import models, prompts
+
+    processor = models.load_processor(str(small_tiny_model))
+    image = prompts.prepare_image(np.zeros((84, 84, 3), dtype=np.uint8), 84)
+    text = processor.apply_chat_template(prompts.make_prompt(), add_generation_prompt=True, tokenize=False)
+    expanded = processor(images=[image], text=[text])["input_ids"][0]
+    assert expanded.count(processor.image_token_id) == prompts.image_tokens(84) > 1
+    received = []
+
+    def vllm_generate(prompts, images, num_generations, profiler=None):
+        received.append((prompts, images, num_generations))
+        return "outputs"
+
+    generate = grpo.unexpanded_for_vllm(vllm_generate, processor.image_token_id)
+    assert generate([expanded, expanded], images=[[image], [image]], num_generations=8) == "outputs"
+    unexpanded = processor.tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert received == [([unexpanded, unexpanded], [[image], [image]], 8)]
+
+
+def test_vllm_sampling_forbids_the_image_token_and_keeps_the_users_options():
+    kwargs = grpo.vllm_generation_kwargs({"seed": 3, "bad_words": ["discard"]}, "<|image_pad|>")
+    assert kwargs == {"seed": 3, "bad_words": ["discard", "<|image_pad|>"]}
+    assert grpo.vllm_generation_kwargs(None, "<|image_pad|>") == {"bad_words": ["<|image_pad|>"]}
+
+
 def test_negative_advantages_are_scaled_before_the_loss(small_tiny_model, tmp_path, monkeypatch):
     import torch
     from trl import GRPOTrainer

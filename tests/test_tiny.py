@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from transformers.video_processing_utils import BaseVideoProcessor
 
 from earthshader import models, prompts
 from earthshader.tiny import SPECIAL_TOKENS, build_tiny_model, tiny_config, train_tokenizer
@@ -62,6 +63,11 @@ def test_tiny_model_saves_like_a_hub_checkpoint_and_loads_with_the_real_loader(a
         assert (directory / name).is_file(), name
     processor_config = json.loads((directory / "processor_config.json").read_text())
     assert processor_config["processor_class"] in ("Qwen2VLProcessor", "Qwen2_5_VLProcessor")
+    # the stock processor (AutoProcessor, vLLM) also loads a video processor: transformers must find its config
+    video, _ = BaseVideoProcessor.get_video_processor_dict(str(directory))
+    image = processor_config["image_processor"]
+    assert video["video_processor_type"] == "Qwen2VLVideoProcessor"
+    assert (video["patch_size"], video["merge_size"]) == (image["patch_size"], image["merge_size"])
     model, processor = models.load_model(str(directory), "cpu")
     expected = {"qwen2-vl": "qwen2_vl", "qwen2.5-vl": "qwen2_5_vl"}[arch]
     assert model.config.model_type == expected
