@@ -86,5 +86,6 @@ def main() -> None:
                   f"{row['sampling/sampling_logp_difference/max']:>12.3f}  {row['rewards/compiles/mean']:>8.3f}  "
                   f"{row['reward']:>12.3f}  {row['time/generate_and_score_s']:>16.1f}")
 
+
 if __name__ == "__main__":
     main()

@@ -191,7 +191,7 @@ def unexpanded_for_vllm(generate, image_token_id: int):
     """
 
     def generate_unexpanded(prompts, *args, **kwargs):
-        return generate([collapse_image_runs(list(ids), image_token_id) for ids in prompts], *args, **kwargs)
+        return generate([collapse_image_runs(ids, image_token_id) for ids in prompts], *args, **kwargs)
 
     return generate_unexpanded
 
