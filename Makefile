@@ -7,7 +7,7 @@ PYTHON ?= python3
 TORCH ?= torch==2.13.0
 VENV := .venv
 PY := $(VENV)/bin/python
-SYSTEM_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri
+SYSTEM_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri glslang-tools
 DEMO_DIR ?= runs/demo
 
 .PHONY: setup system-packages test test-fast demo render-examples bench clean
@@ -16,7 +16,8 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-# EGL + Mesa (llvmpipe) for headless rendering. Installed when missing and we may (root or sudo).
+# EGL + Mesa (llvmpipe) for headless rendering, glslang-tools for the GLSL preprocessor every
+# shader goes through. Installed when missing and we may (root or sudo).
 system-packages:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -30,10 +31,13 @@ setup: system-packages $(PY)
 	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet -e ".[test]"
 
+# The tests, the `>>>` examples in the package's docstrings (pyproject's addopts), and the linter.
 test: setup
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
 test-fast: setup
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q -m "not slow"
 
 render-examples: setup

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One prepared GPU check, run on a CUDA box with the repository as working directory:
+# The GPU check in one script, run on a CUDA box with the repository as working directory:
 #   1. NVIDIA EGL rendering: benchmarks/render.py at 512 x 512 (bare loop, pool of 1, 8 and 16 workers);
 #   2. GRPO: a few steps of a Qwen2-VL-2B-shaped model with random weights, 4-bit, and the time split;
 #   3. QLoRA SFT: a Qwen2-VL-7B-shaped model with random weights in 4-bit, peak memory and step time.

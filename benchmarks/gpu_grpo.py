@@ -64,7 +64,7 @@ def build_random_model(out: Path, tiny_dir: Path):
     import torch
     from transformers import AutoModelForImageTextToText, AutoTokenizer, Qwen2VLConfig
 
-    from earthshader.tiny import SPECIAL_TOKENS
+    from earthshader.modeling.tiny import SPECIAL_TOKENS
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
     ids = {name: tokenizer.convert_tokens_to_ids(name) for name in SPECIAL_TOKENS}
@@ -108,7 +108,7 @@ def main() -> None:
         return
     from earthshader import grpo
     from earthshader.data.generators import generate
-    from earthshader.tiny import build_tiny_model
+    from earthshader.modeling.tiny import build_tiny_model
 
     start = time.perf_counter()
     tiny_dir = build_tiny_model(args.out / "tiny")
@@ -119,7 +119,7 @@ def main() -> None:
 
     script_args, training_args, model_args = grpo.parse([
         "--recipe", "textures", "--model_name_or_path", str(model_dir), "--backend", args.backend,
-        "--output_dir", str(args.out / "run"), "--max_steps", str(args.steps), "--generated_prompts", "16",
+        "--output_dir", str(args.out / "run"), "--max_steps", str(args.steps), "--generated_examples", "16",
         "--image_size", str(args.image_size), "--max_completion_length", str(args.completion),
         "--gradient_accumulation_steps", "1", "--save_strategy", "no", "--logging_steps", "1",
         "--grid_every", "0", "--curriculum", "false", "--warmup_steps", "0"])

@@ -7,7 +7,7 @@ What it does, on one CUDA GPU:
 1. builds the tiny model's tokenizer and processor (seconds) and a config with Qwen2-VL-7B-Instruct's sizes
    (28 layers, hidden 3584, vision tower 32 x 1280, vocabulary 152,064) whose special-token ids are that
    tokenizer's; random weights are written to a temporary folder in bfloat16 (about 16 GB of disk);
-2. loads that folder with the project's own loader (`earthshader.models.load_model`, backend `bnb`: 4-bit
+2. loads that folder with the project's own loader (`earthshader.modeling.load_model`, backend `bnb`: 4-bit
    NF4, double quantisation) and LoRA from the grammar-school recipe;
 3. trains with TRL's SFTTrainer on real-size examples (a 448 px image = 256 image tokens, a program of
    about `--code_tokens` tokens), the recipe's batch size, gradient checkpointing and bf16, and prints
@@ -64,8 +64,8 @@ def write_random_model(folder: Path, shape: dict, device: str) -> None:
     import torch
     from transformers import AutoModelForImageTextToText, Qwen2VLConfig
 
-    from earthshader.models import load_processor
-    from earthshader.tiny import build_tiny_model
+    from earthshader.modeling import load_processor
+    from earthshader.modeling.tiny import build_tiny_model
 
     tiny = build_tiny_model(folder / "tiny", hidden=64, layers=1, vision_depth=1)
     processor = load_processor(str(tiny))
@@ -91,11 +91,12 @@ def write_random_model(folder: Path, shape: dict, device: str) -> None:
     print(f"random Qwen2-VL: {params / 1e9:.2f} B parameters, built and written in {time.perf_counter() - start:.0f} s")
 
 
-def examples(n: int, image_size: int, code_tokens: int, tokenizer) -> list[dict]:
+def examples(n: int, image_size: int, code_tokens: int, tokenizer) -> list:
     """`n` pairs: a noise image and a real generator program, repeated to about `code_tokens` tokens."""
     import numpy as np
 
     from earthshader.data.generators import generate
+    from earthshader.data.rows import Row
 
     rng = np.random.default_rng(0)
     pairs = []
@@ -107,7 +108,7 @@ def examples(n: int, image_size: int, code_tokens: int, tokenizer) -> list[dict]
             seed += 1
         ids = tokenizer(code).input_ids[:code_tokens]
         image = rng.integers(0, 256, (image_size, image_size, 3), dtype=np.uint8)
-        pairs.append({"code": tokenizer.decode(ids), "image": image, "source": "benchmark", "id": str(i)})
+        pairs.append(Row(code=tokenizer.decode(ids), image=image, source="benchmark", id=str(i)))
     return pairs
 
 
@@ -153,7 +154,9 @@ def main() -> None:
     cuda = not args.smoke_cpu
     backend = "bnb" if cuda else "cpu"
 
-    from earthshader import models, prompts, sft, sft_data
+    from earthshader import modeling, sft
+    from earthshader.data import examples as sft_examples
+    from earthshader.modeling import prompts
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="gpu-sft-"))
     try:
@@ -169,15 +172,15 @@ def main() -> None:
         script_args, training_args, model_args = sft.parse(recipe)
 
         start = time.perf_counter()
-        model, processor = models.load_model(str(workdir / "model"), backend, dtype=model_args.dtype)
+        model, processor = modeling.load_model(str(workdir / "model"), backend, dtype=model_args.dtype)
         memory = f"{torch.cuda.memory_allocated() / 2**30:.2f} GiB" if cuda else "(CPU)"
         print(f"loaded with backend {backend} in {time.perf_counter() - start:.0f} s; GPU memory after load {memory}")
-        lora = models.lora_config(model_args.lora_r, model_args.lora_alpha, model_args.lora_dropout)
+        lora = modeling.lora_config(model_args.lora_r, model_args.lora_alpha, model_args.lora_dropout)
         batch = training_args.per_device_train_batch_size
         pairs = examples(batch * args.grad_accum * args.steps, args.image_size, args.code_tokens, processor.tokenizer)
-        dataset = sft_data.to_sft_dataset(pairs, args.image_size)
-        longest = max(sft_data.completion_tokens(processor.tokenizer, p["code"]) for p in pairs)
-        prompt = sft_data.prompt_tokens(processor, args.image_size)
+        dataset = sft_examples.to_sft_dataset(pairs, args.image_size)
+        longest = max(sft_examples.completion_tokens(processor.tokenizer, p.code) for p in pairs)
+        prompt = sft_examples.prompt_tokens(processor, args.image_size)
         training_args.max_length = prompt + longest
 
         from trl import SFTTrainer

@@ -81,9 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     from earthshader import grpo
     from earthshader.demo import evaluate_model, missed_answers
     from earthshader.evaluation import load_targets
-    from earthshader.models import read_run_info
+    from earthshader.modeling import model_image_size
 
-    size = read_run_info(args.sft)["image_size"]
+    size = model_image_size(None, args.sft)
     targets = load_targets("generator:textures", n=args.eval_n, size=size, difficulty=0)
     base_args = ["--recipe", args.recipe, "--model_name_or_path", str(args.sft), "--image_size", str(size), *grpo_extra]
     sampling = (args.eval_samples, grpo.parse(base_args)[1].temperature)

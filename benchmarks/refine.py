@@ -58,8 +58,8 @@ def perturb(lifted, count: int, rng: np.random.Generator) -> tuple[np.ndarray, l
 
 def make_case(name: str, code: str, pool, args, rng, skipped: dict):
     """(target image, perturbed source, perturbed indices) or None (reason counted in `skipped`)."""
-    from earthshader import metrics
-    from earthshader.literals import lift_literals
+    from earthshader.glsl.literals import lift_literals
+    from earthshader.image import metrics
 
     def skip(reason: str):
         skipped[reason] = skipped.get(reason, 0) + 1
@@ -108,7 +108,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from earthshader import metrics
+    from earthshader.image import metrics
     from earthshader.refine import RefineError, refine
     from earthshader.render import RenderPool
 

@@ -37,7 +37,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from earthshader.data.generators import generate  # noqa: E402
-from earthshader.extract import extract_glsl  # noqa: E402
+from earthshader.glsl.extract import extract_glsl  # noqa: E402
 from earthshader.render import RenderPool, default_workers  # noqa: E402
 from rewards import DEFAULT_REWARD_MIX, RenderCache, RenderReward, call_rewards, for_trl, get_reward_funcs  # noqa: E402
 

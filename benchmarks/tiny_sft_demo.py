@@ -37,12 +37,13 @@ def train(recipe: str, extra: list[str]) -> tuple[float, float]:
 
 def evaluate(model_dir: str, group: str, difficulty: int | None, n: int, seed: int, max_new_tokens: int) -> dict:
     """The model's greedy answers for `n` held-out targets, scored by `earthshader.evaluation`."""
-    from earthshader import models
-    from earthshader.evaluation import evaluate as evaluate_model, load_targets
+    from earthshader import modeling
+    from earthshader.evaluation import evaluate as evaluate_model
+    from earthshader.evaluation import load_targets
 
-    size = models.read_run_info(model_dir)["image_size"]
+    size = modeling.model_image_size(None, model_dir)
     targets = load_targets(f"generator:{group}", n=n, size=size, start=seed, difficulty=difficulty)
-    model, processor = models.load_model(model_dir, "cpu")
+    model, processor = modeling.load_model(model_dir, "cpu")
     report = evaluate_model(model, processor, targets, max_new_tokens=max_new_tokens, batch_size=16)
     summary = report.summary
     return {

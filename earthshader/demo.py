@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -26,6 +25,8 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+
+from earthshader.cli import ArgumentParser, folder_path, non_negative_int, positive_float, positive_int
 
 #: (summary key, title) of the before/after table.
 COLUMNS = [("compile_rate", "compile"), ("nonflat_rate", "non-flat"), ("ssim", "SSIM"),
@@ -37,7 +38,7 @@ def evaluate_model(model_dir: Path, targets, out: Path, seed: int, sampling: tup
     sampled policy (`sampling` = (samples per target, temperature)). Writes both reports under `out`;
     returns {"greedy": summary, "sampled": summary}."""
     from earthshader.evaluation import evaluate
-    from earthshader.models import load_model
+    from earthshader.modeling import load_model
 
     model, processor = load_model(str(model_dir), "cpu")
     samples, temperature = sampling
@@ -88,14 +89,16 @@ def comparison_table(before: dict, after: dict, sampling: tuple[int, float]) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m earthshader.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/demo"))
-    parser.add_argument("--sft-epochs", type=float, default=None, help="override the tiny SFT recipe's epochs")
-    parser.add_argument("--grpo-steps", type=int, default=None, help="override the tiny GRPO recipe's max_steps")
-    parser.add_argument("--eval-n", type=int, default=256, help="held-out targets (default 256; docs/grpo.md uses 512)")
-    parser.add_argument("--eval-samples", type=int, default=4,
+    parser = ArgumentParser(prog="python -m earthshader.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=folder_path, default=Path("runs/demo"))
+    parser.add_argument("--sft-epochs", type=positive_float, default=None, help="override the tiny SFT recipe's epochs")
+    parser.add_argument("--grpo-steps", type=positive_int, default=None,
+                        help="override the tiny GRPO recipe's max_steps")
+    parser.add_argument("--eval-n", type=positive_int, default=256,
+                        help="held-out targets (default 256; docs/grpo.md uses 512)")
+    parser.add_argument("--eval-samples", type=positive_int, default=4,
                         help="samples per target for the sampled-policy figures (at the GRPO temperature)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=non_negative_int, default=0)
     args = parser.parse_args(argv)
     console = Console()
     out = args.out
@@ -115,9 +118,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # 2. Held-out targets at the size SFT trained on, and the SFT model's figures (sampled at GRPO's temperature)
     from earthshader.evaluation import load_targets
-    from earthshader.models import read_run_info
+    from earthshader.modeling import model_image_size
 
-    size = read_run_info(sft_dir)["image_size"]
+    size = model_image_size(None, sft_dir)
     targets = load_targets("generator:textures", n=args.eval_n, size=size, difficulty=0)
     grpo_args = ["--recipe", "tiny", "--model_name_or_path", str(sft_dir), "--output_dir", str(out / "grpo-tiny"),
                  "--image_size", str(size)]

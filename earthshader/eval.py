@@ -5,11 +5,15 @@
         --n 200 --samples 4 --size 224 --out runs/eval-grpo
 
 --model is a Hub id, a saved model folder or a LoRA adapter folder (as `earthshader.sft` writes);
---adapter adds a LoRA adapter on top of --model. --dataset is a folder written by
-`python -m earthshader.data build` (its --split, default test), a Hugging Face dataset id, or
-`generator:NAME` (fresh procedural targets, seeds from --start). --size defaults to the image size the
-model was trained with (its `earthshader.json`), else 224.
+--adapter adds a LoRA adapter on top of --model. --dataset is any source of the one loader
+(`earthshader.data.rows`, docs/pictures.md): a folder written by `python -m earthshader.data build`
+(its --split, default test), a Hugging Face dataset id, `generator:NAME` (fresh procedural targets,
+seeds from --start), a folder of pictures (`photos/`), `crops:PICTURES?size=96&count=256&seed=0`,
+`skimage:photos`, or `renders:CORPUS?time=1` (code withheld, split by program). --size defaults to the
+image size the model was trained with (its `earthshader.json`), else 224.
 
+--search BUDGET adds the model-free search baseline (each generator family's programs, fitted to
+each target by `earthshader.refine`, BUDGET renders a target; 0 turns it off) and prints its cost.
 Prints the tables and writes OUT/report.json, OUT/report.md and OUT/contact_sheet.png. The same model,
 targets and --seed give the same report (timings apart). Exit status: 0 done, 2 bad arguments.
 See docs/eval.md for what each figure means.
@@ -18,67 +22,72 @@ See docs/eval.md for what each figure means.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
-from pathlib import Path
 
-from earthshader import models, prompts
+from earthshader import modeling
+from earthshader.cli import (
+    MAX_SIDE,
+    ArgumentParser,
+    float_range,
+    folder_path,
+    int_range,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+
+#: Renders a target for the search baseline: about 2 s a target at 84 px on 2 cores (docs/eval.md).
+DEFAULT_EVAL_BUDGET = 200
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m earthshader.eval", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m earthshader.eval", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="Hub id, model folder, or LoRA adapter folder")
     parser.add_argument("--adapter", default=None, help="a LoRA adapter folder to apply on top of --model")
-    parser.add_argument("--dataset", required=True, help="dataset folder, Hub id, or generator:NAME")
+    parser.add_argument("--dataset", required=True, help="dataset folder, Hub id, generator:NAME, picture folder, "
+                                                          "crops:..., skimage:..., renders:... (docs/pictures.md)")
     parser.add_argument("--split", default="test", help="split of --dataset (default test)")
-    parser.add_argument("--n", type=int, default=None, help="targets to evaluate (default: all; generators: 16)")
-    parser.add_argument("--samples", type=int, default=1, help="completions per target, K (default 1)")
-    parser.add_argument("--difficulty", type=int, default=None,
+    parser.add_argument("--n", type=positive_int, default=None,
+                        help="targets to evaluate (default: all; generators: 16)")
+    parser.add_argument("--samples", type=positive_int, default=1, help="completions per target, K (default 1)")
+    parser.add_argument("--difficulty", type=non_negative_int, default=None,
                         help="generator: targets of one difficulty level only (default: drawn per seed)")
-    parser.add_argument("--size", type=int, default=None, help="image side in pixels, a multiple of 28")
-    parser.add_argument("--seed", type=int, default=0, help="seed for choosing targets and sampling (default 0)")
-    parser.add_argument("--out", default="runs/eval", help="folder for report.json, report.md, contact_sheet.png")
-    parser.add_argument("--temperature", type=float, default=None,
+    parser.add_argument("--size", type=int_range(1, MAX_SIDE), default=None,
+                        help="image side in pixels, rounded to a multiple of 28, at least 56")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="seed for choosing targets and sampling (default 0)")
+    parser.add_argument("--out", type=folder_path, default="runs/eval",
+                        help="folder for report.json, report.md, contact_sheet.png")
+    parser.add_argument("--temperature", type=non_negative_float, default=None,
                         help="sampling temperature (default: 0, greedy, for K=1; 1.0 for K>1)")
-    parser.add_argument("--top-p", "--top_p", type=float, default=1.0, help="nucleus sampling (default 1.0)")
-    parser.add_argument("--max-new-tokens", "--max_new_tokens", type=int, default=1024,
+    parser.add_argument("--top-p", "--top_p", type=float_range(0.0, 1.0, low_open=True), default=1.0,
+                        help="nucleus sampling (default 1.0)")
+    parser.add_argument("--max-new-tokens", "--max_new_tokens", type=positive_int, default=1024,
                         help="generation length limit per completion (default 1024)")
-    parser.add_argument("--batch-size", "--batch_size", type=int, default=8, help="images per generate call")
-    parser.add_argument("--backend", default="auto", choices=models.BACKENDS, help="model backend (default auto)")
-    parser.add_argument("--start", type=int, default=None, help="generator:NAME only: first seed (default 1000000)")
-    parser.add_argument("--workers", type=int, default=None, help="render processes (default: all cores)")
-    parser.add_argument("--timeout", type=float, default=20.0, help="seconds one shader may take to render")
+    parser.add_argument("--batch-size", "--batch_size", type=positive_int, default=8, help="images per generate call")
+    parser.add_argument("--backend", default="auto", choices=modeling.BACKENDS, help="model backend (default auto)")
+    parser.add_argument("--start", type=non_negative_int, default=None,
+                        help="generator:NAME only: first seed (default 1000000)")
+    parser.add_argument("--workers", type=positive_int, default=None, help="render processes (default: all cores)")
+    parser.add_argument("--timeout", type=positive_float, default=20.0, help="seconds one shader may take to render")
     parser.add_argument("--no-labels", "--no_labels", action="store_true",
                         help="skip the ShaderEval labels (saves rendering 10 frames per program)")
-    parser.add_argument("--sheet", type=int, default=12, help="targets shown in the contact sheet (default 12)")
+    parser.add_argument("--sheet", type=non_negative_int, default=12,
+                        help="targets shown in the contact sheet (default 12)")
+    parser.add_argument("--search", type=non_negative_int, default=DEFAULT_EVAL_BUDGET, metavar="BUDGET",
+                        help="renders a target for the model-free search baseline (earthshader.evaluation.search; "
+                             f"default {DEFAULT_EVAL_BUDGET}, 0: off)")
     return parser
-
-
-def trained_image_size(*folders: str | None) -> int | None:
-    """The image size recorded in `earthshader.json` by `earthshader.sft` / `grpo`, if any folder has one."""
-    size = models.read_run_info(*folders).get("image_size")
-    return int(size) if size else None
-
-
-def load(model_name: str, adapter: str | None, backend: str):
-    """(model, processor): --model, then --adapter's LoRA weights (and its processor, if saved there)."""
-    model, processor = models.load_model(model_name, backend)
-    if adapter:
-        if models.adapter_base(adapter) is None:
-            raise models.ModelNotFoundError(f"--adapter {adapter!r} has no adapter_config.json (not a LoRA adapter)")
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, adapter)
-        if any((Path(adapter) / name).is_file() for name in ("preprocessor_config.json", "processor_config.json")):
-            processor = models.load_processor(adapter, model.config.model_type)
-    model.eval()
-    return model, processor
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    backend = models.select_backend(args.backend)  # Unsloth, if chosen, before transformers / peft
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")  # what the loader dropped or resized
+    backend = modeling.select_backend(args.backend)  # Unsloth, if chosen, before transformers / peft
 
     from rich.console import Console
 
@@ -87,10 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     from earthshader.render import RenderPool
 
     console = Console() if sys.stdout.isatty() else Console(width=140)
-    if args.samples < 1:
-        console.print(f"[red]--samples must be at least 1, got {args.samples}")
-        return 2
-    size = prompts.image_size(args.size or trained_image_size(args.adapter, args.model) or prompts.DEFAULT_IMAGE_SIZE)
+    size = modeling.model_image_size(args.size, args.adapter, args.model)
     settings = {"model": args.model, "adapter": args.adapter, "dataset": args.dataset, "split": args.split}
 
     with RenderPool(workers=args.workers, timeout=args.timeout) as pool:
@@ -106,15 +112,16 @@ def main(argv: list[str] | None = None) -> int:
 
         # 2. Model
         try:
-            model, processor = load(args.model, args.adapter, backend)
-        except models.ModelNotFoundError as err:
+            model, processor = modeling.load_model_and_adapter(args.model, args.adapter, backend)
+        except modeling.ModelNotFoundError as err:
             console.print(f"[red]{err}")
             return 2
 
         # 3. Generate, render, score
         report = evaluate(model, processor, targets, samples=args.samples, temperature=args.temperature,
                           top_p=args.top_p, max_new_tokens=args.max_new_tokens, seed=args.seed,
-                          batch_size=args.batch_size, pool=pool, labels=not args.no_labels, settings=settings)
+                          batch_size=args.batch_size, pool=pool, labels=not args.no_labels, settings=settings,
+                          search_budget=args.search)
 
     # 4. Report
     report.print(console)

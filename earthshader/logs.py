@@ -1,4 +1,4 @@
-"""Read a GRPO run directory in the terminal, finished or in progress.
+"""Read a GRPO or expert-iteration run directory in the terminal, finished or in progress.
 
     python -m earthshader.logs runs/grpo-tiny                 # reward curves, recent steps, top samples
     python -m earthshader.logs runs/grpo-tiny --step 120      # the samples of one step
@@ -6,7 +6,8 @@
     python -m earthshader.logs runs/grpo-tiny --follow        # refresh every few seconds until Ctrl-C
 
 Reads `metrics.jsonl` (one line per logging step) and `samples.jsonl` (one line per completion), as
-`earthshader.run_log` writes them; a torn last line of a file still being written is skipped.
+`earthshader.training.run_log` writes them; a torn last line of a file still being written is skipped.
+An expert-iteration run (`rounds.jsonl`, `python -m earthshader.expert`) prints its rounds table.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from rich.console import Console, Group
 from rich.syntax import Syntax
 from rich.table import Table
 
-from earthshader.run_log import METRICS_FILE, SAMPLES_FILE, reward_table
+from earthshader.cli import ArgumentParser, existing_folder, non_negative_int, positive_float
+from earthshader.training import expert_runs
+from earthshader.training.run_log import METRICS_FILE, SAMPLES_FILE, reward_table
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -57,7 +60,8 @@ def curves(metrics: list[dict]) -> Table:
     table.add_column("first", justify="right")
     table.add_column("last", justify="right")
     table.add_column("curve")
-    names = sorted({k.split("/")[1] for row in metrics for k in row if k.startswith("rewards/") and k.endswith("/mean")})
+    names = sorted({k.split("/")[1] for row in metrics for k in row
+                    if k.startswith("rewards/") and k.endswith("/mean")})
     for key, label in [(f"rewards/{n}/mean", n) for n in names] + [("reward", "[bold]total[/]")]:
         values = [row[key] for row in metrics if isinstance(row.get(key), (int, float))]
         if values:
@@ -89,12 +93,15 @@ def top_samples(samples: list[dict], k: int) -> list:
     parts = []
     for rank, row in enumerate(sorted(samples, key=lambda r: r["total"], reverse=True)[:k], 1):
         scores = ", ".join(f"{n} {v:.2f}" for n, v in row["rewards"].items() if v is not None)
-        parts.append(f"[bold]#{rank}[/] step {row['step']}, prompt {row['prompt_id']}, total {row['total']:.3f} ({scores})")
+        parts.append(f"[bold]#{rank}[/] step {row['step']}, prompt {row['prompt_id']}, "
+                     f"total {row['total']:.3f} ({scores})")
         parts.append(Syntax(row["code"] or row["completion"] or "(empty)", "glsl", theme="ansi_dark"))
     return parts
 
 
 def view(run_dir: Path, step: int | None, top: int) -> Group:
+    if (run_dir / expert_runs.PICTURES_FILE).is_file():
+        return expert_runs.view(run_dir)
     metrics, samples = read_jsonl(run_dir / METRICS_FILE), read_jsonl(run_dir / SAMPLES_FILE)
     if not metrics and not samples:
         return Group(f"[yellow]{run_dir}: no {METRICS_FILE} or {SAMPLES_FILE} yet (is this a GRPO run directory?)[/]")
@@ -114,18 +121,16 @@ def view(run_dir: Path, step: int | None, top: int) -> Group:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m earthshader.logs", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--step", type=int, help="show the samples of one step")
-    parser.add_argument("--top", type=int, default=1, help="best samples to show with their code (default 1)")
+    parser = ArgumentParser(prog="python -m earthshader.logs", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", type=existing_folder, help="a training run's output folder")
+    parser.add_argument("--step", type=non_negative_int, help="show the samples of one step")
+    parser.add_argument("--top", type=non_negative_int, default=1,
+                        help="best samples to show with their code (default 1)")
     parser.add_argument("--follow", action="store_true", help="refresh until Ctrl-C")
-    parser.add_argument("--interval", type=float, default=5.0, help="seconds between refreshes with --follow")
+    parser.add_argument("--interval", type=positive_float, default=5.0, help="seconds between refreshes with --follow")
     args = parser.parse_args(argv)
     console = Console()
-    if not args.run_dir.is_dir():
-        console.print(f"[red]error:[/] {args.run_dir} is not a directory")
-        return 2
     if not args.follow:
         console.print(view(args.run_dir, args.step, args.top))
         return 0

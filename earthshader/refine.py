@@ -6,7 +6,7 @@
     result = refine(source, target_image, budget=300)      # target: H x W x 3 uint8
     result.source, result.skill_before, result.skill_after, result.trajectory, result.renders
 
-How: the float literals become uniforms (`earthshader.literals`), so every candidate renders
+How: the float literals become uniforms (`earthshader.glsl.literals`), so every candidate renders
 without recompiling; the lifted shader must render like the original before anything moves.
 Then two rounds. Round 1 nudges each literal up and down by 10% (two renders each) and fits the
 ones whose nudge helps most (at most `max_dims`: by default one per 100 renders of budget, 2
@@ -17,13 +17,12 @@ original text, rounded to the fewest digits that keep the score. Every render co
 `budget`: the checks and the final render of the written-back source too.
 
 Score: SSIM skill against the mean-colour baseline, (s - s_flat) / (1 - s_flat), from
-`earthshader.metrics`. (A 3-level SSIM pyramid and more literals at once were tried on the
+`earthshader.image.metrics`. (A 3-level SSIM pyramid and more literals at once were tried on the
 benchmark and recovered no more cases: see docs/refine.md.)
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 import warnings
@@ -31,8 +30,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from earthshader import metrics
-from earthshader.literals import LiftedShader, lift_literals, round_value
+from earthshader.cli import (
+    MAX_SIDE,
+    ArgumentParser,
+    existing_file,
+    finite_float,
+    int_range,
+    new_file_path,
+    non_negative_int,
+    positive_int,
+)
+from earthshader.glsl.literals import LiftedShader, lift_literals, round_value
+from earthshader.image import metrics
 
 #: Lifting policies tried in order until the lifted shader renders like the original.
 LIFT_LEVELS = ({}, {"macros": False}, {"macros": False, "globals_": False},
@@ -49,6 +58,8 @@ FIRST_ROUND_SHARE = 0.6  # of the search renders; the rest re-nudges the visible
 FINISH_RENDERS = 4  # kept back from the search: 3 roundings + the written-back source
 FAILED = 1e3  # CMA-ES fitness (minimised) of a candidate that fails to render
 SCORE_SCALES = 1  # levels of the SSIM pyramid the search scores on (1: plain SSIM)
+MIN_BUDGET = 16  # renders: the checks, a few nudges and the written-back source
+MIN_TARGET_SIDE = 3  # pixels: SSIM's smallest window
 
 
 class RefineError(ValueError):
@@ -189,8 +200,17 @@ def _search(lifted: LiftedShader, renderer: _Renderer, chosen: list[int], until:
     start = best[1].copy()
     scale = np.maximum(np.abs(np.array(lifted.values)[chosen]), MIN_SCALE)
     shift = (start[chosen] - np.array(lifted.values)[chosen]) / scale  # keep the bounds around x0
+    # Samples come from a generator of this search's own: cma's default draws from numpy's global one,
+    # which searches running at once in threads (expert iteration refines on several pools) would share.
+    # RandomState(seed + 1) gives the very samples cma's `seed` option gave with the global generator.
+    own_normal = np.random.RandomState(seed + 1).randn
     options = {"bounds": [list(-BOUND - shift), list(BOUND - shift)], "seed": seed + 1, "verbose": -9,
-               "CMA_diagonal": len(chosen) > 24}
+               "CMA_diagonal": len(chosen) > 24, "randn": own_normal}
+    if len(chosen) == 1:
+        # cma (4.x) cannot cap a single coordinate's step: when the step outgrows `maxstd` (which it
+        # derives from the bounds) it raises "not yet initialized (dimension needed)". The bounds
+        # still hold every sample, so in one dimension the cap is not needed.
+        options["maxstd"] = np.inf
     es = cma.CMAEvolutionStrategy(np.zeros(len(chosen)), SIGMA0, options)
     while renderer.count + es.popsize <= until and not es.stop():
         population = es.ask()
@@ -263,11 +283,12 @@ def refine(source: str, target: np.ndarray, *, budget: int = 300, pool=None, tim
         with RenderPool() as own_pool:
             return refine(source, target, budget=budget, pool=own_pool, time=time, max_dims=max_dims, seed=seed)
     started = _now()
-    target = np.ascontiguousarray(np.asarray(target)[..., :3])
-    if target.ndim != 3 or target.dtype != np.uint8:
-        raise RefineError(f"the target must be an H x W x 3 uint8 image, got {target.dtype} {target.shape}")
-    if budget < 16:
-        raise RefineError(f"a budget of {budget} renders is too small; use at least 16")
+    try:
+        target = metrics.target_image(target)
+    except ValueError as err:
+        raise RefineError(f"the target cannot be scored: {err}") from None
+    if budget < MIN_BUDGET:
+        raise RefineError(f"a budget of {budget} renders is too small; use at least {MIN_BUDGET}")
     if max_dims is None:
         max_dims = min(12, max(2, budget // 100))
     scorer = _Scorer(target, SCORE_SCALES)
@@ -344,17 +365,19 @@ def _summary(result: RefineResult, shader: str, out: str) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m earthshader.refine", description=__doc__.split("\n")[0])
-    parser.add_argument("shader", help="Shadertoy Image-pass source (.glsl)")
-    parser.add_argument("target", help="target image (PNG, JPEG, ...)")
-    parser.add_argument("-o", "--output", required=True, help="where to write the refined .glsl")
-    parser.add_argument("--budget", type=int, default=300, help="renders to spend, checks included")
-    parser.add_argument("--size", type=int, default=128, help="render width in pixels (target resized)")
-    parser.add_argument("--time", type=float, default=0.0, help="iTime of the frame to match")
-    parser.add_argument("--max-dims", type=int, default=None,
+    parser = ArgumentParser(prog="python -m earthshader.refine", description=__doc__.split("\n")[0])
+    parser.add_argument("shader", type=existing_file, help="Shadertoy Image-pass source (.glsl)")
+    parser.add_argument("target", type=existing_file, help="target image (PNG, JPEG, ...)")
+    parser.add_argument("-o", "--output", required=True, type=new_file_path, help="where to write the refined .glsl")
+    parser.add_argument("--budget", type=int_range(MIN_BUDGET), default=300,
+                        help=f"renders to spend, checks included (at least {MIN_BUDGET})")
+    parser.add_argument("--size", type=int_range(MIN_TARGET_SIDE, MAX_SIDE), default=128,
+                        help="render width in pixels (target resized)")
+    parser.add_argument("--time", type=finite_float, default=0.0, help="iTime of the frame to match")
+    parser.add_argument("--max-dims", type=positive_int, default=None,
                         help="most literals fitted at once (default: budget / 100, 2 to 12)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=None, help="render processes (default: cores)")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument("--workers", type=positive_int, default=None, help="render processes (default: cores)")
     args = parser.parse_args(argv)
     from earthshader.render import RenderPool
 
@@ -367,8 +390,8 @@ def main(argv=None) -> int:
     except RefineError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    with open(args.output, "w", encoding="utf-8") as handle:
-        handle.write(result.source)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(result.source, encoding="utf-8")
     _summary(result, args.shader, args.output)
     return 0
 

@@ -6,54 +6,32 @@
     python -m earthshader.sft --recipe tiny --resume_from_checkpoint true   # or a checkpoint directory
 
 A recipe is a YAML file (a name in `recipes/sft/` or a path) giving defaults to three sets of arguments:
-`SFTScriptArguments` below, TRL's `SFTConfig` and TRL's `ModelConfig`. Flags override it; an unknown key
+`SFTScriptArguments` (earthshader.training.arguments), TRL's `SFTConfig` and TRL's `ModelConfig`. Flags
+override it; an unknown key
 in either is an error. The run saves the LoRA adapter, the processor and `earthshader.json` (the image
-size) to `output_dir`, which `earthshader.models.load_model` loads directly.
+size) to `output_dir`, which `earthshader.modeling.load_model` loads directly.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from earthshader import models
+from earthshader import modeling
+from earthshader.cli import run_entry_point
+from earthshader.training.arguments import SFTScriptArguments
+from earthshader.training.recipes import backend_from_argv, parse_recipe_args
+from earthshader.training.saving import resume_checkpoint, save_trained
 
 logger = logging.getLogger("earthshader.sft")
 
 DEFAULT_RECIPE = "grammar-school"
 
 
-@dataclass
-class SFTScriptArguments:
-    """Our arguments, next to TRL's SFTConfig (training) and ModelConfig (model and LoRA)."""
-
-    backend: str = field(default="auto", metadata={"help": "auto, unsloth, bnb or cpu (see earthshader.models)"})
-    build_tiny_model: str | None = field(
-        default=None, metadata={"help": "qwen2-vl or qwen2.5-vl: build the tiny model at model_name_or_path if missing"}
-    )
-    image_size: int = field(default=224, metadata={"help": "square image side in pixels, rounded to a multiple of 28"})
-    dataset_path: str | None = field(default=None, metadata={"help": "a dataset saved by the data factory's CLI"})
-    dataset_split: str = field(default="train", metadata={"help": "split of dataset_path to train on"})
-    generators: list[str] = field(
-        default_factory=list, metadata={"help": "generator groups or families to draw programs from, e.g. textures"}
-    )
-    generated_examples: int = field(default=0, metadata={"help": "how many generated programs (before filtering)"})
-    generator_difficulty: int | None = field(default=None, metadata={"help": "one difficulty level, or all"})
-    generator_seed: int = field(default=0, metadata={"help": "first seed (evaluate on seeds far from this range)"})
-    shadereval: str | None = field(
-        default=None, metadata={"help": "'hub' (Vipitis/Shadereval-inputs), a local corpus .jsonl(.gz), or none"}
-    )
-    max_code_tokens: int = field(default=1024, metadata={"help": "drop programs longer than this (in tokens)"})
-    render_workers: int | None = field(default=None, metadata={"help": "render processes (default: all cores)"})
-
-
 def parse(argv: list[str]):
     """(script_args, training_args, model_args) from `--recipe` / `--config` YAML plus command-line flags."""
     from trl import ModelConfig, SFTConfig
-
-    from earthshader.recipes import parse_recipe_args
 
     script_args, training_args, model_args = parse_recipe_args(
         argv, "sft", DEFAULT_RECIPE, (SFTScriptArguments, SFTConfig, ModelConfig))
@@ -62,41 +40,47 @@ def parse(argv: list[str]):
     return script_args, training_args, model_args
 
 
-def load_pairs(args: SFTScriptArguments, tokenizer) -> list[dict]:
+def load_pairs(args: SFTScriptArguments, tokenizer) -> list:
     """Every (image, code) pair the recipe asks for, rendered and filtered, long programs dropped."""
-    from earthshader import sft_data
+    from earthshader.data import examples, rows
 
-    pairs = sft_data.load_factory_dataset(args.dataset_path, args.dataset_split) if args.dataset_path else []
+    pairs = []
+    if args.dataset_path:  # any source of the one loader that has programs (docs/pictures.md)
+        pairs = examples.require_programs(rows.load_rows(args.dataset_path, split=args.dataset_split,
+                                                         size=args.image_size, workers=args.render_workers),
+                                          args.dataset_path)
     programs = []
     if args.generators and args.generated_examples > 0:
-        programs += sft_data.generated_programs(
+        programs += rows.generated_programs(
             args.generators, args.generated_examples, args.generator_seed, args.generator_difficulty
         )
     if args.shadereval:
-        programs += sft_data.shadereval_programs(args.shadereval)
-    programs = sft_data.drop_long_programs(programs, tokenizer, args.max_code_tokens)
+        programs += examples.shadereval_programs(args.shadereval)
+    programs = examples.drop_long_programs(programs, tokenizer, args.max_code_tokens)
     if programs:
-        pairs += sft_data.render_targets(programs, args.image_size, workers=args.render_workers)
-    pairs = sft_data.drop_long_programs(pairs, tokenizer, args.max_code_tokens)
+        pairs += rows.render_targets(programs, args.image_size, workers=args.render_workers)
+    pairs = examples.drop_long_programs(pairs, tokenizer, args.max_code_tokens)
     if not pairs:
         raise ValueError("no training pairs: set dataset_path, generators + generated_examples, or shadereval")
     return pairs
 
 
-def build_trainer(script_args: SFTScriptArguments, training_args, model_args, backend: str):
-    """Model, processor, LoRA and data, ready to train: `(trainer, info)`; `info` is saved beside the adapter."""
+def build_trainer(script_args: SFTScriptArguments, training_args, model_args, backend: str, *,
+                  pairs: list | None = None, policy: tuple | None = None):
+    """Model, processor, LoRA and data, ready to train: `(trainer, info)`; `info` is saved beside the adapter.
+
+    `pairs` replace the recipe's data, and `policy` = `(model, processor, peft_config)` is a model already
+    loaded: `earthshader.expert` trains each round's kept pairs that way.
+    """
     from trl import SFTTrainer
 
-    from earthshader import prompts, sft_data
+    from earthshader.data import examples
+    from earthshader.modeling import prompts
 
-    if script_args.build_tiny_model and not Path(model_args.model_name_or_path).exists():
-        from earthshader.tiny import build_tiny_model
-
-        logger.info("building the tiny %s model at %s", script_args.build_tiny_model, model_args.model_name_or_path)
-        build_tiny_model(model_args.model_name_or_path, arch=script_args.build_tiny_model)
+    build_tiny_if_missing(script_args, model_args)
 
     # Model, processor, LoRA
-    model, processor = models.load_model(
+    model, processor = policy[:2] if policy else modeling.load_model(
         model_args.model_name_or_path,
         backend,
         dtype=model_args.dtype or "auto",
@@ -104,15 +88,16 @@ def build_trainer(script_args: SFTScriptArguments, training_args, model_args, ba
         attn_implementation=model_args.attn_implementation,
         load_in_4bit=model_args.load_in_4bit,
     )
-    lora = models.lora_config(model_args.lora_r, model_args.lora_alpha, model_args.lora_dropout,
+    lora = modeling.lora_config(model_args.lora_r, model_args.lora_alpha, model_args.lora_dropout,
                               model_args.lora_target_modules, model_args.lora_modules_to_save)
-    model, peft_config = models.add_lora(model, backend, lora) if model_args.use_peft else (model, None)
+    use_peft = model_args.use_peft and not policy
+    model, peft_config = modeling.add_lora(model, backend, lora) if use_peft else (model, policy[2] if policy else None)
 
     # Data: pairs -> prompt / completion / image; max_length covers image, prompt and the longest program
-    pairs = load_pairs(script_args, processor.tokenizer)
-    dataset = sft_data.to_sft_dataset(pairs, script_args.image_size)
-    longest = max(sft_data.completion_tokens(processor.tokenizer, p["code"]) for p in pairs)
-    training_args.max_length = sft_data.prompt_tokens(processor, script_args.image_size) + longest
+    pairs = load_pairs(script_args, processor.tokenizer) if pairs is None else pairs
+    dataset = examples.to_sft_dataset(pairs, script_args.image_size)
+    longest = max(examples.completion_tokens(processor.tokenizer, p.code) for p in pairs)
+    training_args.max_length = examples.prompt_tokens(processor, script_args.image_size) + longest
     logger.info("%d training examples from %s; max_length %d (image %d tokens, longest program %d tokens)",
                 len(dataset), sorted({s.split(":")[0] for s in dataset["source"]}), training_args.max_length,
                 prompts.image_tokens(script_args.image_size), longest)
@@ -127,9 +112,18 @@ def build_trainer(script_args: SFTScriptArguments, training_args, model_args, ba
     return trainer, info
 
 
+def build_tiny_if_missing(script_args: SFTScriptArguments, model_args) -> None:
+    """Build the tiny offline model at `model_name_or_path` when the recipe asks for it and the folder is missing."""
+    if script_args.build_tiny_model and not Path(model_args.model_name_or_path).exists():
+        from earthshader.modeling.tiny import build_tiny_model
+
+        logger.info("building the tiny %s model at %s", script_args.build_tiny_model, model_args.model_name_or_path)
+        build_tiny_model(model_args.model_name_or_path, arch=script_args.build_tiny_model)
+
+
 def main(argv: list[str] | None = None) -> Path:
     argv = list(sys.argv[1:] if argv is None else argv)
-    backend = models.select_backend(models.backend_from_argv(argv, "sft", DEFAULT_RECIPE))  # Unsloth first
+    backend = modeling.select_backend(backend_from_argv(argv, "sft", DEFAULT_RECIPE))  # Unsloth first
 
     # 1. Arguments
     script_args, training_args, model_args = parse(argv)
@@ -138,13 +132,13 @@ def main(argv: list[str] | None = None) -> Path:
     # 2. Model, LoRA and data
     trainer, info = build_trainer(script_args, training_args, model_args, backend)
 
-    # 3. Train (resume: true for the latest checkpoint in output_dir, or a checkpoint directory)
-    resume = training_args.resume_from_checkpoint
-    trainer.train(resume_from_checkpoint=True if resume in ("true", "True") else resume)
+    # 3. Train (resume: true for the newest complete checkpoint in output_dir, or a checkpoint directory)
+    checkpoint = resume_checkpoint(training_args.output_dir, training_args.resume_from_checkpoint)
+    trainer.train(resume_from_checkpoint=checkpoint[0] if checkpoint else None)
 
     # 4. Save the adapter, the processor and the image size the model was trained with
-    return models.save_trained(trainer, training_args.output_dir, info)
+    return save_trained(trainer, training_args.output_dir, info)
 
 
 if __name__ == "__main__":
-    models.run_entry_point(main)
+    run_entry_point(main)

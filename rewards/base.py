@@ -18,10 +18,15 @@ Columns read from the dataset (each a list with one value per completion, as TRL
 `image` (PIL image or H x W x 3|4 uint8 array; or `images`, a list whose first image is used), and for
 animated targets `frames` (a list of images) with `times` (their `iTime` values, same length).
 
-Failure policy: a completion can be anything (empty, garbage, an endless loop, NaN colours) and never
-makes a reward raise: it gets the reward's `failure_value`. A reward whose own code fails, or that
-returns NaN or a value of the wrong type, raises `RewardError` naming the reward: a bug must stop the
-run, not quietly score 0.
+Failure policy: a completion can be anything (empty, garbage, an endless loop, NaN colours, an int,
+bytes, a dict of another shape: see `completion_shader`) and never makes a reward raise: it gets the
+reward's `failure_value`. A target image that cannot be scored (smaller than `metrics.MIN_SIDE`, not
+uint8 colour, size 0; or non-finite `times`) should have been refused when the dataset was loaded
+(`earthshader.image.metrics.target_image`); if one reaches a reward anyway, rewards that need a target give
+None ("does not apply") for that row with a `RuntimeWarning` saying why, and `compiles` / `entropy`
+score the render as if there were no target. A reward whose own code fails, a dataset without the
+columns it needs, or a reward that returns NaN or a value of the wrong type raises `RewardError` naming
+the reward: a bug must stop the run, not quietly score 0.
 """
 
 from __future__ import annotations
@@ -31,56 +36,28 @@ import math
 import os
 import threading
 import time
+import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 
-from earthshader.extract import ExtractedShader, extract_glsl
-from earthshader.metrics import mean_colour_image, skill
+from earthshader.glsl.extract import ExtractedShader
+from earthshader.image.metrics import mean_colour_image, skill
 from earthshader.render.result import RenderResult
 from rewards.cache import RenderCache, RenderRequest, shared_cache
-
-#: Keyword arguments TRL passes that are not dataset columns.
-NOT_COLUMNS = frozenset({"trainer_state", "log_extra", "log_metric", "environments", "completion_ids"})
+from rewards.inputs import (
+    NOT_COLUMNS,
+    RewardError,
+    Target,
+    UnscorableTarget,
+    as_image_array,
+    column_rows,
+    completion_shader,
+    times_of,
+)
 
 #: Render size (pixels, square) for rewards that need a render but find no target image.
 DEFAULT_RENDER_SIZE = 64
-
-
-class RewardError(RuntimeError):
-    """A reward itself failed (a bug, or a dataset without the columns it needs), not the completion."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """What a completion is compared against: one frame per `iTime` value, and a content hash."""
-
-    frames: tuple[np.ndarray, ...]
-    times: tuple[float, ...]
-    key: str
-
-    @property
-    def height(self) -> int:
-        return self.frames[0].shape[0]
-
-    @property
-    def width(self) -> int:
-        return self.frames[0].shape[1]
-
-
-def as_image_array(image, size: int | None = None) -> np.ndarray:
-    """An H x W x 3 uint8 array from a PIL image or an array; with `size`, resized by the prompt policy."""
-    if size is not None:
-        from earthshader.prompts import prepare_image
-
-        return np.asarray(prepare_image(image, size))
-    if hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image
-        image = image if image.mode == "RGB" else image.convert("RGB")
-    array = np.asarray(image)
-    if array.ndim != 3 or array.shape[-1] not in (3, 4) or array.dtype != np.uint8:
-        raise ValueError(f"a target image is a PIL image or H x W x 3|4 uint8 array, got {array.dtype} {array.shape}")
-    return np.ascontiguousarray(array[..., :3])
 
 
 class Reward:
@@ -105,8 +82,8 @@ class Reward:
         log_metric = kwargs.get("log_metric")
         columns = {k: v for k, v in kwargs.items() if k not in NOT_COLUMNS}
         try:
-            shaders = [extract_glsl(c) for c in completions]
-            rows = _rows(columns, len(shaders))
+            shaders = [completion_shader(c) for c in completions]
+            rows = column_rows(columns, len(shaders))
             values = self.score_batch(shaders, rows, log_metric)
         except RewardError:
             raise
@@ -133,15 +110,6 @@ class Reward:
                 raise RewardError(f"reward {self.__name__!r} returned {value} for completion {index}")
             checked.append(float(value))
         return checked
-
-
-def _rows(columns: dict, count: int) -> list[dict]:
-    """Per-completion dicts of the dataset columns (each column must hold one value per completion)."""
-    for name, values in columns.items():
-        if not isinstance(values, (list, tuple)) or len(values) != count:
-            got = f"{len(values)} values" if isinstance(values, (list, tuple)) else type(values).__name__
-            raise RewardError(f"column {name!r} must be a list with one value per completion ({count}), got {got}")
-    return [{name: values[i] for name, values in columns.items()} for i in range(count)]
 
 
 class TextReward(Reward):
@@ -173,7 +141,7 @@ class RenderReward(Reward):
 
     Args:
         size: render and compare at `size` x `size` (the target is resized by the prompt policy,
-            `earthshader.prompts.prepare_image`); None: at the target's own size.
+            `earthshader.modeling.prompts.prepare_image`); None: at the target's own size.
         cache: a `RenderCache`; None uses the process's shared one (`rewards.cache.shared_cache()`).
         parallel_scoring: score the batch on a thread pool (one per process).
     """
@@ -212,8 +180,18 @@ class RenderReward(Reward):
         return float(np.mean(values)) if values else None
 
     def score_batch(self, shaders, rows, log_metric=None):
-        targets = [self.target(row) for row in rows]
-        requests = [self.request(shader, target) for shader, target in zip(shaders, targets)]
+        targets, unscorable = [], []
+        for row in rows:
+            try:
+                targets.append(self.target(row))
+                unscorable.append(False)
+            except UnscorableTarget as problem:
+                outcome = "the completion gets None" if self.needs_target else "scored without a target"
+                warnings.warn(f"reward {self.__name__!r}: {problem}; {outcome}", RuntimeWarning, stacklevel=2)
+                targets.append(None)
+                unscorable.append(self.needs_target)
+        requests = [None if skip else self.request(shader, target)
+                    for shader, target, skip in zip(shaders, targets, unscorable)]
         cache = self.cache if self.cache is not None else shared_cache()
         self.prepare_targets([t for t in {id(t): t for t in targets if t is not None}.values()])
         # Each render is scored as soon as it arrives, on the scoring threads, while the rest still render.
@@ -230,7 +208,8 @@ class RenderReward(Reward):
         start = time.perf_counter()
         results = cache.render(requests, on_result=score_when_rendered)
         rendered = time.perf_counter()
-        values = [self._value(scores[(id(result), id(target))]) for result, target in zip(results, targets)]
+        values = [None if skip else self._value(scores[(id(result), id(target))])
+                  for result, target, skip in zip(results, targets, unscorable)]
         if log_metric is not None:
             log_metric(f"rewards/{self.__name__}/render_s", rendered - start)  # includes scoring done meanwhile
             log_metric(f"rewards/{self.__name__}/score_s", time.perf_counter() - rendered)  # scoring left after
@@ -254,17 +233,24 @@ class RenderReward(Reward):
         return RenderRequest(shader.code, target.width, target.height, target.times)
 
     def target(self, row: dict) -> Target | None:
-        """The row's target (`image`, or `frames` + `times`), converted once per distinct content."""
+        """The row's target (`image`, or `frames` + `times`), converted once per distinct content.
+
+        Raises `RewardError` when the columns are missing or do not fit together (the dataset is wrong),
+        `UnscorableTarget` when this row's image cannot be scored (`earthshader.image.metrics.target_image`).
+        """
         if "frames" in row or "times" in row:
             if "frames" not in row or "times" not in row:
                 raise RewardError(f"reward {self.__name__!r}: the `frames` and `times` columns go together")
-            images, times = list(row["frames"]), tuple(float(t) for t in row["times"])
+            images, times = list(row["frames"]), times_of(row["times"])
             if len(images) != len(times) or not images:
                 raise RewardError(f"reward {self.__name__!r}: {len(images)} frames for {len(times)} times")
         elif row.get("image") is not None:
             images, times = [row["image"]], (0.0,)
-        elif row.get("images"):
+        elif isinstance(row.get("images"), (list, tuple)) and row["images"]:
             images, times = [row["images"][0]], (0.0,)
+        elif "image" in row or "images" in row:
+            image = row.get("image", row.get("images"))
+            raise UnscorableTarget(f"a target cannot be scored (the row's image is {image!r})")
         elif self.needs_target:
             raise RewardError(
                 f"reward {self.__name__!r} needs a target: an `image` (or `images`, or `frames` + `times`) column; "
@@ -272,7 +258,10 @@ class RenderReward(Reward):
             )
         else:
             return None
-        frames = tuple(as_image_array(image, self.size) for image in images)
+        try:
+            frames = tuple(as_image_array(image, self.size) for image in images)
+        except ValueError as error:
+            raise UnscorableTarget(f"a target cannot be scored ({error})") from None
         digest = hashlib.blake2b(digest_size=16)
         for frame in frames:
             digest.update(str(frame.shape).encode())

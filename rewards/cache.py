@@ -13,8 +13,11 @@ stream out through `on_result` as they finish, so a reward scores early renders 
 rewards that run at the same time (TRL gathers async rewards concurrently) share one stream: a request
 already rendering for one of them is awaited, not rendered twice.
 Keys are the extracted code plus every render parameter (size, `iTime` values), so two rewards scoring at
-different sizes never share a wrong image. Renders are deterministic, so entries stay valid across steps;
-the oldest are dropped beyond `max_bytes`.
+different sizes never share a wrong image. Only deterministic outcomes are stored (a render, a compile
+error, `invalid_input`, `loop_limit`): they stay valid across steps, and the oldest are dropped beyond
+`max_bytes`. Transient failures (`TRANSIENT_ERRORS`: a timeout under load, a worker crash that may be
+blamed on the wrong shader, a GL error) answer the call that rendered them, and calls waiting on that
+render, but are not stored: the next request for the same program renders it again.
 
 An empty program never reaches the pool: it gets an `invalid_input` failure at once.
 """
@@ -33,6 +36,9 @@ from earthshader.render.result import RenderResult
 #: Default memory bound of a cache's stored images (a 256 x 256 frame is 192 KiB).
 DEFAULT_MAX_BYTES = 512 * 2**20
 
+#: Render error kinds that may not happen again for the same request: never stored.
+TRANSIENT_ERRORS = frozenset({"timeout", "crash", "gl"})
+
 
 @dataclass(frozen=True)
 class RenderRequest:
@@ -46,12 +52,14 @@ class RenderRequest:
 
 @dataclass
 class CacheStats:
-    """Counters since the cache was made: `requests` = `hits` + `misses`; `renders` reached the pool."""
+    """Counters since the cache was made: `requests` = `hits` + `misses`; `renders` reached the pool;
+    `transient` of those ended in a transient failure and were not stored."""
 
     requests: int = 0
     hits: int = 0
     misses: int = 0
     renders: int = 0
+    transient: int = 0
     render_calls: int = 0
     render_seconds: float = 0.0
 
@@ -218,8 +226,11 @@ class RenderCache:
                 for request, (future, _) in owned.items():
                     if self._inflight.get(request) is future:
                         del self._inflight[request]
-                    if self.enabled and future.done() and future.exception() is None:
-                        self._store(request, future.result())
+                    if future.done() and future.exception() is None:
+                        if future.result().error_kind in TRANSIENT_ERRORS:
+                            self.stats.transient += 1
+                        elif self.enabled:
+                            self._store(request, future.result())
 
     def _store(self, request: RenderRequest, result: RenderResult) -> None:
         if request in self._entries:

@@ -25,7 +25,7 @@ def is_async(func) -> bool:
     """Whether calling `func` returns a coroutine (a function, a `functools.partial`, or an object whose
     `__call__` is `async def`), the test TRL applies before gathering a reward."""
     func = _unwrapped(func)
-    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(getattr(func, "__call__", None))
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(getattr(func, "__call__", None))  # noqa: B004 (the method itself)
 
 
 def runs_concurrently(func) -> bool:

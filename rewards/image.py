@@ -7,12 +7,12 @@
 
 Every similarity reward is a skill against the trivial answer (see `rewards.base.SimilarityReward`):
 1 for a perfect match, 0 for the target's own mean-colour image or anything no better, 0 for a failed
-render, None for a flat target. The raw metrics are in `earthshader.metrics` (evaluation uses the same).
+render, None for a flat target. The raw metrics are in `earthshader.image.metrics` (evaluation uses the same).
 """
 
 from __future__ import annotations
 
-from earthshader import metrics
+from earthshader.image import metrics
 from rewards.base import RenderReward, SimilarityReward
 
 

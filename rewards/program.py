@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from earthshader.metrics import is_flat
+from earthshader.image.metrics import is_flat
 from rewards.base import RenderReward, TextReward
 
 

@@ -23,13 +23,13 @@ def render_pool():
 def corpus_path() -> Path:
     """The real Shadertoy corpus; tests that need it skip, saying why, when it is absent."""
     if not CORPUS.exists():
-        pytest.skip(f"corpus not found at {CORPUS} (only present on EarthShader dev machines)")
+        pytest.skip(f"corpus not found at {CORPUS} (the Shadertoy corpus is not part of the repository)")
     return CORPUS
 
 
 @pytest.fixture(scope="session")
 def small_tiny_model(tmp_path_factory) -> Path:
     """A very small tiny Qwen2-VL (hidden 64, one layer) for plumbing tests; seconds to build."""
-    from earthshader.tiny import build_tiny_model
+    from earthshader.modeling.tiny import build_tiny_model
 
     return Path(build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", hidden=64, layers=1, vision_depth=1))

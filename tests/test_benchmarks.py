@@ -48,3 +48,12 @@ def test_grpo_seeds_pools_the_per_target_change_and_reports_the_seed_spread():
     assert rows[0][6] == "0" and rows[1][6] == "6" and rows[2][6] == "3.0"  # sampled answers that failed
     greedy_spread = float(spread.split("greedy ")[1].split(",")[0])
     assert greedy_spread == pytest.approx(abs(0.1 / 3 - 0.1) / 2 ** 0.5, abs=1e-3)
+
+
+def test_search_benchmark_prints_a_row_per_budget(monkeypatch, capsys):
+    run_script("search.py", ["--dataset", "generator:stripes", "--n", "1", "--size", "28", "--budgets", "12", "20",
+                             "--workers", "1"], monkeypatch)
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("│")]
+    assert [row.split("│")[1].strip() for row in rows] == ["12", "20"]
+    assert all(int(row.split("│")[5]) <= int(row.split("│")[1]) for row in rows)  # renders within the budget

@@ -11,7 +11,15 @@ import pytest
 
 from earthshader.data.__main__ import main
 from earthshader.data.build import (
-    BuildConfig, BuildError, Filters, build, code_hash, judge, load_report, near_duplicates, normalise_code,
+    BuildConfig,
+    BuildError,
+    Filters,
+    build,
+    code_hash,
+    judge,
+    load_report,
+    near_duplicates,
+    normalise_code,
     thumbnail,
 )
 from earthshader.data.generators import generate

@@ -14,9 +14,8 @@ import re
 
 import pytest
 
-from earthshader.data.generators import FAMILIES, GROUPS, ShaderSample, difficulty_range, generate
-from earthshader.data.generators import glsl_snippets
-from earthshader.metrics import is_flat
+from earthshader.data.generators import FAMILIES, GROUPS, ShaderSample, difficulty_range, generate, glsl_snippets
+from earthshader.image.metrics import is_flat
 from earthshader.render import RenderPool
 
 SEEDS = 500

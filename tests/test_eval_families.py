@@ -8,7 +8,12 @@ import pytest
 
 from earthshader.data.generators import FAMILIES, generate
 from earthshader.evaluation.families import (
-    RULES, detect_family, literal_sites, numeric_params, parameter_distance, relative_error,
+    RULES,
+    detect_family,
+    literal_sites,
+    numeric_params,
+    parameter_distance,
+    relative_error,
 )
 
 SEEDS = range(12)

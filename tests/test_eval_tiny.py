@@ -16,14 +16,14 @@ ARGS = {"samples": 2, "max_new_tokens": 24, "seed": 0}
 
 @pytest.fixture(scope="module")
 def tiny_model_dir(tmp_path_factory):
-    from earthshader.tiny import build_tiny_model
+    from earthshader.modeling.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("eval") / "tiny", hidden=64, layers=1, vision_depth=1)
 
 
 @pytest.fixture(scope="module")
 def model_and_processor(tiny_model_dir):
-    from earthshader.models import load_model
+    from earthshader.modeling import load_model
 
     return load_model(str(tiny_model_dir), "cpu")
 
@@ -66,7 +66,8 @@ def test_cli_reports_what_evaluate_reports(report, tiny_model_dir, tmp_path, cap
 
     out = tmp_path / "cli"
     status = main(["--model", str(tiny_model_dir), "--dataset", "generator:textures", "--n", "2", "--size", str(SIZE),
-                   "--samples", "2", "--max-new-tokens", "24", "--seed", "0", "--workers", "1", "--out", str(out)])
+                   "--samples", "2", "--max-new-tokens", "24", "--seed", "0", "--workers", "1", "--out", str(out),
+                   "--search", "0"])
     assert status == 0
     printed = capsys.readouterr().out
     assert "baseline: mean colour" in printed and "baseline: reference programs" in printed
@@ -75,6 +76,28 @@ def test_cli_reports_what_evaluate_reports(report, tiny_model_dir, tmp_path, cap
     assert written["summary"] == expected["summary"] and written["targets"] == expected["targets"]
     assert written["settings"]["model"] == str(tiny_model_dir)
     assert (out / "report.md").is_file() and (out / "contact_sheet.png").is_file()
+
+
+def test_cli_report_has_the_search_baseline(report, tiny_model_dir, tmp_path, capsys):
+    """--search BUDGET: report.json's baselines["search"] has the model's figures, within the budget."""
+    import math
+
+    from earthshader.eval import main
+
+    out = tmp_path / "cli"
+    assert main(["--model", str(tiny_model_dir), "--dataset", "generator:textures", "--n", "2", "--size", str(SIZE),
+                 "--samples", "2", "--max-new-tokens", "24", "--seed", "0", "--workers", "2", "--out", str(out),
+                 "--no-labels", "--search", "100"]) == 0
+    printed = capsys.readouterr().out
+    assert "baseline: search, 100 renders" in printed and "search baseline: budget 100 renders" in printed
+    written = json.loads((out / "report.json").read_text())
+    found = written["baselines"]["search"]
+    assert math.isfinite(found["skill"]) and 0.0 <= found["nonflat_rate"] <= 1.0 and math.isfinite(found["ssim"])
+    assert found["n_targets"] == 2 and 0 < found["renders"] <= 100 and found["seconds"] > 0
+    assert [t["renders"] <= 100 for t in written["search"]] == [True, True]
+    model_figures = {k: v for k, v in report.to_dict()["summary"].items() if k != "labels"}  # --no-labels here
+    assert {k: v for k, v in written["summary"].items() if k != "labels"} == model_figures  # untouched by the search
+    assert "search baseline" in (out / "report.md").read_text()
 
 
 def test_cli_bad_dataset_exits_2(tiny_model_dir, capsys):
@@ -100,7 +123,7 @@ def test_cli_with_a_lora_adapter(report, tiny_model_dir, tmp_path):
     from peft import get_peft_model
 
     from earthshader.eval import main
-    from earthshader.models import load_model, lora_config
+    from earthshader.modeling import load_model, lora_config
 
     model, processor = load_model(str(tiny_model_dir), "cpu")  # a copy: get_peft_model edits it in place
     adapter = tmp_path / "adapter"
@@ -110,7 +133,7 @@ def test_cli_with_a_lora_adapter(report, tiny_model_dir, tmp_path):
     out = tmp_path / "cli"
     assert main(["--model", str(tiny_model_dir), "--adapter", str(adapter), "--dataset", "generator:textures",
                  "--n", "2", "--size", str(SIZE), "--samples", "2", "--max-new-tokens", "24", "--seed", "0",
-                 "--workers", "1", "--out", str(out)]) == 0
+                 "--workers", "1", "--out", str(out), "--search", "0"]) == 0
     written = json.loads((out / "report.json").read_text())
     assert written["settings"]["adapter"] == str(adapter)
     assert written["summary"] == report.to_dict()["summary"]

@@ -1,8 +1,8 @@
-"""Tests for `earthshader.extract.extract_glsl`: every shape of answer a model produces."""
+"""Tests for `earthshader.glsl.extract.extract_glsl`: every shape of answer a model produces."""
 
 import pytest
 
-from earthshader.extract import ExtractedShader, completion_text, extract_glsl, strip_comments
+from earthshader.glsl.extract import ExtractedShader, completion_text, extract_glsl, strip_comments
 
 MAIN = "void mainImage(out vec4 fragColor, in vec2 fragCoord) {\n    fragColor = vec4(1.0);\n}"
 HELPER = "float f(float x) {\n    return x * x;\n}"
@@ -109,7 +109,7 @@ def test_no_main_image_takes_the_longest_block():
 
 
 def test_glsl_block_preferred_over_longer_python_block():
-    text = f"```python\nprint('a very long line of python that is longer than the glsl')\n```\n```glsl\nfloat a;\n```"
+    text = "```python\nprint('a very long line of python that is longer than the glsl')\n```\n```glsl\nfloat a;\n```"
     assert extract_glsl(text).code == "float a;"
 
 

@@ -12,8 +12,9 @@ import pytest
 
 from earthshader import grpo
 from earthshader.logs import main as logs_main
-from earthshader.recipes import available_recipes, resolve_recipe
-from earthshader.run_log import truncate_jsonl
+from earthshader.training import grpo_trainer, saving
+from earthshader.training.recipes import available_recipes, resolve_recipe
+from earthshader.training.run_log import truncate_jsonl
 from rewards import RewardError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def tiny_args(model: Path, out: Path, *extra: str) -> list[str]:
     return ["--recipe", "tiny", "--model_name_or_path", str(model), "--output_dir", str(out),
-            "--generated_prompts", "6", "--num_generations", "4", "--per_device_train_batch_size", "8",
+            "--generated_examples", "6", "--num_generations", "4", "--per_device_train_batch_size", "8",
             "--max_completion_length", "24", "--logging_steps", "1", "--grid_every", "1", "--render_workers", "1",
             "--reward_funcs", "format", "compiles", "ssim", "tests.grpo_plugins:completion_length",
             "--reward_weights", "0.5", "1.0", "1.0", "0.1", *extra]
@@ -139,9 +140,10 @@ def test_colocated_vllm_gets_the_prompt_with_one_image_token_per_image(small_tin
     """vLLM expands image tokens itself; it must get the tokenizer's rendering, not the processor's (trl#6294)."""
     import numpy as np
 
-    from earthshader import models, prompts
+    from earthshader import modeling
+    from earthshader.modeling import prompts
 
-    processor = models.load_processor(str(small_tiny_model))
+    processor = modeling.load_processor(str(small_tiny_model))
     image = prompts.prepare_image(np.zeros((84, 84, 3), dtype=np.uint8), 84)
     text = processor.apply_chat_template(prompts.make_prompt(), add_generation_prompt=True, tokenize=False)
     expanded = processor(images=[image], text=[text])["input_ids"][0]
@@ -152,16 +154,16 @@ def test_colocated_vllm_gets_the_prompt_with_one_image_token_per_image(small_tin
         received.append((prompts, images, num_generations))
         return "outputs"
 
-    generate = grpo.unexpanded_for_vllm(vllm_generate, processor.image_token_id)
+    generate = grpo_trainer.unexpanded_for_vllm(vllm_generate, processor.image_token_id)
     assert generate([expanded, expanded], images=[[image], [image]], num_generations=8) == "outputs"
     unexpanded = processor.tokenizer(text, add_special_tokens=False)["input_ids"]
     assert received == [([unexpanded, unexpanded], [[image], [image]], 8)]
 
 
 def test_vllm_sampling_forbids_the_image_token_and_keeps_the_users_options():
-    kwargs = grpo.vllm_generation_kwargs({"seed": 3, "bad_words": ["discard"]}, "<|image_pad|>")
+    kwargs = grpo_trainer.vllm_generation_kwargs({"seed": 3, "bad_words": ["discard"]}, "<|image_pad|>")
     assert kwargs == {"seed": 3, "bad_words": ["discard", "<|image_pad|>"]}
-    assert grpo.vllm_generation_kwargs(None, "<|image_pad|>") == {"bad_words": ["<|image_pad|>"]}
+    assert grpo_trainer.vllm_generation_kwargs(None, "<|image_pad|>") == {"bad_words": ["<|image_pad|>"]}
 
 
 def test_negative_advantages_are_scaled_before_the_loss(small_tiny_model, tmp_path, monkeypatch):
@@ -187,6 +189,24 @@ def test_resume_skips_a_checkpoint_killed_while_saving(tmp_path):
         (tmp_path / f"checkpoint-{step}").mkdir()
     for step in (1, 2):
         (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(json.dumps({"global_step": step}))
-    assert grpo.resume_checkpoint(str(tmp_path), "true") == (str(tmp_path / "checkpoint-2"), 2)
-    assert grpo.resume_checkpoint(str(tmp_path), None) is None
-    assert grpo.resume_checkpoint(str(tmp_path / "none"), True) is None
+    assert saving.resume_checkpoint(str(tmp_path), "true") == (str(tmp_path / "checkpoint-2"), 2)
+    assert saving.resume_checkpoint(str(tmp_path), None) is None
+    assert saving.resume_checkpoint(str(tmp_path / "none"), True) is None
+
+
+@pytest.mark.parametrize("name", available_recipes("grpo"))
+def test_every_grpo_recipe_uses_the_default_reward_mix(name):
+    """`rewards.DEFAULT_REWARD_MIX` is the one source of the mix: recipes that list it must list it exactly."""
+    from rewards import DEFAULT_REWARD_MIX
+
+    script_args, training_args, _ = grpo.parse(["--recipe", name])
+    assert dict(zip(script_args.reward_funcs, training_args.reward_weights, strict=True)) == DEFAULT_REWARD_MIX
+
+
+def test_without_reward_flags_grpo_uses_the_default_mix_and_its_weights():
+    from earthshader.training.arguments import GRPOScriptArguments, reward_weights
+    from rewards import DEFAULT_REWARD_MIX
+
+    assert GRPOScriptArguments().reward_funcs == list(DEFAULT_REWARD_MIX)
+    assert reward_weights(list(DEFAULT_REWARD_MIX), None) == list(DEFAULT_REWARD_MIX.values())
+    assert reward_weights(["ssim"], [2.0]) == [2.0]

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ from PIL import Image
 
 from earthshader import sft
 from earthshader.data.generators import generate
-from earthshader.infer import main
+from earthshader.infer import Inferred, main, refine_item, refined_cell, summary_table
 from earthshader.render import render
 
 SEED = 3  # a level-0 `waves` texture
@@ -45,8 +46,9 @@ def test_a_picture_becomes_a_glsl_file_that_the_render_cli_renders(memorised, tm
 
 def test_missing_and_unreadable_images_exit_2(memorised, tmp_path, capsys):
     model, _ = memorised
-    assert main([str(tmp_path / "missing.png"), "--model", str(model), "-o", str(tmp_path)]) == 2
-    assert "no such image" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit:
+        main([str(tmp_path / "missing.png"), "--model", str(model), "-o", str(tmp_path)])
+    assert exit.value.code == 2 and "argument images: must be an existing file" in capsys.readouterr().err
     bad = tmp_path / "bad.png"
     bad.write_text("not a picture")
     assert main([str(bad), "--model", str(model), "-o", str(tmp_path)]) == 2
@@ -57,3 +59,40 @@ def test_a_model_that_cannot_be_found_exits_2_naming_it(memorised, tmp_path, cap
     _, target = memorised
     assert main([str(target), "--model", str(tmp_path / "no-model"), "-o", str(tmp_path)]) == 2
     assert "no-model" in capsys.readouterr().out
+
+
+RINGS = ("void mainImage(out vec4 c, in vec2 p) { vec2 uv = p / iResolution.xy - 0.5; "
+         "c = vec4(vec3(0.5 + 0.5 * cos(40.0 * length(uv))), 1.0); }")
+
+
+@pytest.mark.parametrize("case", ["nothing rendered", "no literals", "no gain"])
+def test_a_picture_not_refined_says_why(case, render_pool):
+    """`--refine` leaves some pictures unrefined; the summary says why instead of a bare "-"."""
+    no_literals = "void mainImage(out vec4 c, in vec2 p) { c = vec4(p.x > 16 ? 1 : 0); }"
+    code = {"nothing rendered": None, "no literals": no_literals, "no gain": RINGS}[case]
+    target = render(RINGS, 32, 32).image  # the program's own picture: nothing to gain
+    item = Inferred("t", code, None if code is None else 0.5, int(code is not None), 1)
+    refine_item(item, target, budget=40, pool=render_pool)
+    expected = {"nothing rendered": "no sample rendered", "no literals": "no float literals to refine",
+                "no gain": "no better values found in"}[case]
+    assert item.refined_skill is None and expected in item.refine_note
+    assert refined_cell(item).startswith("- (not refined: ") and expected in refined_cell(item)
+    assert summary_table([item], Path("out")).row_count == 1
+    assert refined_cell(Inferred("u", RINGS, 0.5, 1, 1)) == "-"  # without --refine: nothing to explain
+
+
+def test_search_gives_the_program_when_every_model_sample_is_worse(small_tiny_model, tmp_path, capsys):
+    """The untrained model writes nothing that renders; `--search` finds a generator program, and
+    `--refine` starts from it."""
+    target = tmp_path / "stripes.png"
+    Image.fromarray(render(generate("stripes", 7, difficulty=0).code, 56, 56).image).save(target)
+    out = tmp_path / "out"
+    assert main([str(target), "--model", str(small_tiny_model), "--samples", "1", "--max-new-tokens", "8",
+                 "--size", "56", "--search", "60", "--refine", "--budget", "40", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "search baseline" in printed and "60 renders" in printed
+    text = (out / "stripes.glsl").read_text()
+    assert "the search baseline, better than the model" in text.splitlines()[2]
+    side_by_side = np.asarray(Image.open(out / "stripes.png"))
+    again = render(text, 56, 56).image
+    assert np.abs(again.astype(int) - side_by_side[:, 56:].astype(int)).max() <= 1

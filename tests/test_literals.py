@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from earthshader.literals import lift_literals, significant_digits
+from earthshader.glsl.literals import lift_literals, significant_digits
 
 
 def lifted_texts(source: str, **options) -> list[str]:

@@ -1,11 +1,11 @@
-"""Tests for the similarity metrics in `earthshader.metrics` (ssim, pixel, edges, palette, mse, psnr, skill)."""
+"""Tests for the similarity metrics in `earthshader.image.metrics` (ssim, pixel, edges, palette, mse, psnr, skill)."""
 
 import math
 
 import numpy as np
 import pytest
 
-from earthshader import metrics
+from earthshader.image import metrics
 
 BLACK = np.zeros((32, 32, 3), np.uint8)
 WHITE = np.full((32, 32, 3), 255, np.uint8)

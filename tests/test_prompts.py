@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from earthshader import prompts
-from earthshader.extract import extract_glsl
+from earthshader.glsl.extract import extract_glsl
+from earthshader.modeling import prompts
 
 CODE = "void mainImage(out vec4 fragColor, in vec2 fragCoord) {\n    fragColor = vec4(1.0);\n}"
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from earthshader import metrics
 from earthshader.data.generators import FAMILIES, generate
-from earthshader.literals import lift_literals
+from earthshader.glsl.literals import lift_literals
+from earthshader.image import metrics
 from earthshader.refine import RefineError, load_target, main, refine
 
 RINGS = """\
@@ -137,6 +137,33 @@ def test_refine_rejects_a_flat_target_and_a_tiny_budget(render_pool):
         refine(RINGS, render(render_pool, RINGS), budget=5, pool=render_pool)
 
 
+def test_refine_fits_a_single_literal(render_pool):
+    """One literal to fit is a one-dimensional CMA-ES, which cma cannot cap the step of (it used to raise
+    "not yet initialized (dimension needed)" once the step grew)."""
+    gradient = "void mainImage(out vec4 c, in vec2 p) { c = vec4(vec3(p.x / iResolution.x * 0.3), 1.0); }"
+    target = render(render_pool, gradient.replace("0.3", "0.9"), size=32)
+    target[::2] //= 2  # not reachable exactly: the search keeps improving toward a bound
+    result = refine(gradient, target, budget=60, pool=render_pool)
+    assert len(result.fitted) == 1 and result.skill_after > result.skill_before
+
+
+def test_a_generated_checker_fits_a_photograph(render_pool):
+    """The case that crashed inside cma: a generated checker program fitted to a photograph, budget 60."""
+    import skimage.data
+
+    from earthshader.modeling.prompts import prepare_image
+
+    photo = np.asarray(prepare_image(skimage.data.astronaut(), 112))
+    result = refine(generate("checker", 3).code, photo, budget=60, pool=render_pool)
+    assert result.renders <= 60 and result.skill_after >= result.skill_before
+
+
+@pytest.mark.parametrize("shape", [(2, 32, 3), (0, 0, 3), (32, 32)])
+def test_refine_rejects_a_target_it_cannot_score(render_pool, shape):
+    with pytest.raises(RefineError, match="the target cannot be scored"):
+        refine(RINGS, np.zeros(shape, np.uint8), pool=render_pool)
+
+
 def test_load_target_resizes_and_names_unreadable_files(tmp_path):
     picture = tmp_path / "target.png"
     Image.fromarray(np.zeros((40, 80, 3), np.uint8)).save(picture)
@@ -160,11 +187,21 @@ def test_cli_writes_a_refined_shader_that_renders(render_pool, tmp_path, capsys)
 
 
 @pytest.mark.parametrize("missing", ["shader", "target"])
-def test_cli_reports_unreadable_inputs(tmp_path, capsys, missing):
+def test_cli_reports_missing_inputs(tmp_path, capsys, missing):
     shader, target = tmp_path / "s.glsl", tmp_path / "t.png"
     shader.write_text(RINGS)
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(target)
     (shader if missing == "shader" else target).unlink()
-    assert main([str(shader), str(target), "-o", str(tmp_path / "o.glsl")]) == 2
+    with pytest.raises(SystemExit) as exit:
+        main([str(shader), str(target), "-o", str(tmp_path / "o.glsl")])
+    assert exit.value.code == 2
     error = capsys.readouterr().err
-    assert f"cannot read the {missing}" in error and str(shader if missing == "shader" else target) in error
+    assert f"argument {missing}: must be an existing file" in error and error.count("\n") == 1
+
+
+def test_cli_reports_an_unreadable_target(tmp_path, capsys):
+    shader, target = tmp_path / "s.glsl", tmp_path / "t.png"
+    shader.write_text(RINGS)
+    target.write_text("not a picture")
+    assert main([str(shader), str(target), "-o", str(tmp_path / "o.glsl")]) == 2
+    assert f"cannot read the target image {target}" in capsys.readouterr().err

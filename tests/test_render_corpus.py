@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from earthshader.metrics import is_flat
+from earthshader.image.metrics import is_flat
 
 pytestmark = pytest.mark.corpus
 

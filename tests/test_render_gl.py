@@ -1,9 +1,13 @@
 """Rendering in one process on a real EGL context: pixels, uniforms, dialects, diagnostics."""
 
+import os
+
 import numpy as np
 import pytest
 
 from earthshader.render.gl import RenderTask, ShaderRenderer, create_gl_context
+
+GOOD = "void mainImage(out vec4 c, in vec2 p) { c = vec4(p / iResolution.xy, 0.5, 1.0); }"
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +109,68 @@ def test_a_loop_that_reaches_the_project_bound_fails(renderer):
     assert not result.ok and result.error.kind == "loop_limit"
     fine = draw(renderer, "float s = 0.0; for (int i = 0; i < 1000; i++) { s += 0.001; } c = vec4(s);")
     assert fine.ok and fine.image[0, 0, 0] == 255
+
+
+# -- one request never changes the next -------------------------------------------------------------
+
+UNIFORM_CODE = ("uniform float level;\nuniform vec3 tint[2];\n"
+                "void mainImage(out vec4 c, in vec2 p) { c = vec4(vec3(level) + tint[1], 1.0); }")
+
+
+def resident_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@pytest.mark.parametrize("shape", ["wide", "tall", "huge"])
+def test_sizes_beyond_the_drivers_limits_are_refused_before_any_gl_call(renderer, shape):
+    over = max(renderer.max_size) + 1  # 16385 on llvmpipe (20000 x 20 in the wild)
+    width, height = {"wide": (over, 20), "tall": (20, over), "huge": (1 << 20, 1)}[shape]
+    result = renderer.render(RenderTask(GOOD, width, height))
+    assert result.error_kind == "invalid_input" and "larger than this GL can render" in result.error.message
+    assert renderer.ctx.error == "GL_NO_ERROR"
+    assert draw(renderer, "c = vec4(1.0, 0.0, 0.0, 1.0);").image[0, 0].tolist() == [255, 0, 0]
+
+
+@pytest.mark.parametrize("channel, why", [
+    (np.zeros((1, 1 << 17, 3), np.uint8), "larger than this GL's textures"),
+    (np.zeros((4, 4, 5), np.uint8), "shape"),
+    (np.zeros(7, np.uint8), "shape"),
+    (np.zeros((0, 4, 3), np.uint8), "shape"),
+    ("not an image", "not an image"),
+])
+def test_channels_the_gl_cannot_hold_are_refused(renderer, channel, why):
+    result = renderer.render(RenderTask(GOOD, 4, 4, channels=(None, channel)))
+    assert result.error_kind == "invalid_input" and why in result.error.message and "iChannel1" in result.error.message
+
+
+def test_a_pending_gl_error_does_not_fail_the_next_request(renderer):
+    renderer.ctx.texture((1 << 20, 4), 4).release()  # the GL refuses: GL_INVALID_VALUE stays pending
+    result = draw(renderer, "c = vec4(0.0, 1.0, 0.0, 1.0);")
+    assert result.ok, result.error
+    assert result.image[0, 0].tolist() == [0, 255, 0]
+
+
+def test_a_wrong_typed_uniform_is_named_and_leaks_no_textures(renderer):
+    channels = (np.full((1024, 1024, 4), 7, np.uint8),) * 4
+    bad = RenderTask(UNIFORM_CODE, 8, 8, channels=channels, uniforms={"level": "bright"})
+    first = renderer.render(bad)
+    assert first.error_kind == "invalid_input" and "'level'" in first.error.message
+    baseline = resident_mb()
+    for _ in range(25):  # leaked, each request would keep 4 channels of 5.6 MB (with mipmaps): 560 MB
+        assert renderer.render(bad).error_kind == "invalid_input"
+    assert resident_mb() - baseline < 100
+    assert renderer.ctx.error == "GL_NO_ERROR"
+
+
+def test_uniform_values_do_not_persist_into_the_next_request(renderer):
+    other = ShaderRenderer(renderer.ctx)  # its own program cache: a first compile
+    fresh = other.render(RenderTask(UNIFORM_CODE, 4, 4))
+    other.release()
+    assert fresh.ok and fresh.image.max() == 0  # unset uniforms are zero, as after linking
+    lit = renderer.render(RenderTask(UNIFORM_CODE, 4, 4, uniforms={"level": 0.5, "tint": [(0, 0, 0), (0.5, 0, 0)]}))
+    assert lit.image[0, 0].tolist() == [255, 128, 128]
+    again = renderer.render(RenderTask(UNIFORM_CODE, 4, 4))
+    assert again.compile_ms == 0.0  # the same cached program ...
+    assert np.array_equal(again.image, fresh.image)  # ... starting from its link-time values
+    assert renderer.ctx.error == "GL_NO_ERROR"

@@ -3,6 +3,8 @@ keeps serving. Every test here is bounded by the pool's own timeout."""
 
 import os
 import signal
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -93,11 +95,19 @@ def test_a_timeout_kills_and_replaces_the_worker():
         assert pool.render(GOOD, 8, 8).ok
 
 
-def test_a_worker_that_dies_is_reported_as_crash_and_replaced():
-    with RenderPool(workers=1, timeout=10.0) as pool:
-        os.kill(pool._workers[0].process.pid, signal.SIGKILL)
-        pool._workers[0].process.join(5)
-        result = pool.render(GOOD, 8, 8)
+def test_a_worker_that_dies_on_a_shader_is_reported_as_crash_and_replaced():
+    with RenderPool(workers=1, timeout=60.0) as pool:
+        worker = pool._workers[0]
+
+        def kill_once_sent():  # while it compiles the shader (seconds, for this call tree)
+            while worker.request_id is None and worker.process.is_alive():
+                time.sleep(0.01)
+            os.kill(worker.process.pid, signal.SIGKILL)
+
+        killer = threading.Thread(target=kill_once_sent, daemon=True)
+        killer.start()
+        result = pool.render(EXPLODING_CALL_TREE, 8, 8)
+        killer.join(5)
         assert result.error_kind == "crash" and "SIGKILL" in result.error.message
         assert pool.stats.crashes == 1
         assert pool.render(GOOD, 8, 8).ok

@@ -6,12 +6,22 @@ import pickle
 import numpy as np
 import pytest
 from PIL import Image
-
-from earthshader.metrics import mean_colour_image
 from reward_helpers import PATTERN, completion, counting_cache, render_image, solid
+
+from earthshader.image.metrics import mean_colour_image
 from rewards import (
-    CompilesReward, EdgesReward, EntropyReward, FormatReward, LengthReward, PaletteReward, PixelReward,
-    RenderReward, RewardError, SSIMReward, SimilarityReward, get_reward_funcs,
+    CompilesReward,
+    EdgesReward,
+    EntropyReward,
+    FormatReward,
+    LengthReward,
+    PaletteReward,
+    PixelReward,
+    RenderReward,
+    RewardError,
+    SimilarityReward,
+    SSIMReward,
+    get_reward_funcs,
 )
 
 SIMILARITY = [SSIMReward, PixelReward, EdgesReward, PaletteReward]

@@ -3,8 +3,8 @@
 import pickle
 
 import pytest
-
 from reward_helpers import PATTERN, completion, counting_cache, render_image, solid
+
 from rewards import DEFAULT_REWARD_MIX, RenderCache, RenderRequest, RenderReward, get_reward_funcs
 
 CODES = [PATTERN, solid((0.1, 0.2, 0.3)), "garbage", PATTERN.replace("18.0", "12.0"), solid((0.9, 0.1, 0.1))]
@@ -170,3 +170,61 @@ def test_scoring_starts_while_the_batch_still_renders(target):
     assert values[0] > 0.99 and values[1] == 0.0  # the spin adds nothing visible
     assert counter.rendered == [slow, flat] and len(scored_at) == 2
     assert min(scored_at) < render_done[0], "the flat render was only scored after the slow render finished"
+
+
+class ScriptedPool:
+    """A fake pool answering each program with the next outcome scripted for it (then `ok`)."""
+
+    def __init__(self, outcomes: dict[str, list[str]]):
+        self.outcomes = {code: list(kinds) for code, kinds in outcomes.items()}
+        self.rendered: list[str] = []
+
+    def render_many(self, codes, on_result=None, **options):
+        import numpy as np
+
+        from earthshader.render.result import RenderResult
+
+        results = []
+        for index, code in enumerate(codes):
+            self.rendered.append(code)
+            kinds = self.outcomes.get(code) or ["ok"]
+            kind = kinds.pop(0) if len(kinds) > 1 else kinds[0]
+            image = np.full((options["height"], options["width"], 3), 128, np.uint8)
+            result = (RenderResult(ok=True, image=image, frames=[image]) if kind == "ok"
+                      else RenderResult.failure(kind, f"scripted {kind}"))
+            results.append(result)
+            if on_result is not None:
+                on_result(index, result)
+        return results
+
+
+@pytest.mark.parametrize("kind", ["timeout", "crash", "gl"])
+def test_transient_failures_are_not_kept_and_render_again(kind):
+    """A timeout under load or a crash blamed on the wrong shader must not stick for the whole run."""
+    pool = ScriptedPool({"flaky": [kind, "ok"]})
+    cache = RenderCache(pool_factory=lambda: pool)
+    request = RenderRequest("flaky", 8, 8)
+    assert cache.render([request])[0].error_kind == kind
+    assert cache.render([request])[0].ok  # rendered again, not the stored failure
+    assert cache.render([request])[0].ok and pool.rendered == ["flaky", "flaky"]  # the success is kept
+    assert cache.stats.transient == 1
+
+
+@pytest.mark.parametrize("kind", ["compile", "invalid_input", "loop_limit"])
+def test_deterministic_failures_are_kept(kind):
+    pool = ScriptedPool({"broken": [kind, "ok"]})
+    cache = RenderCache(pool_factory=lambda: pool)
+    request = RenderRequest("broken", 8, 8)
+    assert [cache.render([request])[0].error_kind for _ in range(3)] == [kind] * 3
+    assert pool.rendered == ["broken"] and cache.stats.transient == 0
+
+
+def test_a_transient_failure_reaches_every_reward_of_the_step_once(target):
+    """Within one call the failure answers every repeat; only later calls render again."""
+    pool = ScriptedPool({PATTERN: ["timeout", "ok"]})
+    cache = RenderCache(pool_factory=lambda: pool)
+    ssim = get_reward_funcs(["ssim"], {"ssim": {"cache": cache}})[0]
+    assert ssim(**batch([PATTERN, PATTERN], target)) == [0.0, 0.0]
+    assert pool.rendered == [PATTERN]
+    compiles = get_reward_funcs(["compiles"], {"compiles": {"cache": cache}})[0]
+    assert compiles(**batch([PATTERN], target)) == [1.0] and pool.rendered == [PATTERN, PATTERN]

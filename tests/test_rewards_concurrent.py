@@ -5,12 +5,12 @@ import threading
 import time
 
 import pytest
+from reward_helpers import PATTERN, completion, counting_cache, real_pool, solid
+from test_rewards_cache import CODES, batch, default_rewards, target  # noqa: F401 (target: a fixture)
 from trl.trainer.utils import is_async_callable
 
-from reward_helpers import PATTERN, completion, counting_cache, real_pool, solid
 from rewards import DEFAULT_REWARD_MIX, ConcurrentReward, RenderCache, RenderRequest, for_trl, get_reward_funcs
 from rewards.concurrent import call_rewards, is_async
-from test_rewards_cache import CODES, batch, default_rewards, target  # noqa: F401 (target: a fixture)
 
 
 async def async_plugin(completions, **kwargs):
@@ -35,7 +35,7 @@ def test_is_async_agrees_with_trl(func):
     assert is_async(func) == is_async_callable(func)
 
 
-def test_concurrent_rewards_render_each_completion_once_and_score_as_in_turn(target):
+def test_concurrent_rewards_render_each_completion_once_and_score_as_in_turn(target):  # noqa: F811 (the fixture)
     in_turn = [f(**batch(CODES, target)) for f in default_rewards(counting_cache()[0])]
     cache, counter = counting_cache()
     funcs = for_trl(default_rewards(cache))
@@ -45,7 +45,7 @@ def test_concurrent_rewards_render_each_completion_once_and_score_as_in_turn(tar
     assert cache.stats.renders == len(CODES) and cache.stats.hits == 5 * len(CODES)
 
 
-def test_concurrent_log_metric_calls_are_serialised(target):
+def test_concurrent_log_metric_calls_are_serialised(target):  # noqa: F811 (the fixture)
     cache, _ = counting_cache()
     logged, inside, overlaps = [], [], []
 
@@ -138,7 +138,7 @@ def test_a_failed_render_reaches_the_calls_waiting_on_it():
 
 
 def test_a_concurrent_plugin_that_raises_stops_the_batch_and_is_named(tmp_path):
-    from earthshader.run_log import SampleLog
+    from earthshader.training.run_log import SampleLog
     from rewards import RewardError
 
     def flaky(completions, **kwargs):

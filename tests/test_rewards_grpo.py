@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from reward_helpers import PATTERN, render_image
 from test_rewards_registry import docs_example
 
@@ -28,9 +27,9 @@ def test_plugins_run_inside_a_tiny_grpo_step(plugins, tmp_path):
     from PIL import Image
     from trl import GRPOConfig, GRPOTrainer
 
-    from earthshader.models import load_model
-    from earthshader.prompts import make_prompt
-    from earthshader.tiny import build_tiny_model
+    from earthshader.modeling import load_model
+    from earthshader.modeling.prompts import make_prompt
+    from earthshader.modeling.tiny import build_tiny_model
     from rewards import for_trl, get_reward_funcs
 
     model, processor = load_model(str(build_tiny_model(tmp_path / "tiny")), backend="cpu")

@@ -6,10 +6,10 @@ exactly as TRL combines rewards (weighted sum, None counted as 0).
 
 import numpy as np
 import pytest
+from reward_helpers import PATTERN, completion, counting_cache, real_pool, recoloured, render_image, solid
 
 from earthshader.data.generators import generate
-from earthshader.metrics import is_flat, mean_colour_image
-from reward_helpers import PATTERN, completion, counting_cache, real_pool, recoloured, render_image, solid
+from earthshader.image.metrics import is_flat, mean_colour_image
 from rewards import DEFAULT_REWARD_MIX, RenderReward, get_reward_funcs
 
 TARGETS = {"pattern": PATTERN, **{f"texture{seed}": generate("textures", seed).code for seed in (0, 1, 2, 3)}}

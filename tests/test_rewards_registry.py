@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from reward_helpers import PATTERN, completion, counting_cache, render_image, solid
+
 from rewards import BUILTIN_REWARDS, DEFAULT_REWARD_MIX, RenderReward, SSIMReward, available_rewards, get_reward_funcs
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "rewards.md"

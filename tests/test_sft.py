@@ -7,7 +7,7 @@ import shutil
 
 import torch
 
-from earthshader import models, sft
+from earthshader import modeling, sft
 
 
 def tiny_args(model, output_dir, *extra):
@@ -49,7 +49,8 @@ def test_two_steps_change_lora_weights_and_not_base_weights(tmp_path, small_tiny
 
 
 def test_max_length_never_cuts_the_image_or_the_longest_program(tmp_path, small_tiny_model):
-    from earthshader import prompts, sft_data
+    from earthshader.data import examples
+    from earthshader.modeling import prompts
 
     script_args, training_args, model_args = sft.parse(tiny_args(small_tiny_model, tmp_path))
     trainer, _ = sft.build_trainer(script_args, training_args, model_args, "cpu")
@@ -61,7 +62,7 @@ def test_max_length_never_cuts_the_image_or_the_longest_program(tmp_path, small_
     eos = trainer.processing_class.tokenizer.convert_tokens_to_ids("<|im_end|>")
     labels = batch["labels"]
     assert ((labels == eos).sum(dim=1) == 1).all(), "every completion keeps its end-of-turn token"
-    prompt_len = sft_data.prompt_tokens(trainer.processing_class, 84)
+    prompt_len = examples.prompt_tokens(trainer.processing_class, 84)
     first_label = (labels != -100).float().argmax(dim=1)
     assert (first_label >= prompt_len - 1).all(), "the loss covers the completion only"
 
@@ -73,7 +74,7 @@ def test_entry_point_saves_adapter_processor_and_resumes(tmp_path, small_tiny_mo
                  "chat_template.jinja", "earthshader.json", "checkpoint-2"):
         assert (output / name).exists(), name
     assert json.loads((output / "earthshader.json").read_text())["image_size"] == 84
-    model, processor = models.load_model(str(output), "cpu")
+    model, processor = modeling.load_model(str(output), "cpu")
     assert type(model).__name__ == "PeftModelForCausalLM"
 
     # Resume: continue from checkpoint-2 (checkpoint-1 is not written again) and stop at step 3.

@@ -9,8 +9,9 @@ import pytest
 import torch
 from transformers.video_processing_utils import BaseVideoProcessor
 
-from earthshader import models, prompts
-from earthshader.tiny import SPECIAL_TOKENS, build_tiny_model, tiny_config, train_tokenizer
+from earthshader import modeling
+from earthshader.modeling import prompts
+from earthshader.modeling.tiny import SPECIAL_TOKENS, build_tiny_model, tiny_config, train_tokenizer
 
 GLSL = "void mainImage(out vec4 fragColor, in vec2 fragCoord) {\n    vec2 uv = fragCoord / iResolution.y;\n" \
        "    fragColor = vec4(vec3(step(0.5, fract(uv.x * 12.5))), 1.0);\n}\n"
@@ -68,7 +69,7 @@ def test_tiny_model_saves_like_a_hub_checkpoint_and_loads_with_the_real_loader(a
     image = processor_config["image_processor"]
     assert video["video_processor_type"] == "Qwen2VLVideoProcessor"
     assert (video["patch_size"], video["merge_size"]) == (image["patch_size"], image["merge_size"])
-    model, processor = models.load_model(str(directory), "cpu")
+    model, processor = modeling.load_model(str(directory), "cpu")
     expected = {"qwen2-vl": "qwen2_vl", "qwen2.5-vl": "qwen2_5_vl"}[arch]
     assert model.config.model_type == expected
     assert model.config.text_config.hidden_size == 64
@@ -76,7 +77,7 @@ def test_tiny_model_saves_like_a_hub_checkpoint_and_loads_with_the_real_loader(a
 
 
 def test_tiny_model_survives_save_and_load(tmp_path, small_tiny_model):
-    model, processor = models.load_model(str(small_tiny_model), "cpu")
+    model, processor = modeling.load_model(str(small_tiny_model), "cpu")
     text = processor.apply_chat_template(prompts.make_prompt(), add_generation_prompt=True, tokenize=False)
     image = prompts.prepare_image(np.random.default_rng(0).integers(0, 255, (84, 84, 3), dtype=np.uint8), 84)
     inputs = processor(images=[image], text=[text], return_tensors="pt")
@@ -86,7 +87,7 @@ def test_tiny_model_survives_save_and_load(tmp_path, small_tiny_model):
         before = model(**inputs).logits
     model.save_pretrained(tmp_path)
     processor.save_pretrained(tmp_path)
-    reloaded, reprocessor = models.load_model(str(tmp_path), "cpu")
+    reloaded, reprocessor = modeling.load_model(str(tmp_path), "cpu")
     reloaded.eval()
     again = reprocessor(images=[image], text=[text], return_tensors="pt")
     assert torch.equal(again["input_ids"], inputs["input_ids"])

@@ -39,7 +39,7 @@ import numpy as np
 from PIL import Image
 
 from earthshader.data.sources import RowProblem, ShaderRow, describe, read_source
-from earthshader.metrics import is_flat, neighbour_correlation, visual_entropy
+from earthshader.image.metrics import is_flat, neighbour_correlation, visual_entropy
 from earthshader.render import RenderPool
 from earthshader.render.shadertoy import strip_comments
 
@@ -244,8 +244,8 @@ def near_duplicates(thumbnails: list[bytes], tolerance: float) -> list[bool]:
 
 def build(config: BuildConfig, max_new_shards: int | None = None, console=None) -> BuildReport:
     """Run (or resume) a build. `max_new_shards` stops after that many new shards (for tests)."""
-    from rich.console import Console
     import datasets
+    from rich.console import Console
 
     console = console or Console()
     bars_were_on = datasets.is_progress_bar_enabled()

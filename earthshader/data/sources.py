@@ -27,10 +27,12 @@ import gzip
 import json
 import re
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
+from earthshader.cli import UsageError
 from earthshader.data.generators import FAMILIES, GROUPS, generate
 
 #: Licence given to generated programs (the project's own code).
@@ -48,7 +50,11 @@ _PERMISSIVE = re.compile(r"^(mit|cc0|unlicense|public[- ]domain|apache|bsd|isc|z
                          re.IGNORECASE)
 
 
-class SourceError(ValueError):
+#: Files one of which `datasets.save_to_disk` always writes (DatasetDict, Dataset): how a saved folder is told apart.
+SAVED_MARKERS = ("dataset_dict.json", "dataset_info.json", "state.json")
+
+
+class SourceError(UsageError, ValueError):
     """A source that cannot be read at all (unknown path, Hub unreachable, wrong format)."""
 
 
@@ -99,13 +105,48 @@ def describe(source: str) -> str:
             return "parquet"
         raise SourceError(f"{source}: unsupported file type; use .jsonl, .jsonl.gz or .parquet")
     if path.is_dir():
-        if (path / "dataset_dict.json").exists() or (path / "dataset_info.json").exists():
-            return "saved"
-        return "glsl folder"
+        return "saved" if is_saved_dataset(path) else "glsl folder"
     if source.startswith((".", "/", "~")) or source.endswith((".jsonl", ".gz", ".parquet", ".glsl")):
         raise SourceError(f"{source}: no such file or folder. Valid sources: {LOCAL_ALTERNATIVES}, "
                           "or a Hugging Face dataset id")
     return "hub"
+
+
+def is_saved_dataset(path: str | Path) -> bool:
+    """True for a folder written by `datasets.save_to_disk` (a Dataset or a DatasetDict), not a folder of files."""
+    path = Path(path)
+    return path.is_dir() and any((path / name).is_file() for name in SAVED_MARKERS)
+
+
+def load_split(name: str, split: str, flag: str = "--dataset"):
+    """The one reader of a dataset split: a folder written by `save_to_disk`, else a Hub id (`load_dataset`).
+
+    A saved DatasetDict must have `split` (the error lists the splits it has); a saved single Dataset is
+    its only split, whatever `split` says. Errors are `SourceError`s naming `flag` and the dataset.
+    """
+    import datasets
+
+    path = Path(name).expanduser()
+    if path.exists():
+        if not is_saved_dataset(path):
+            raise SourceError(f"{flag} {name!r} is not a folder written by datasets' save_to_disk "
+                              f"(none of {', '.join(SAVED_MARKERS)} in it)")
+        try:
+            data = datasets.load_from_disk(str(path))
+        except (FileNotFoundError, ValueError) as err:
+            raise SourceError(f"{flag} {name!r} cannot be read as a saved dataset: {err}") from err
+        if isinstance(data, datasets.DatasetDict):
+            if split not in data:
+                raise SourceError(f"{flag} {name!r} has no split {split!r} (its splits: {sorted(data)})")
+            data = data[split]
+        return data
+    try:
+        return datasets.load_dataset(name, split=split)
+    except (OSError, ConnectionError, ValueError) as err:  # offline, unreachable, unknown id or split
+        raise SourceError(
+            f"{flag} {name!r} split {split!r} could not be loaded from the Hugging Face Hub "
+            f"({type(err).__name__}: {err}). Without the Hub (HF_HUB_OFFLINE=1 or no network) use a local "
+            f"source instead: {LOCAL_ALTERNATIVES}") from err
 
 
 def read_source(source: str, n: int | None = None, start: int = 0, difficulty: int | None = None,
@@ -190,7 +231,9 @@ def _jsonl(path: Path) -> Iterator[ShaderRow | RowProblem]:
 def _glsl_folder(folder: Path) -> Iterator[ShaderRow | RowProblem]:
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in (".glsl", ".frag"))
     if not files:
-        raise SourceError(f"{folder}: no .glsl files and no saved dataset here. Valid sources: {LOCAL_ALTERNATIVES}")
+        raise SourceError(f"{folder}: no .glsl files and no saved dataset here (a folder of pictures has no "
+                          f"programs to build from: it is a target set for evaluation and GRPO, docs/pictures.md). "
+                          f"Valid sources: {LOCAL_ALTERNATIVES}")
     for path in files:
         relative = str(path.relative_to(folder))
         try:
@@ -218,26 +261,12 @@ def _parquet_rows(path: Path) -> Iterator[dict]:
 
 
 def _load_saved(path: Path, split: str):
-    import datasets
-
-    loaded = datasets.load_from_disk(str(path))
-    if isinstance(loaded, datasets.DatasetDict):
-        if split not in loaded:
-            raise SourceError(f"{path}: no split {split!r}; it has {sorted(loaded)}")
-        loaded = loaded[split]
+    loaded = load_split(str(path), split, flag="--source")
     return loaded.remove_columns([c for c in loaded.column_names if c == "image"])
 
 
 def _load_hub(name: str, split: str):
-    import datasets
-
-    try:
-        loaded = datasets.load_dataset(name, split=split)
-    except OSError as err:  # ConnectionError (offline, unreachable) and DatasetNotFoundError
-        raise SourceError(
-            f"could not load the Hugging Face dataset {name!r} (split {split!r}): {err}. "
-            f"Without the Hub (HF_HUB_OFFLINE=1 or no network) use a local source instead: "
-            f"{LOCAL_ALTERNATIVES}") from err
+    loaded = load_split(name, split, flag="--source")
     if "image_code" not in loaded.column_names:
         raise SourceError(f"{name}: no image_code column (columns: {loaded.column_names})")
     return loaded

@@ -9,7 +9,7 @@
     report.print(); report.write("runs/eval")                       # rich tables; JSON, markdown, PNG
 
 Modules: `targets` (where targets come from), `scoring` (render + per-sample metrics, from
-`earthshader.metrics`), `aggregate` (summaries, best-of-K, breakdowns), `families` (generator family
+`earthshader.image.metrics`), `aggregate` (summaries, best-of-K, breakdowns), `families` (generator family
 and parameter distance), `compare` (ShaderEval labels), `report` (`EvalReport` and its outputs),
 `run` (`evaluate`, `evaluate_completions`). See docs/eval.md.
 """

@@ -1,10 +1,10 @@
 """Aggregate scored samples into the report's figures: a summary, best-of-K, breakdowns by target group.
 
-    >>> from earthshader.evaluation.aggregate import summarise, best_of_k, breakdown
-    >>> summarise([row for rows in scored for row in rows])          # every sample
+    from earthshader.evaluation.aggregate import summarise, best_of_k, breakdown
+    summarise([row for rows in scored for row in rows])          # every sample
     {'n_samples': 8, 'compile_rate': 0.75, 'nonflat_rate': 0.5, 'ssim': 0.41, 'baseline_ssim': 0.56, ...}
-    >>> summarise(best_of_k(scored))                                 # the best sample of each target
-    >>> breakdown(scored, targets, lambda t: t.source)               # {source: summary}
+    summarise(best_of_k(scored))                                 # the best sample of each target
+    breakdown(scored, targets, lambda t: t.source)               # {source: summary}
 
 Rates are fractions of all samples: `compile_rate` (rendered), `nonflat_rate` (rendered, neither flat
 nor black), `flat_rate` (rendered, but flat or black); so compile = non-flat + flat. Similarities and
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -1,9 +1,9 @@
 """ShaderEval-style labels for a generated program against a reference program.
 
-    >>> from earthshader.evaluation.compare import compare_programs, SHADEREVAL_TIMES
-    >>> compare_programs(generated_code, reference_code)               # renders both at the 10 iTimes
+    from earthshader.evaluation.compare import compare_programs, SHADEREVAL_TIMES
+    compare_programs(generated_code, reference_code)               # renders both at the 10 iTimes
     'c4-clone'
-    >>> compare_programs(code, code)                                    # no render needed
+    compare_programs(code, code)                                    # no render needed
     'c0-clone'
 
 The labels follow the ShaderEval benchmark's `shadermatch` metric (Hugging Face space
@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from earthshader.data.build import normalise_code
-from earthshader.metrics import is_flat
+from earthshader.image.metrics import is_flat
 
 #: The iTime values at which ShaderEval compares frames.
 SHADEREVAL_TIMES = (0.0, 0.1, 0.2, 0.5, 1.0, 1.6787, 2.0, 2.31, 3.333, 17.0)

@@ -1,14 +1,15 @@
 """For procedural targets: does the output use the target's generator family, and how far are its parameters?
 
-    >>> from earthshader.evaluation.families import detect_family, parameter_distance
-    >>> detect_family(code)                                  # 'fbm', 'stripes', ... or None
-    >>> d = parameter_distance(generated, reference, params)  # params: the generator's `ShaderSample.params`
-    >>> d.readable, d.found, d.error                          # e.g. 5, 4, 0.12
+    from earthshader.evaluation.families import detect_family, parameter_distance
+    detect_family(code)                                  # 'fbm', 'stripes', ... or None
+    d = parameter_distance(generated, reference, params)  # params: the generator's `ShaderSample.params`
+    d.readable, d.found, d.error                          # e.g. 5, 4, 0.12
 
 Family detection is deliberately simple: each family is recognised by the names and constructs its
 generator writes (`earthshader/data/generators/`): a function (`fbm`, `worley`, `sdBox`), a variable
 (`stripe`, `checker`, `dots`) or an idiom (`vec2(fbm(` for domain warping). `RULES` is checked in
-order, specific families first, and the first match wins. A program that draws stripes under other
+order, specific families first, and the first match wins; each family's rules stand beside its entry
+in its generator module's table (`TEXTURE_SIGNATURES`, ...). A program that draws stripes under other
 names is not recognised: the test is "did the model write this family's program", not "does the
 picture look like it". On the generators' own programs it is right for every family and level
 (tests/test_eval_families.py).
@@ -28,45 +29,17 @@ import math
 import re
 from dataclasses import dataclass
 
-from earthshader.glsl_scan import TOKEN
-from earthshader.literals import UNARY_CONTEXT
+from earthshader.data.generators import SIGNATURES
+from earthshader.glsl.literals import UNARY_CONTEXT
+from earthshader.glsl.scan import TOKEN
 from earthshader.render.shadertoy import strip_comments
 
 #: How many tokens before a literal define its place.
 CONTEXT_TOKENS = 6
 
-_TERRAIN = r"\bterrain\s*\("
-
-#: (family, patterns that must all match the comment-free code), checked in order.
-RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("water_terrain", (_TERRAIN, r"\btWater\b")),
-    ("terraced_terrain", (_TERRAIN, r"floor\s*\(\s*level\s*\)")),
-    ("ridged_terrain", (_TERRAIN, r"abs\s*\(\s*2\.0\s*\*\s*noise\s*\(")),
-    ("fbm_terrain", (_TERRAIN,)),
-    ("raymarched", (r"\bmap\s*\(", r"\bmarch\s*\(", r"\bsd(Sphere|Box|Torus|Capsule)\s*\(\s*p\b")),
-    ("sdf_scene", (r"\bsdRing\s*\(",)),
-    ("sdf_scene", (r"\bsdBox\s*\(", r"\bsdCircle\s*\(")),
-    ("boxes", (r"\bsdBox\s*\(\s*rotate\s*\(",)),
-    ("sdf_scene", (r"\bsdBox\s*\(",)),
-    ("circles", (r"\bsdCircle\s*\(",)),
-    ("circles", (r"\bfloat\s+d\s*=\s*length\s*\(\s*uv\s*-",)),
-    ("boxes", (r"=\s*abs\s*\(\s*uv\s*-", r"length\s*\(\s*max\s*\(\s*q\b")),
-    ("domain_warp", (r"vec2\s*\(\s*fbm\s*\(",)),
-    ("worley", (r"\bworley\s*\(",)),
-    ("ridged", (r"\bridged\s*\(",)),
-    ("turbulence", (r"\bturbulence\s*\(",)),
-    ("simplex", (r"\b0\.366025404\b|\bK1\b",)),
-    ("fbm", (r"\bfbm\s*\(",)),
-    ("bricks", (r"\binside\b", r"\bmod\s*\(\s*floor\s*\(\s*p\.y\s*\)")),
-    ("value_noise", (r"\bnoise\s*\(",)),
-    ("checker", (r"\bchecker\b",)),
-    ("stripes", (r"\bstripe\b",)),
-    ("rings", (r"\bring\b",)),
-    ("waves", (r"\bwave\b",)),
-    ("waves", (r"sin\s*\([^;]*\bsin\s*\(\s*uv\.x",)),
-    ("dots", (r"\bdots\b",)),
-    ("gradient", (r"\bfloat\s+t\s*=",)),
-)
+#: (family, patterns that must all match the comment-free code), checked in order: terrains', then
+#: primitives', then textures' (`earthshader.data.generators.SIGNATURES`).
+RULES: tuple[tuple[str, tuple[str, ...]], ...] = SIGNATURES
 
 _COMPILED = tuple((family, tuple(re.compile(p) for p in patterns)) for family, patterns in RULES)
 
@@ -108,7 +81,7 @@ def literal_sites(code: str, context_tokens: int = CONTEXT_TOKENS) -> list[tuple
         if kind in ("number", "ident", "punct"):
             tokens.append((kind, match.group()))
     sites, history = [], []
-    for i, (kind, text) in enumerate(tokens):
+    for kind, text in tokens:
         if kind == "number":
             value = _number(text)
             context = history

@@ -1,9 +1,9 @@
 """`EvalReport`: the figures of one evaluation, and how they are written: a rich table, JSON, markdown, a PNG.
 
-    >>> report = evaluate(model, processor, targets)        # earthshader.evaluation.run
-    >>> report.print()                                       # rich tables on the terminal
-    >>> report.write("runs/eval")                            # report.json, report.md, contact_sheet.png
-    >>> report.to_dict()                                     # what report.json holds
+    report = evaluate(model, processor, targets)        # earthshader.evaluation.run
+    report.print()                                       # rich tables on the terminal
+    report.write("runs/eval")                            # report.json, report.md, contact_sheet.png
+    report.to_dict()                                     # what report.json holds
 
 Every table puts the mean-colour baseline (a program that learnt nothing but the colour) and the
 reference programs beside the model, and the non-flat rate beside every similarity: a model that
@@ -45,6 +45,11 @@ SKILL_NOTE = (
     "mean-colour image: 0 = no better than a flat image of the right colour, 1 = a perfect match, < 0 worse "
     "than flat (each skill floored at -1). A program that fails to render is scored as a black image. SSIM is "
     "single-scale colour SSIM; identical images count as 100 dB PSNR."
+)
+
+SEARCH_NOTE = (
+    "search: no model; each generator family's programs screened against the target, the best fitted by "
+    "earthshader.refine, the best kept (earthshader.evaluation.search)."
 )
 
 
@@ -90,14 +95,18 @@ class EvalReport:
     scored: list = field(default_factory=list, repr=False)
     reference_rows: list = field(default_factory=list, repr=False)
     completions: list = field(default_factory=list, repr=False)
+    # per target, (SampleScore, SearchResult) of the search baseline
+    search: list = field(default_factory=list, repr=False)
 
     def table_rows(self) -> list[tuple[str, dict]]:
         k = self.settings.get("samples", 1)
         rows = [("model", self.summary)]
         if k > 1:
             rows.append((f"model, best of {k}", self.best_of_k))
-        return rows + [("baseline: mean colour", self.baselines["mean_colour"]),
-                       ("baseline: reference programs", self.baselines["reference"])]
+        rows += [("baseline: mean colour", self.baselines["mean_colour"])]
+        if "search" in self.baselines:
+            rows.append((f"baseline: search, {self.baselines['search']['budget']} renders", self.baselines["search"]))
+        return rows + [("baseline: reference programs", self.baselines["reference"])]
 
     def to_dict(self) -> dict:
         """Everything in report.json: settings, figures, timing, and per target its samples' code and scores."""
@@ -109,11 +118,14 @@ class EvalReport:
                 "reference": _row_dict(reference) if target.code else None,
                 "samples": [_row_dict(r) | {"completion": text} for r, text in zip(rows, texts)],
             })
+        search = [{"id": target.id, **_row_dict(row), "origin": found.origin, "renders": found.renders,
+                   "seconds": found.seconds, "refined": found.refined, "notes": found.notes}
+                  for target, (row, found) in zip(self.targets, self.search)]
         return jsonable({
             "settings": self.settings, "summary": self.summary, "best_of_k": self.best_of_k,
             "baselines": self.baselines, "by_source": self.by_source, "by_difficulty": self.by_difficulty,
             "by_family": self.by_family, "timing": self.timing, "targets": per_target,
-        })
+        } | ({"search": search} if search else {}))
 
     def write(self, out: str | Path, sheet_targets: int = 12) -> dict[str, Path]:
         """Write report.json, report.md and contact_sheet.png into `out`; returns their paths."""
@@ -131,6 +143,10 @@ class EvalReport:
         s = self.settings
         lines = ["# EarthShader evaluation", "", _settings_line(s), ""]
         lines += ["## Summary", "", *_md_table("", MAIN_COLUMNS, self.table_rows()), "", SKILL_NOTE, ""]
+        if "search" in self.baselines:
+            from earthshader.evaluation.search import cost_line
+
+            lines += [SEARCH_NOTE + " " + cost_line(self.baselines["search"]) + ".", ""]
         if self.settings.get("samples", 1) > 1:
             lines += [f"Best of {s['samples']}: the sample with the highest skill per target (an oracle pick); "
                       f"{fmt(self.best_of_k.get('any_compile'), 'pct')} of targets have a sample that compiles, "
@@ -179,6 +195,10 @@ class EvalReport:
             table.add_row(name, *(fmt(summary.get(key), kind) for key, _, kind in MAIN_COLUMNS))
         console.print(table)
         console.print(SKILL_NOTE, style="dim")
+        if "search" in self.baselines:
+            from earthshader.evaluation.search import cost_line
+
+            console.print(cost_line(self.baselines["search"]))
         for title, groups in (("by family", self.by_family), ("by source", self.by_source),
                               ("by difficulty", self.by_difficulty)):
             if len(groups) > 1 or (groups and title == "by family"):
@@ -204,7 +224,8 @@ def _settings_line(s: dict) -> str:
     parts = [f"model {s['model']}" if s.get("model") else None,
              f"adapter {s['adapter']}" if s.get("adapter") else None,
              f"dataset {s['dataset']}" if s.get("dataset") else None,
-             f"split {s['split']}" if s.get("split") and not str(s.get("dataset", "")).startswith("generator:") else None,
+             (f"split {s['split']}" if s.get("split") and not str(s.get("dataset", "")).startswith("generator:")
+              else None),
              f"{s.get('n_targets')} targets x {s.get('samples')} samples",
              f"{s.get('size')} px", f"temperature {s['temperature']}" if "temperature" in s else None,
              f"seed {s['seed']}" if "seed" in s else None]
@@ -243,7 +264,8 @@ def contact_sheet(report: EvalReport, max_targets: int = 12, max_samples: int = 
                 cells.append((row.image, row.error or "failed", (255, 110, 110)))
         for c, (image, text, colour) in enumerate(cells):
             x = pad + c * cell_w
-            sheet.paste(Image.fromarray(np.asarray(image, dtype=np.uint8)).resize((tile, tile), Image.Resampling.NEAREST),
-                        (x, y))
+            tile_image = Image.fromarray(np.asarray(image, dtype=np.uint8))
+            tile_image = tile_image.resize((tile, tile), Image.Resampling.NEAREST)
+            sheet.paste(tile_image, (x, y))
             draw.text((x, y + tile + 1), text, fill=colour, font=font)
     return sheet

@@ -1,12 +1,12 @@
 """Evaluate a model held in memory, or completions already generated, on a list of targets.
 
-    >>> from earthshader.evaluation import evaluate, load_targets
-    >>> targets = load_targets("generator:textures", n=16, size=84)
-    >>> report = evaluate(model, processor, targets, samples=4, seed=0)   # K = 4 sampled completions each
-    >>> report.summary["ssim"], report.summary["baseline_ssim"], report.summary["skill"]
-    >>> report.summary["compile_rate"], report.summary["nonflat_rate"]
+    from earthshader.evaluation import evaluate, load_targets
+    targets = load_targets("generator:textures", n=16, size=84)
+    report = evaluate(model, processor, targets, samples=4, seed=0)   # K = 4 sampled completions each
+    report.summary["ssim"], report.summary["baseline_ssim"], report.summary["skill"]
+    report.summary["compile_rate"], report.summary["nonflat_rate"]
 
-    >>> report = evaluate_completions([["```glsl ...```"], ...], targets)  # no model: score given answers
+    report = evaluate_completions([["```glsl ...```"], ...], targets)  # no model: score given answers
 
 `evaluate` is what `python -m earthshader.eval` runs after loading the model and the targets, so the
 GRPO demo's before/after table and the CLI report the same numbers. Sampling is seeded (`seed`), so
@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import time
 
-from earthshader import prompts
 from earthshader.evaluation.aggregate import breakdown, summarise, summarise_best_of_k
 from earthshader.evaluation.report import EvalReport
 from earthshader.evaluation.scoring import TargetScorer, mean_colour_program, score_programs
-from earthshader.extract import completion_text, extract_glsl
+from earthshader.evaluation.search import search_baseline, search_targets
+from earthshader.glsl.extract import completion_text, extract_glsl
+from earthshader.modeling import prompts
 
 
 def default_temperature(samples: int) -> float:
@@ -32,11 +33,11 @@ def default_temperature(samples: int) -> float:
 
 def evaluate(model, processor, targets, *, samples: int = 1, temperature: float | None = None, top_p: float = 1.0,
              max_new_tokens: int = 1024, seed: int = 0, batch_size: int = 8, pool=None, labels: bool = True,
-             settings: dict | None = None) -> EvalReport:
+             settings: dict | None = None, search_budget: int = 0) -> EvalReport:
     """Generate `samples` completions per target with `model`, render and score them (see `evaluate_completions`)."""
     import torch
 
-    from earthshader.generate import generate_completions
+    from earthshader.modeling.generation import generate_completions
 
     if not targets:
         raise ValueError("no targets to evaluate")
@@ -56,16 +57,18 @@ def evaluate(model, processor, targets, *, samples: int = 1, temperature: float 
     settings = {**(settings or {}), "samples": samples, "temperature": temperature, "top_p": top_p,
                 "max_new_tokens": max_new_tokens, "seed": seed, "size": size}
     return evaluate_completions(completions, targets, pool=pool, tokenizer=processor.tokenizer, labels=labels,
-                                settings=settings, generation_s=generation_s)
+                                settings=settings, generation_s=generation_s, search_budget=search_budget)
 
 
 def evaluate_completions(completions: list[list], targets, *, pool=None, tokenizer=None, labels: bool = True,
-                         settings: dict | None = None, generation_s: float | None = None) -> EvalReport:
-    """Score `completions[i]` (K answers: strings or TRL message lists) against `targets[i]`, with both baselines.
+                         settings: dict | None = None, generation_s: float | None = None,
+                         search_budget: int = 0) -> EvalReport:
+    """Score `completions[i]` (K answers: strings or TRL message lists) against `targets[i]`, with the baselines.
 
     Baselines, scored through the same render and metrics: the target's mean-colour image, drawn by a
-    one-line program (`scoring.mean_colour_program`), and the target's reference program (SSIM 1 when the
-    pipeline is right and the dataset was rendered at this size).
+    one-line program (`scoring.mean_colour_program`), the target's reference program (SSIM 1 when the
+    pipeline is right and the dataset was rendered at this size) and, with `search_budget` > 0, the
+    model-free search's program (`earthshader.evaluation.search`, that many renders a target).
     """
     if len(completions) != len(targets):
         raise ValueError(f"got completions for {len(completions)} targets, but {len(targets)} targets")
@@ -74,23 +77,34 @@ def evaluate_completions(completions: list[list], targets, *, pool=None, tokeniz
     samples = len(completions[0])
     if samples < 1 or any(len(row) != samples for row in completions):
         raise ValueError("every target needs the same number of completions, at least one")
+    searched = search_targets(targets, search_budget, pool=pool) if search_budget > 0 else []
     start = time.perf_counter()
     extracted = [[extract_glsl(c) for c in row] for row in completions]
     programs = [[e.code for e in row] + [mean_colour_program(t.image), t.code] for row, t in zip(extracted, targets)]
     names = [[*range(samples), "mean_colour", "reference"] for _ in targets]
-    meta = [[*row, None, None] for row in extracted]
+    for i, found in enumerate(searched):
+        programs[i].append(found.code or "")
+        names[i].append("search")
+    meta = [[*row, None, None, None] for row in extracted]
     scorers = [TargetScorer(t.image) for t in targets]
     rows = score_programs(targets, programs, pool=pool, tokenizer=tokenizer, labels=labels,
                           completions_meta=meta, names=names, scorers=scorers)
     scored = [row[:samples] for row in rows]
     mean_colour = [row[samples] for row in rows]
     reference = [row[samples + 1] for row, t in zip(rows, targets) if t.code]
+    search_rows = [row[samples + 2] for row in rows] if searched else []
     baselines = {i: scorer.flat_scores for i, scorer in enumerate(scorers)}
     all_samples = [r for row in scored for r in row]
     scoring_s = time.perf_counter() - start
 
     n = len(all_samples)
-    timing = {"scoring_s": scoring_s, "render_and_score_s_per_sample": scoring_s / (n + 2 * len(targets))}
+    timing = {"scoring_s": scoring_s,
+              "render_and_score_s_per_sample": scoring_s / (n + (2 + bool(searched)) * len(targets))}
+    summaries = {"mean_colour": summarise(mean_colour, baselines), "reference": summarise(reference, baselines)}
+    if searched:
+        summaries["search"] = search_baseline(search_rows, searched, baselines)
+        timing |= {"search_s": sum(r.seconds for r in searched), "search_s_per_target": summaries["search"]["seconds"]}
+        settings = {**(settings or {}), "search_budget": search_budget}
     if generation_s is not None:
         timing |= {"generation_s": generation_s, "generation_s_per_sample": generation_s / n,
                    "s_per_sample": (generation_s + scoring_s) / n}
@@ -99,7 +113,7 @@ def evaluate_completions(completions: list[list], targets, *, pool=None, tokeniz
                   "size": int(targets[0].image.shape[0])},
         summary=summarise(all_samples, baselines),
         best_of_k=summarise_best_of_k(scored, baselines),
-        baselines={"mean_colour": summarise(mean_colour, baselines), "reference": summarise(reference, baselines)},
+        baselines=summaries,
         by_source=breakdown(scored, targets, lambda t: t.source, baselines),
         by_difficulty=breakdown(scored, targets, lambda t: t.difficulty, baselines),
         by_family=breakdown(scored, targets, lambda t: t.family, baselines) if any(t.family for t in targets) else {},
@@ -108,4 +122,5 @@ def evaluate_completions(completions: list[list], targets, *, pool=None, tokeniz
         scored=scored,
         reference_rows=[row[samples + 1] for row in rows],
         completions=[[completion_text(c) for c in row] for row in completions],
+        search=list(zip(search_rows, searched)),
     )

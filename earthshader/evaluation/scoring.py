@@ -1,10 +1,10 @@
 """Render programs against their targets and score each one: the per-sample rows every figure is built from.
 
-    >>> from earthshader.evaluation.scoring import score_programs
-    >>> rows = score_programs(targets, [[code_a, code_b], [code_c, code_d]], pool=pool)   # K = 2 per target
-    >>> rows[0][1].ssim, rows[0][1].skill, rows[0][1].label                              # target 0, sample 1
+    from earthshader.evaluation.scoring import score_programs
+    rows = score_programs(targets, [[code_a, code_b], [code_c, code_d]], pool=pool)   # K = 2 per target
+    rows[0][1].ssim, rows[0][1].skill, rows[0][1].label                              # target 0, sample 1
 
-Every metric comes from `earthshader.metrics` (the same functions the rewards and data filters use):
+Every metric comes from `earthshader.image.metrics` (the same functions the rewards and data filters use):
 MSE and PSNR on colours in [0, 1], SSIM (single scale, as the literature reports it), edge similarity and
 blurred-pixel similarity, and for each of the last three its `skill` over the target's mean-colour image.
 `skill` is the mean of those three skills: 0 is no better than a flat image of the right colour, 1 a
@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from earthshader import metrics
 from earthshader.data.build import Filters
 from earthshader.evaluation.compare import SHADEREVAL_TIMES, frames_label, text_label
 from earthshader.evaluation.families import detect_family, parameter_distance
+from earthshader.image import metrics
 
 #: A render whose brightest channel value is at most this is "black" (the data filters' threshold).
 BLACK_LEVEL = Filters().black_level

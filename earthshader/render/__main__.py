@@ -17,6 +17,7 @@ from PIL import Image
 from rich.console import Console
 from rich.syntax import Syntax
 
+from earthshader.cli import MAX_SIDE, ArgumentParser, existing_file, finite_float, new_file_path, positive_float
 from earthshader.render import RenderPool, RenderResult
 
 
@@ -25,21 +26,34 @@ def parse_size(text: str) -> tuple[int, int]:
         width, height = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"size must look like 512x288, got {text!r}") from None
-    if not (1 <= width <= 4096 and 1 <= height <= 4096):
-        raise argparse.ArgumentTypeError(f"size must be between 1x1 and 4096x4096, got {text!r}")
+    if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
+        raise argparse.ArgumentTypeError(f"size must be between 1x1 and {MAX_SIDE}x{MAX_SIDE}, got {text!r}")
     return width, height
 
 
+def shader_path(text: str) -> str | Path:
+    """`-` (standard input) or an existing file."""
+    return text if text == "-" else existing_file(text)
+
+
+def image_path(text: str) -> Path:
+    """A file to write, named with an image extension (.png, .jpg, ...), not an existing folder."""
+    path = new_file_path(text)
+    if path.suffix.lower() not in Image.registered_extensions():
+        raise argparse.ArgumentTypeError(f"must be an image file name ending in .png (or .jpg, ...), got {text!r}")
+    return path
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m earthshader.render", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("shader", help="GLSL file with mainImage(), or - to read standard input")
-    parser.add_argument("-o", "--output", required=True, help="PNG to write")
+    parser = ArgumentParser(prog="python -m earthshader.render", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("shader", type=shader_path, help="GLSL file with mainImage(), or - to read standard input")
+    parser.add_argument("-o", "--output", required=True, type=image_path, help="PNG to write")
     parser.add_argument("--size", type=parse_size, default=(512, 288), help="WIDTHxHEIGHT (default 512x288)")
-    parser.add_argument("--time", type=float, action="append", dest="times",
+    parser.add_argument("--time", type=finite_float, action="append", dest="times",
                         help="iTime in seconds; repeat for several frames (default 0)")
-    parser.add_argument("--mouse", type=float, nargs=4, metavar=("X", "Y", "CX", "CY"), help="iMouse")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds before giving up (default 10)")
+    parser.add_argument("--mouse", type=finite_float, nargs=4, metavar=("X", "Y", "CX", "CY"), help="iMouse")
+    parser.add_argument("--timeout", type=positive_float, default=10.0, help="seconds before giving up (default 10)")
     parser.add_argument("--software", action="store_true", help="force Mesa llvmpipe even with a GPU")
     return parser
 
@@ -50,11 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.shader == "-":
         source, name = sys.stdin.buffer.read(), "<stdin>"
     else:
-        path = Path(args.shader)
-        if not path.is_file():
-            console.print(f"[red]error:[/] no such shader file: {path}")
+        try:
+            source, name = args.shader.read_bytes(), str(args.shader)
+        except OSError as err:
+            console.print(f"[red]error:[/] argument shader: cannot read {args.shader}: {err.strerror}")
             return 2
-        source, name = path.read_bytes(), str(path)
     times = args.times or [0.0]
     width, height = args.size
     with RenderPool(workers=1, timeout=args.timeout, software=args.software or None) as pool:
@@ -63,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     if not result.ok:
         report_failure(console, name, text, result)
         return 1
-    outputs = output_paths(Path(args.output), len(result.frames))
+    outputs = output_paths(args.output, len(result.frames))
     for frame, out in zip(result.frames, outputs):
         out.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(frame).save(out)

@@ -11,6 +11,7 @@ a shader rendered in your own process can hang it.
 from __future__ import annotations
 
 import contextlib
+import operator
 import os
 import sys
 import time
@@ -98,19 +99,41 @@ class ShaderRenderer:
 
     The cache (keyed by source and dialect) makes re-rendering a program with other uniform
     values or times free of compilation, and remembers compile failures too.
+
+    Requests do not affect each other: sizes and channels beyond the driver's limits are refused
+    before any GL call (`invalid_input`), GL errors are cleared before and after every request,
+    every uniform starts from its value at link time (as in a freshly compiled program), and the
+    textures a request creates are released on every path.
     """
 
     def __init__(self, ctx, cache_size: int = 64):
+        shadertoy.require_glslang()  # fail at start-up, not on the first shader with a #define
         self.ctx = ctx
-        self.renderer_name = ctx.info.get("GL_RENDERER", "unknown")
+        info = ctx.info
+        self.renderer_name = info.get("GL_RENDERER", "unknown")
         self.cache_size = cache_size
+        texture = int(info.get("GL_MAX_TEXTURE_SIZE", 4096))
+        renderbuffer = int(info.get("GL_MAX_RENDERBUFFER_SIZE", texture))
+        viewport = info.get("GL_MAX_VIEWPORT_DIMS", (texture, texture))
+        #: Largest (width, height) an output may have; the framebuffer's textures and the
+        #: viewport must both hold it.
+        self.max_size = (min(texture, renderbuffer, int(viewport[0])), min(texture, renderbuffer, int(viewport[1])))
+        self.max_texture_size = texture
         self._programs: OrderedDict = OrderedDict()
         self._framebuffers: dict = {}
         self._black = ctx.texture((1, 1), 3, bytes(3))
 
     def render(self, task: RenderTask) -> RenderResult:
+        self._clear_errors()  # whatever an earlier request left must not fail this one
+        try:
+            return self._render(task)
+        finally:
+            self._clear_errors()
+
+    def _render(self, task: RenderTask) -> RenderResult:
         try:
             code = shadertoy.check_source(task.code)
+            channels = self._check_request(task)
         except shadertoy.InvalidShaderInput as err:
             return RenderResult.failure("invalid_input", str(err), times=task.times,
                                         renderer=self.renderer_name)
@@ -123,7 +146,7 @@ class ShaderRenderer:
             errors = [d for d in entry.diagnostics if d.severity == "error"] or entry.diagnostics
             message = str(errors[0]) if errors else "the GLSL compiler refused the shader"
             return RenderResult.failure("compile", message, **common)
-        return self._draw(entry, task, common)
+        return self._draw(entry, task, channels, common)
 
     def release(self) -> None:
         for entry in self._programs.values():
@@ -134,6 +157,54 @@ class ShaderRenderer:
             for texture in textures:
                 texture.release()
         self._framebuffers.clear()
+
+    def _clear_errors(self) -> None:
+        for _ in range(32):  # a GL may queue one flag per error kind; bounded in case of a lost context
+            if self.ctx.error == "GL_NO_ERROR":
+                return
+
+    # -- checking a request ----------------------------------------------------------------
+    def _check_request(self, task: RenderTask) -> list:
+        """Refuse what this GL cannot do before calling it (a failed allocation leaves a pending
+        GL error); returns the channel images as contiguous uint8 arrays (None for black)."""
+        try:
+            width, height = operator.index(task.width), operator.index(task.height)
+        except TypeError:
+            width = height = 0
+        if width < 1 or height < 1:
+            raise shadertoy.InvalidShaderInput(
+                f"the render size must be two positive integers, got {task.width!r} x {task.height!r}")
+        if width > self.max_size[0] or height > self.max_size[1]:
+            raise shadertoy.InvalidShaderInput(
+                f"{width} x {height} is larger than this GL can render ({self.renderer_name}: at most "
+                f"{self.max_size[0]} x {self.max_size[1]})")
+        if not isinstance(task.uniforms, dict):
+            raise shadertoy.InvalidShaderInput(
+                f"uniforms must be a dict of name -> value, got {type(task.uniforms).__name__}")
+        if not isinstance(task.uniform_declarations, str):
+            raise shadertoy.InvalidShaderInput(
+                f"uniform_declarations must be GLSL text, got {type(task.uniform_declarations).__name__}")
+        if not isinstance(task.channels, (tuple, list)) or len(task.channels) > 4:
+            raise shadertoy.InvalidShaderInput("channels must be a list of at most four images (iChannel0..3)")
+        return [None if image is None else self._check_channel(index, image)
+                for index, image in enumerate(task.channels)]
+
+    def _check_channel(self, index: int, image) -> np.ndarray:
+        try:
+            array = np.asarray(image)
+            if array.dtype != np.uint8:
+                array = array.astype(np.uint8, casting="unsafe")
+        except (TypeError, ValueError) as err:
+            raise shadertoy.InvalidShaderInput(f"iChannel{index} is not an image ({err})") from None
+        components = 1 if array.ndim == 2 else (array.shape[2] if array.ndim == 3 else 0)
+        if components not in (1, 2, 3, 4) or 0 in array.shape:
+            raise shadertoy.InvalidShaderInput(
+                f"iChannel{index} must be H x W or H x W x 1..4 uint8, got shape {array.shape}")
+        if max(array.shape[:2]) > self.max_texture_size:
+            raise shadertoy.InvalidShaderInput(
+                f"iChannel{index} is {array.shape[1]} x {array.shape[0]}, larger than this GL's "
+                f"textures ({self.max_texture_size} a side)")
+        return np.ascontiguousarray(array[::-1])
 
     # -- compiling -------------------------------------------------------------------------
     def _program(self, code: str, task: RenderTask):
@@ -147,12 +218,18 @@ class ShaderRenderer:
             self._programs.popitem(last=False)[1].release()
         return entry, False
 
-    def _compile(self, code: str, task: RenderTask) -> "_CompiledProgram":
+    def _compile(self, code: str, task: RenderTask) -> _CompiledProgram:
         import moderngl
 
         first_diagnostics: list[Diagnostic] = []
         for dialect in shadertoy.DIALECTS:
-            shader = shadertoy.prepare(code, dialect, task.loop_limit, task.uniform_declarations)
+            try:
+                shader = shadertoy.prepare(code, dialect, task.loop_limit, task.uniform_declarations)
+            except shadertoy.PreprocessorError as err:
+                first_diagnostics = first_diagnostics or err.diagnostics
+                if err.stopped:  # at its limits: the other dialect would be stopped too
+                    break
+                continue
             try:
                 program = self.ctx.program(vertex_shader=shadertoy.vertex_shader(dialect),
                                            fragment_shader=shader.source)
@@ -160,31 +237,47 @@ class ShaderRenderer:
                 if not first_diagnostics:
                     first_diagnostics = shadertoy.parse_compiler_log(str(err), shader)
                 continue
-            vao = self.ctx.vertex_array(program, [])
-            return _CompiledProgram(program, vao, dialect, first_diagnostics if dialect != "es300" else [])
+            try:
+                vao = self.ctx.vertex_array(program, [])
+            except Exception:
+                program.release()
+                raise
+            # What each uniform holds right after linking: every request starts from these.
+            defaults = {name: program[name].read() for name in program
+                        if isinstance(program[name], moderngl.Uniform)}
+            return _CompiledProgram(program, vao, dialect, first_diagnostics if dialect != "es300" else [],
+                                    defaults)
         # Report the ES errors: that is the dialect shadertoy.com compiles.
         return _CompiledProgram(None, None, None, first_diagnostics)
 
     # -- drawing ---------------------------------------------------------------------------
-    def _draw(self, entry: "_CompiledProgram", task: RenderTask, common: dict) -> RenderResult:
+    def _draw(self, entry: _CompiledProgram, task: RenderTask, channels: list, common: dict) -> RenderResult:
         width, height = int(task.width), int(task.height)
-        fbo, (color_texture, flag_texture) = self._framebuffer(width, height)
-        textures = self._bind_channels(entry.program, task.channels)
-        self._set(entry.program, "iResolution", (float(width), float(height), 1.0))
-        self._set(entry.program, "iTimeDelta", 1.0 / 60.0)
-        self._set(entry.program, "iFrameRate", 60.0)
-        self._set(entry.program, "iMouse", tuple(float(v) for v in task.mouse))
-        self._set(entry.program, "iSampleRate", 44100.0)
-        for name, value in task.uniforms.items():
-            self._set(entry.program, name, value)
+        program = entry.program
+        created: list = []  # textures of this request, released on every path
         frames, loop_hit, nonfinite = [], False, 0.0
         started = time.perf_counter()
         try:
+            fbo = self._framebuffer(width, height)
+            entry.reset_uniforms()
+            self._bind_channels(program, channels, created)
+            self._set(program, "iResolution", (float(width), float(height), 1.0))
+            self._set(program, "iTimeDelta", 1.0 / 60.0)
+            self._set(program, "iFrameRate", 60.0)
+            self._set(program, "iMouse", tuple(float(v) for v in task.mouse))
+            self._set(program, "iSampleRate", 44100.0)
+            for name, value in task.uniforms.items():
+                try:
+                    self._set(program, name, value)
+                except Exception as err:  # moderngl raises struct.error, TypeError, ValueError, KeyError
+                    return RenderResult.failure(
+                        "invalid_input", f"uniform {name!r} cannot take the value {_short(value)} "
+                        f"({type(err).__name__}: {err})", **common)
             for t in task.times:
-                self._set(entry.program, "iTime", float(t))
-                self._set(entry.program, "iFrame", int(round(float(t) * 60.0)))
-                self._set(entry.program, "iChannelTime", (float(t),) * 4)
-                self._set(entry.program, "iDate", tuple(task.date[:3]) + (task.date[3] + float(t),))
+                self._set(program, "iTime", float(t))
+                self._set(program, "iFrame", int(round(float(t) * 60.0)))
+                self._set(program, "iChannelTime", (float(t),) * 4)
+                self._set(program, "iDate", tuple(task.date[:3]) + (task.date[3] + float(t),))
                 fbo.use()
                 fbo.clear(0.0, 0.0, 0.0, 1.0)
                 entry.vao.render(vertices=3)
@@ -196,12 +289,13 @@ class ShaderRenderer:
                 nonfinite = max(nonfinite, float((flags[:, 1] > 127).mean()))
             gl_error = self.ctx.error
         finally:
-            for texture in textures:
+            for texture in created:
                 texture.release()
         render_ms = (time.perf_counter() - started) * 1000
         result = dict(common, image=frames[0] if frames else None, frames=frames,
                       render_ms=render_ms, nonfinite_fraction=nonfinite)
         if gl_error != "GL_NO_ERROR":
+            self._drop_framebuffer(width, height)  # it may be incomplete: the next request builds its own
             return RenderResult.failure("gl", f"GL error while rendering: {gl_error}", **result)
         if loop_hit:
             return RenderResult.failure(
@@ -213,34 +307,44 @@ class ShaderRenderer:
         key = (width, height)
         if key not in self._framebuffers:
             if len(self._framebuffers) >= 8:  # sizes rarely vary; do not hoard memory if they do
-                fbo, textures = self._framebuffers.pop(next(iter(self._framebuffers)))
-                fbo.release()
+                self._drop_framebuffer(*next(iter(self._framebuffers)))
+            textures = []
+            try:
+                for _ in range(2):  # colour, flags (loop limit, non-finite)
+                    textures.append(self.ctx.texture((width, height), 4))
+                fbo = self.ctx.framebuffer(color_attachments=textures)
+            except Exception:
                 for texture in textures:
                     texture.release()
-            textures = (self.ctx.texture((width, height), 4), self.ctx.texture((width, height), 4))
-            self._framebuffers[key] = (self.ctx.framebuffer(color_attachments=list(textures)), textures)
-        return self._framebuffers[key]
+                raise
+            self._framebuffers[key] = (fbo, tuple(textures))
+        return self._framebuffers[key][0]
 
-    def _bind_channels(self, program, channels) -> list:
-        created = []
+    def _drop_framebuffer(self, width: int, height: int) -> None:
+        fbo, textures = self._framebuffers.pop((width, height), (None, ()))
+        if fbo is not None:
+            fbo.release()
+        for texture in textures:
+            texture.release()
+
+    def _bind_channels(self, program, channels: list, created: list) -> None:
+        """Bind iChannel0..3 (black where absent); textures made here go into `created`."""
         resolutions = []
         for index in range(4):
             image = channels[index] if index < len(channels) else None
             if image is None:
                 texture = self._black
             else:
-                image = np.ascontiguousarray(np.asarray(image, dtype=np.uint8)[::-1])
                 h, w = image.shape[:2]
                 components = 1 if image.ndim == 2 else image.shape[2]
                 texture = self.ctx.texture((w, h), components, image.tobytes(), alignment=1)
+                created.append(texture)
                 texture.build_mipmaps()
                 texture.repeat_x = texture.repeat_y = True
-                created.append(texture)
             texture.use(location=index)
             self._set(program, f"iChannel{index}", index)
             resolutions.append((float(texture.width), float(texture.height), 1.0))
         self._set(program, "iChannelResolution", resolutions)
-        return created
 
     @staticmethod
     def _set(program, name: str, value) -> None:
@@ -264,9 +368,19 @@ class _CompiledProgram:
     vao: object | None
     dialect: str | None
     diagnostics: list[Diagnostic]
+    defaults: dict = field(default_factory=dict)  # uniform name -> its bytes right after linking
+
+    def reset_uniforms(self) -> None:
+        for name, data in self.defaults.items():
+            self.program[name].write(data)
 
     def release(self) -> None:
         if self.vao is not None:
             self.vao.release()
         if self.program is not None:
             self.program.release()
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

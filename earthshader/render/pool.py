@@ -6,6 +6,12 @@ and waits with a wall-clock deadline: a worker that runs past it is killed and r
 shader gets a `timeout` result); a worker that dies is replaced too (`crash`). Results come
 back in input order, and a bad shader never raises.
 
+The protocol cannot lose its place: every request carries a number that its answer repeats, and
+a call interrupted while it waits (Ctrl-C, a signal-based deadline) leaves its workers owing
+answers that the next call reads and drops (or, past their deadline, kills). A worker found dead
+while idle is replaced before a shader is sent to it, and large requests are sent from a thread
+inside the deadline, so a worker that stopped reading cannot block the caller.
+
     from earthshader.render import RenderPool
 
     with RenderPool(workers=2, timeout=5.0) as pool:
@@ -19,25 +25,28 @@ completion), and each worker caches compiled programs, so rendering one source a
 
 from __future__ import annotations
 
-import contextlib
+import itertools
 import multiprocessing
 import os
-import signal
-import sys
 import threading
 import time
-import types
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import wait
+from multiprocessing.reduction import ForkingPickler
 
 import numpy as np
 
 from earthshader.render.gl import DEFAULT_DATE, RenderTask
 from earthshader.render.result import RenderResult
 from earthshader.render.shadertoy import DEFAULT_LOOP_LIMIT
-
-#: Seconds a new worker may take to import ModernGL and create its EGL context.
-STARTUP_TIMEOUT = 60.0
+from earthshader.render.worker import (
+    REQUEST_ID,
+    Worker,
+    describe_exit,
+    without_parent_main,
+    worker_main,
+)
 
 
 def default_workers() -> int:
@@ -50,13 +59,15 @@ def default_workers() -> int:
 
 @dataclass
 class PoolStats:
-    """Counters since the pool started; `restarts` counts workers replaced for any reason."""
+    """Counters since the pool started; `restarts` counts workers replaced for any reason;
+    `discarded` counts answers owed to an interrupted call, read and dropped."""
 
     renders: int = 0
     deduplicated: int = 0
     timeouts: int = 0
     crashes: int = 0
     restarts: int = 0
+    discarded: int = 0
     outcomes: dict = field(default_factory=dict)
 
 
@@ -89,12 +100,14 @@ class RenderPool:
         self.stats = PoolStats()
         self.renderer: str | None = None
         self._context = multiprocessing.get_context("spawn")
-        self._workers: list[_Worker] = []
+        self._workers: list[Worker] = []
         self._lock = threading.Lock()
+        self._owner: int | None = None  # the thread inside `render_many`, to refuse re-entry
+        self._request_ids = itertools.count(1)
         self._closed = False
 
     # -- lifecycle -------------------------------------------------------------------------
-    def __enter__(self) -> "RenderPool":
+    def __enter__(self) -> RenderPool:
         self.start()
         return self
 
@@ -106,16 +119,30 @@ class RenderPool:
         if self._closed:
             raise RuntimeError("this RenderPool is closed")
         if not self._workers:
-            starting = [self._spawn() for _ in range(self.workers)]
-            self._workers = [worker.wait_ready() for worker in starting]
+            starting = []
+            try:
+                starting += [self._spawn() for _ in range(self.workers)]
+                self._workers = [worker.wait_ready() for worker in starting]
+            except BaseException:  # interrupted or failed: leave no half-started workers behind
+                for worker in starting:
+                    worker.stop()
+                raise
             self.renderer = self._workers[0].renderer
 
     def close(self) -> None:
-        """Stop every worker. Safe to call twice."""
-        self._closed = True
-        for worker in self._workers:
-            worker.stop()
-        self._workers = []
+        """Stop every worker. Safe to call twice; waits for a render in another thread to end."""
+        self._refuse_reentry("close")
+        with self._lock:
+            self._closed = True
+            for worker in self._workers:
+                worker.stop()
+            self._workers = []
+
+    def _refuse_reentry(self, what: str) -> None:
+        if self._owner == threading.get_ident():
+            raise RuntimeError(
+                f"RenderPool.{what} was called from inside an on_result callback of the same pool "
+                "(re-entry), which would deadlock: render after render_many returns, or use another pool")
 
     # -- rendering -------------------------------------------------------------------------
     def render(self, code: str, width: int = 256, height: int = 256, **options) -> RenderResult:
@@ -139,7 +166,13 @@ class RenderPool:
             on_result: called as `on_result(index, result)` in this thread as soon as source `index` is
                 done, so that callers can start work on early results while the rest render (the
                 rewards score that way). An exception it raises is re-raised once every render is done.
+                It must not call this pool (that raises RuntimeError); a second pool is fine.
+
+        Code, uniforms or channels that cannot be sent to a worker (a lambda, an object that does
+        not pickle) give that source an `invalid_input` result, as do sizes or channels beyond
+        what the GL can allocate.
         """
+        self._refuse_reentry("render_many")
         codes = list(codes)
         if isinstance(uniforms, list) and len(uniforms) != len(codes):
             raise ValueError(f"got {len(uniforms)} uniform sets for {len(codes)} shaders")
@@ -148,7 +181,7 @@ class RenderPool:
             times=tuple(float(t) for t in (times if times is not None else [time])),
             mouse=tuple(float(v) for v in (mouse or (0.0, 0.0, 0.0, 0.0))),
             date=tuple(float(v) for v in (date or DEFAULT_DATE)),
-            channels=tuple(None if c is None else np.asarray(c, dtype=np.uint8) for c in (channels or ())),
+            channels=tuple(_as_image(c) for c in (channels or ())),
             loop_limit=self.loop_limit, uniform_declarations=uniform_declarations)
         if not base.times:
             raise ValueError("times must hold at least one value")
@@ -161,7 +194,7 @@ class RenderPool:
             key = (code if isinstance(code, (str, bytes)) else repr(code), _freeze(values))
             if key not in slots:
                 slots[key] = len(tasks)
-                tasks.append(replace(base, code=code, uniforms=dict(values)))
+                tasks.append(replace(base, code=code, uniforms=dict(values) if isinstance(values, Mapping) else values))
                 inputs_of.append([])
             inputs_of[slots[key]].append(index)
         answers: list[RenderResult | None] = [None] * len(codes)
@@ -177,8 +210,12 @@ class RenderPool:
                         callback_errors.append(error)
 
         with self._lock:
-            self.start()
-            self._run(tasks, deliver)
+            self._owner = threading.get_ident()
+            try:
+                self.start()
+                self._run(tasks, deliver)
+            finally:
+                self._owner = None
         self.stats.deduplicated += len(codes) - len(tasks)
         if callback_errors:
             raise callback_errors[0]
@@ -188,64 +225,112 @@ class RenderPool:
         """Render `tasks` on the workers, calling `deliver(task index, result)` as each one is done."""
         results: list[RenderResult | None] = [None] * len(tasks)
         pending = list(range(len(tasks)))[::-1]
-        busy: dict[int, tuple[_Worker, int, float]] = {}  # worker slot -> (worker, task, deadline)
+        # worker slot -> task index; None where the worker owes an answer to an interrupted call
+        busy: dict[int, int | None] = {}
+        for slot, worker in enumerate(self._workers):
+            if not worker.usable():  # died idle, or its stream was cut mid-message
+                self._replace(slot)
+            elif worker.request_id is not None:
+                busy[slot] = None
         while pending or busy:
-            for slot, worker in enumerate(self._workers):
-                if pending and slot not in busy:
+            for slot in range(len(self._workers)):
+                while pending and slot not in busy:
                     index = pending.pop()
+                    message = self._message(tasks[index])
+                    if isinstance(message, RenderResult):  # could not be sent: no worker involved
+                        results[index] = message
+                        deliver(index, message)
+                        continue
+                    if not self._workers[slot].usable():  # died while idle: not this shader's fault
+                        self._replace(slot)
                     try:
-                        worker.send(tasks[index])
-                    except (BrokenPipeError, ConnectionResetError, OSError):
-                        pass  # died while idle: the receive below reports it as a crash
-                    busy[slot] = (worker, index, time.monotonic() + self.timeout)
-            deadline = min(d for _, _, d in busy.values())
-            ready = wait([w.conn for w, _, _ in busy.values()], timeout=max(0.0, deadline - time.monotonic()))
-            for slot, (worker, index, task_deadline) in list(busy.items()):
+                        self._workers[slot].send(*message, self.timeout)
+                    except OSError:
+                        pass  # died this instant: the receive below reports it as a crash
+                    busy[slot] = index
+            if not busy:
+                continue
+            deadline = min(self._workers[slot].deadline for slot in busy)
+            ready = wait([self._workers[slot].conn for slot in busy],
+                         timeout=max(0.0, deadline - time.monotonic()))
+            now = time.monotonic()
+            for slot, index in list(busy.items()):
+                worker = self._workers[slot]
+                task = None if index is None else tasks[index]
                 if worker.conn in ready:
-                    results[index] = self._receive(slot, worker, tasks[index])
-                elif time.monotonic() >= task_deadline:
-                    self.stats.timeouts += 1
-                    results[index] = RenderResult.failure(
-                        "timeout", f"no result within {self.timeout:g} s (compile or render "
-                        "too slow, or the compiler hung); the worker was killed and replaced",
-                        times=tasks[index].times, renderer=self.renderer)
+                    result = self._receive(slot, worker, task)
+                    if result is None and index is not None:
+                        continue  # an older answer was dropped; this request's answer is still due
+                elif now >= worker.deadline:
                     self._replace(slot)
+                    result = None if task is None else self._timed_out(task)
                 else:
                     continue
                 del busy[slot]
-                deliver(index, results[index])
+                if index is not None:
+                    results[index] = result
+                    deliver(index, result)
         for result in results:
             self.stats.renders += 1
             kind = result.error_kind or "ok"
             self.stats.outcomes[kind] = self.stats.outcomes.get(kind, 0) + 1
 
-    def _receive(self, slot: int, worker: "_Worker", task: RenderTask) -> RenderResult:
+    def _message(self, task: RenderTask):
+        """(request id, bytes to send), or an `invalid_input` result when the task does not pickle."""
+        request_id = next(self._request_ids)
         try:
-            result = worker.conn.recv()
+            payload = ForkingPickler.dumps(task)
+        except Exception as err:  # PicklingError, TypeError, AttributeError ("local object") ...
+            return RenderResult.failure(
+                "invalid_input", f"the request cannot be sent to a render worker ({type(err).__name__}: "
+                f"{err}); code must be a str and uniforms and channels plain numbers or arrays",
+                times=task.times, renderer=self.renderer)
+        return request_id, REQUEST_ID.pack(request_id) + payload
+
+    def _receive(self, slot: int, worker: Worker, task: RenderTask | None) -> RenderResult | None:
+        """The answer to `worker`'s request: `task`'s result, or None for an answer owed to an
+        interrupted call (`task` None) or any older one, which are dropped."""
+        try:
+            request_id, result = worker.receive()
         except (EOFError, OSError):
             worker.process.join(timeout=1.0)
+            self._replace(slot)
+            if task is None:
+                return None  # it died on the interrupted call's shader; nobody waits for that
             self.stats.crashes += 1
-            result = RenderResult.failure(
-                "crash", f"the render worker died ({_describe_exit(worker.process.exitcode)}) "
+            return RenderResult.failure(
+                "crash", f"the render worker died ({describe_exit(worker.process.exitcode)}) "
                 "while compiling or rendering this shader; it was replaced",
                 times=task.times, renderer=self.renderer)
-            self._replace(slot)
-            return result
+        if request_id != worker.request_id:
+            self.stats.discarded += 1
+            return None
+        worker.request_id = None
         worker.tasks_done += 1
         if worker.tasks_done >= self.max_tasks_per_worker:
             self._replace(slot)
-        return result
+        if task is None:
+            self.stats.discarded += 1
+            return None
+        return result if result.times else replace(result, times=task.times)
+
+    def _timed_out(self, task: RenderTask) -> RenderResult:
+        self.stats.timeouts += 1
+        return RenderResult.failure(
+            "timeout", f"no result within {self.timeout:g} s (compile or render too slow, the "
+            "compiler hung, or the worker stopped reading); the worker was killed and replaced",
+            times=task.times, renderer=self.renderer)
 
     # -- workers ---------------------------------------------------------------------------
-    def _spawn(self) -> "_Worker":
+    def _spawn(self) -> Worker:
         parent_conn, child_conn = self._context.Pipe(duplex=True)
         process = self._context.Process(
-            target=_worker_main, args=(child_conn, self.software, self.memory_limit_mb),
+            target=worker_main, args=(child_conn, self.software, self.memory_limit_mb),
             daemon=True, name="earthshader-render")
-        with _without_parent_main():
+        with without_parent_main():
             process.start()
         child_conn.close()
-        return _Worker(process, parent_conn)
+        return Worker(process, parent_conn)
 
     def _replace(self, slot: int) -> None:
         self._workers[slot].stop()
@@ -253,111 +338,20 @@ class RenderPool:
         self.stats.restarts += 1
 
 
-class _Worker:
-    def __init__(self, process, conn):
-        self.process = process
-        self.conn = conn
-        self.tasks_done = 0
-        self.renderer: str | None = None
-
-    def wait_ready(self) -> "_Worker":
-        if not self.conn.poll(STARTUP_TIMEOUT):
-            self.stop()
-            raise RuntimeError(f"a render worker did not start within {STARTUP_TIMEOUT:g} s")
-        try:
-            status, detail = self.conn.recv()
-        except EOFError:
-            self.stop()
-            raise RuntimeError("a render worker died while starting "
-                               f"({_describe_exit(self.process.exitcode)})") from None
-        if status != "ready":
-            self.stop()
-            raise RuntimeError(detail)
-        self.renderer = detail
-        return self
-
-    def send(self, task: RenderTask) -> None:
-        self.conn.send(task)
-
-    def stop(self) -> None:
-        if self.process.is_alive():
-            with contextlib.suppress(OSError, BrokenPipeError):
-                self.conn.send(None)
-            self.process.join(timeout=0.5)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(timeout=5.0)
-        self.conn.close()
+def _freeze(values) -> tuple:
+    if not isinstance(values, Mapping):
+        return ("not a mapping", repr(values))  # the worker refuses it; this only keys deduplication
+    return tuple(sorted((repr(name), repr(value)) for name, value in values.items()))
 
 
-def _worker_main(conn, software: bool | None, memory_limit_mb: int) -> None:
-    """Body of a worker process: one GL context, then render tasks until told to stop."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    from earthshader.render.gl import ShaderRenderer, create_gl_context
-
+def _as_image(channel):
+    """A channel as uint8 (compact to send); left as given when it is no array, for the worker to refuse."""
+    if channel is None:
+        return None
     try:
-        renderer = ShaderRenderer(create_gl_context(software))
-    except RuntimeError as err:
-        conn.send(("error", str(err)))
-        return
-    if memory_limit_mb and "llvmpipe" in renderer.renderer_name.lower():
-        _limit_address_space(memory_limit_mb)
-    conn.send(("ready", renderer.renderer_name))
-    while True:
-        try:
-            task = conn.recv()
-        except EOFError:
-            return
-        if task is None:
-            renderer.release()
-            return
-        try:
-            result = renderer.render(task)
-        except Exception as err:  # e.g. a caller's uniform of the wrong type: report, keep serving
-            result = RenderResult.failure("gl", f"{type(err).__name__}: {err}", times=task.times,
-                                          renderer=renderer.renderer_name)
-        conn.send(result)
-
-
-def _limit_address_space(extra_mb: int) -> None:
-    import resource
-
-    with open("/proc/self/statm") as statm:
-        current = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    limit = current + extra_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-
-@contextlib.contextmanager
-def _without_parent_main():
-    """Start children without re-importing the parent's `__main__` module.
-
-    `spawn` normally imports the parent's main module in each child; for `python -m
-    earthshader.grpo` that means importing torch and TRL (about 6 s) in every worker, and again
-    for each replacement after a timeout. Workers need none of it.
-    """
-    main = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        if main is not None:
-            sys.modules["__main__"] = main
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "still running"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
-
-
-def _freeze(values: dict) -> tuple:
-    return tuple(sorted((name, repr(value)) for name, value in values.items()))
+        return np.asarray(channel, dtype=np.uint8)
+    except (TypeError, ValueError):
+        return channel
 
 
 def _copy(result: RenderResult) -> RenderResult:

@@ -78,7 +78,7 @@ class RenderResult:
     nonfinite_fraction: float = 0.0
 
     @classmethod
-    def failure(cls, kind: str, message: str, **extra) -> "RenderResult":
+    def failure(cls, kind: str, message: str, **extra) -> RenderResult:
         """A failed result with an error of the given kind."""
         if kind not in ERROR_KINDS:
             raise ValueError(f"unknown render error kind {kind!r}; valid: {ERROR_KINDS}")

@@ -8,14 +8,28 @@ display has no watchdog: a process timeout alone cannot free a GPU stuck in `for
     >>> shader = prepare("void mainImage(out vec4 c, in vec2 p) { c = vec4(1.0); }", "es300")
     >>> shader.source.splitlines()[0]
     '#version 300 es'
+
+The order of work matters: the user's source is expanded by a real GLSL preprocessor first
+(`preprocess.py`), so that loops made by macros are guarded and no user macro survives; the
+wrapper's code is then added around the expanded text under names the user's code cannot
+reach, and what it measures is computed before any user function is declared.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from string import Template
 
+from earthshader.render.evaluation_order import pin_declaration, pin_evaluation_order
+from earthshader.render.integer_remainder import remainder_functions, truncated_remainders
+from earthshader.render.preprocess import VERSION_LINES, PreprocessorError, preprocess, require_glslang, strip_comments
 from earthshader.render.result import Diagnostic
+
+__all__ = ["DIALECTS", "MAX_SOURCE_BYTES", "DEFAULT_LOOP_LIMIT", "InvalidShaderInput",
+           "PreparedShader", "PreprocessorError", "bound_loops", "check_source",
+           "parse_compiler_log", "prepare", "require_glslang", "strip_comments", "vertex_shader",
+           "wrapper_prefix"]
 
 #: Dialects tried in order: GLSL ES 3.00 as on shadertoy.com (WebGL2), then desktop GLSL.
 DIALECTS = ("es300", "glsl330")
@@ -27,8 +41,6 @@ MAX_SOURCE_BYTES = 256 * 1024
 #: It must stay below Mesa llvmpipe's own silent cap of 65,535 iterations per loop, or an endless
 #: loop would end quietly on a CPU and look like a normal image.
 DEFAULT_LOOP_LIMIT = 1 << 15
-
-VERSION_LINES = {"es300": "#version 300 es", "glsl330": "#version 330 core"}
 
 # Shadertoy's uniforms, as declared on the site. `iChannelResolution` etc. are arrays of four.
 UNIFORMS = """\
@@ -48,39 +60,55 @@ uniform sampler2D iChannel2;
 uniform sampler2D iChannel3;
 """
 
-LOOP_GUARD = """\
-int _esLoopCount = 0;
-bool _esLoopGuard() { _esLoopCount++; return _esLoopCount <= ES_LOOP_LIMIT; }
-"""
+# The wrapper's own code. `$p` is a prefix no identifier of the user's expanded code starts with
+# (see `wrapper_prefix`), so user code can neither name nor redefine anything here; and since
+# the user's macros are expanded before it is added, no user `#define` reaches it either.
+#
+# PRELUDE comes before the user's code: the loop guard, the outputs, and `${p}Finish`, which
+# measures mainImage's colour. Defined there, it sees only the built-in `any`, `isnan`, `mix`:
+# desktop GLSL lets a user function overload them, but only for calls that come after it.
+PRELUDE = Template("""\
+int ${p}LoopCount = 0;
+bool ${p}LoopGuard() { ${p}LoopCount++; return ${p}LoopCount <= $limit; }
+layout(location = 0) out vec4 ${p}Color;
+layout(location = 1) out vec4 ${p}Flags;
+void ${p}Finish(vec4 c) {
+    bool nonfinite = any(isnan(c)) || any(isinf(c));
+    ${p}Color = vec4(mix(c.rgb, vec3(0.0), isnan(c.rgb)), 1.0);  // NaN -> 0, as GPUs store it
+    ${p}Flags = vec4(${p}LoopCount > $limit ? 1.0 : 0.0, nonfinite ? 1.0 : 0.0, 0.0, 1.0);
+}
+""")
 
 # smoothstep() as the GLSL spec defines it. Mesa returns NaN everywhere when both edges are equal
 # (`smoothstep(0.1, 0.1, x)`, a common hard-step idiom) where GPUs give a step, so user calls
 # are routed here (see `prepare`): identical for ordinary edges, a step for equal ones.
-SMOOTHSTEP = "\n".join(
-    f"{t} _esSmoothstep({e} a, {e} b, {t} x) {{ {t} s = clamp((x - a) / (b - a), 0.0, 1.0); "
+SMOOTHSTEP = Template("\n".join(
+    f"{t} ${{p}}Smoothstep({e} a, {e} b, {t} x) {{ {t} s = clamp((x - a) / (b - a), 0.0, 1.0); "
     f"return {equal_edges}; }}"
     for t, e, equal_edges in [
         ("float", "float", "a == b ? step(a, x) : s * s * (3.0 - 2.0 * s)"),
         *[(f"vec{n}", f"vec{n}", "mix(s * s * (3.0 - 2.0 * s), step(a, x), equal(a, b))") for n in (2, 3, 4)],
         *[(f"vec{n}", "float", "a == b ? step(a, x) : s * s * (3.0 - 2.0 * s)") for n in (2, 3, 4)],
-    ])
+    ]) + "\n")
 
-# Shadertoy's main(): colour starts as opaque black, alpha is forced to 1. Our additions: NaN
-# channels are stored as 0 (what GPUs write to an 8-bit target) and their pixels flagged, and a second output flags pixels
-# that hit the loop limit, so the renderer can fail such renders on every driver alike. It comes
-# after the user's code, as on the site; `#undef` and `_es` names keep user macros out of it.
-MAIN_WRAPPER = """\
-#undef gl_FragCoord
-layout(location = 0) out vec4 _esColor;
-layout(location = 1) out vec4 _esFlags;
-void main() {
-    vec4 _esC = vec4(0.0, 0.0, 0.0, 1.0);
-    mainImage(_esC, gl_FragCoord.xy);
-    bool _esBad = any(isnan(_esC)) || any(isinf(_esC));
-    _esColor = vec4(mix(_esC.rgb, vec3(0.0), isnan(_esC.rgb)), 1.0);  // NaN -> 0, as GPUs store it
-    _esFlags = vec4(_esLoopCount > ES_LOOP_LIMIT ? 1.0 : 0.0, _esBad ? 1.0 : 0.0, 0.0, 1.0);
+# Shadertoy's main(), after the user's code as on the site: colour starts as opaque black and
+# `mainImage` is called; `${p}Finish` then forces alpha to 1, stores NaN channels as 0, flags
+# them, and flags pixels that hit the loop limit in a second output, so every driver fails such
+# renders alike. The call itself is user code: it goes through the preprocessor with the user's
+# source, because golfed shaders `#define mainImage(O, U) O = ...` and Shadertoy expands that
+# in its own main(). Inside its own function, whatever it expands to, even a `return`, cannot
+# keep main() from reaching `${p}Finish`; and it names neither `gl_FragCoord` (shaders ported
+# from elsewhere `#define gl_FragCoord fragCoord`) nor anything of the wrapper's.
+CALL_MAIN_IMAGE = Template("mainImage($color, $coord);")
+MAIN_WRAPPER = Template("""\
+void ${p}Image(inout vec4 $color, vec2 $coord) { $call
 }
-"""
+void main() {
+    vec4 ${p}C = vec4(0.0, 0.0, 0.0, 1.0);
+    ${p}Image(${p}C, gl_FragCoord.xy);
+    ${p}Finish(${p}C);
+}
+""")
 
 VERTEX_SHADER = """\
 {version}
@@ -97,11 +125,18 @@ _SMOOTHSTEP_CALL = re.compile(r"\bsmoothstep(\s*\()")
 # shaders rely on it (`c += ...`); GLSL leaves an `out` parameter undefined, so we compile it
 # as `inout`, which is what the site's behaviour amounts to.
 _MAIN_IMAGE_OUT = re.compile(r"(\bvoid\s+mainImage\s*\(\s*)out\b")
-_DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*(version|extension)\b.*$", re.MULTILINE)
-_COMMENT = re.compile(r"//[^\n]*|/\*.*?(?:\*/|\Z)", re.DOTALL)
-_NOT_NEWLINE = re.compile(r"[^\n]")
+_DIRECTIVE_LINE = re.compile(r"^[ \t]*#[ \t]*(\w*).*$", re.MULTILINE)
 _INCLUDE = re.compile(r"^[ \t]*#[ \t]*include\b", re.MULTILINE)
 _LOOP_KEYWORD = re.compile(r"\b(for|while)\s*\(")
+_DISCARD = re.compile(r"\bdiscard(\s*);")
+# Desktop browsers compute mediump and lowp at 32 bits (ANGLE on Direct3D and Metal, like GPUs);
+# Mesa's llvmpipe lowers mediump floats to 16 bits, where `sin(x) * 43758.5` overflows to inf.
+_LOW_PRECISION = re.compile(r"\b(?:mediump|lowp)\b")
+_WRAPPER_NAME = re.compile(r"\b_es\w*")
+# A condition that declares its variable: `for (; bool b = f(i); )`, `while (bool b = ...)`.
+_DECLARATION = re.compile(r"^(\s*)(const\b)?(\s*[A-Za-z_]\w*\s+[A-Za-z_]\w*\s*=(?!=))(\s*)(.*?)(\s*)$",
+                          re.DOTALL)
+_SPACED = re.compile(r"^(\s*)(.*?)(\s*)$", re.DOTALL)
 
 
 class InvalidShaderInput(ValueError):
@@ -155,44 +190,90 @@ def prepare(user_code: str, dialect: str, loop_limit: int = DEFAULT_LOOP_LIMIT,
             extra_uniforms: str = "") -> PreparedShader:
     """Wrap a checked Image-pass source into a complete fragment shader for `dialect`.
 
-    The user's `#version` lines are dropped and `#extension` lines moved above the header (GLSL
-    wants them before any declaration); both are replaced by empty lines so numbering holds.
+    The source is preprocessed as `dialect` (`preprocess.preprocess`; a refusal raises
+    `PreprocessorError`), then its `#extension` lines move above the header (GLSL wants them
+    before any declaration; empty lines keep the numbering), every loop gets the guard, and a
+    `discard` spares pixels that hit the loop limit, so that their flag is written.
     `extra_uniforms` are declarations added after Shadertoy's (used by constant refinement).
     """
-    extensions = [m.group(0).strip() for m in _DIRECTIVE.finditer(user_code)
-                  if m.group(1) == "extension"]
-    body = _DIRECTIVE.sub("", strip_comments(user_code))
-    body = _MAIN_IMAGE_OUT.sub(r"\1inout", body)
-    body = bound_loops(_SMOOTHSTEP_CALL.sub(r"_esSmoothstep\1", body))
+    limit, lines = int(loop_limit), user_code.count("\n") + 1
+    color = _unused_name("_stColor", user_code)  # so that no user macro is named like them
+    coord = _unused_name("_stCoord", user_code)
+    call = CALL_MAIN_IMAGE.substitute(color=color, coord=coord)
+    try:
+        expanded = preprocess(f"{user_code}\n{call}", dialect)
+    except PreprocessorError as err:  # a message about the call names the user's last line
+        raise PreprocessorError([replace(d, line=min(d.line, lines)) if d.line else d
+                                 for d in err.diagnostics], err.stopped) from None
+    extensions, expanded = _hoist_extensions(expanded)
+    p = wrapper_prefix(expanded)
+    expanded = _MAIN_IMAGE_OUT.sub(r"\1inout", expanded)
+    expanded = _LOW_PRECISION.sub("highp", expanded)  # 32-bit floats everywhere, as desktop browsers
+    expanded = pin_evaluation_order(expanded, f"{p}Pin")  # reads left to right, as browsers (ANGLE)
+    remainders = "%" in expanded
+    if remainders:  # integer % as browsers and GPUs compute it, not Mesa (which treats negatives as unsigned)
+        expanded = truncated_remainders(expanded, f"{p}IMod")
+    expanded = _SMOOTHSTEP_CALL.sub(rf"{p}Smoothstep\1", expanded)
+    expanded = _DISCARD.sub(rf"{{ if ({p}LoopCount <= {limit}) discard\1; }}", expanded)
+    expanded = bound_loops(expanded, f"{p}LoopGuard()").split("\n")
+    body, call = "\n".join(expanded[:lines]), " ".join(expanded[lines:]).strip()
     header = [VERSION_LINES[dialect], *extensions]
     if dialect == "es300":
         header += ["precision highp float;", "precision highp int;", "precision highp sampler2D;"]
-    header += ["#define HW_PERFORMANCE 1", f"#define ES_LOOP_LIMIT {int(loop_limit)}",
-               UNIFORMS.rstrip("\n")]
+    header.append(UNIFORMS.rstrip("\n"))
     if extra_uniforms:
         header.append(extra_uniforms.rstrip("\n"))
-    header += [LOOP_GUARD.rstrip("\n"), SMOOTHSTEP]
+    header += [pin_declaration(f"{p}Pin"), PRELUDE.substitute(p=p, limit=limit).rstrip("\n"),
+               SMOOTHSTEP.substitute(p=p).rstrip("\n")]
+    if remainders:
+        header.append(remainder_functions(f"{p}IMod"))
     header_text = "\n".join(header) + "\n"
-    first_user_line = header_text.count("\n") + 1
-    source = header_text + body + "\n" + MAIN_WRAPPER
-    return PreparedShader(source, dialect, first_user_line, body.count("\n") + 1)
+    source = header_text + body + "\n" + MAIN_WRAPPER.substitute(p=p, color=color, coord=coord, call=call)
+    return PreparedShader(source, dialect, header_text.count("\n") + 1, lines)
 
 
-def strip_comments(code: str) -> str:
-    """Replace // and /* */ comments by spaces, keeping every newline: lines and columns stay valid.
+def _unused_name(base: str, code: str) -> str:
+    """`base`, or `base0`, `base1`, ...: the first that does not occur anywhere in `code`."""
+    name, n = base, 0
+    while name in code:
+        name, n = f"{base}{n}", n + 1
+    return name
 
-    An unclosed /* runs to the end. The one implementation, shared by extraction and the data filters.
+
+def wrapper_prefix(code: str) -> str:
+    """A prefix for the wrapper's names that no identifier in `code` starts with.
+
+    `_es` unless the user's code uses names starting with it; then `_es0`, `_es1`, ...
+
+    >>> wrapper_prefix("int x;"), wrapper_prefix("int _esLoopCount; float _es0;")
+    ('_es', '_es1')
     """
-    return _COMMENT.sub(lambda m: _NOT_NEWLINE.sub(" ", m.group(0)), code)
+    used = set(_WRAPPER_NAME.findall(code))
+    prefix, n = "_es", 0
+    while any(name.startswith(prefix) for name in used):
+        prefix, n = f"_es{n}", n + 1
+    return prefix
 
 
-def bound_loops(code: str) -> str:
-    """Add `_esLoopGuard()` to the condition of every `for` and `while` (and `do ... while`).
+def _hoist_extensions(expanded: str) -> tuple[list[str], str]:
+    """(the `#extension` lines, the text with them blanked); `#pragma` stays, nothing else can be left."""
+    extensions = []
 
-    `for (init; cond; step)` becomes `for (init; (cond) && _esLoopGuard(); step)`, an empty
-    condition becomes `_esLoopGuard()`. The guard counts iterations per pixel over all loops
-    and stops them past `ES_LOOP_LIMIT`; the wrapper then flags the pixel so the render fails.
-    Expects comment-free code (see `strip_comments`).
+    def blank(match: re.Match) -> str:
+        if match.group(1) == "extension":
+            extensions.append(match.group(0).strip())
+        return match.group(0) if match.group(1) == "pragma" else ""
+    return extensions, _DIRECTIVE_LINE.sub(blank, expanded)
+
+
+def bound_loops(code: str, guard: str = "_esLoopGuard()") -> str:
+    """Add `guard` to the condition of every `for` and `while` (and `do ... while`).
+
+    `for (init; cond; step)` becomes `for (init; (cond) && guard; step)`, an empty condition
+    becomes `guard`, and a condition that declares its variable (`bool b = f(i)`) keeps the
+    declaration: `bool b = (f(i)) && guard`. The guard counts iterations per pixel over all
+    loops and stops them past the limit; the wrapper then flags the pixel so the render fails.
+    Expects preprocessed code: no comments, no macros.
     """
     out, pos = [], 0
     for match in _LOOP_KEYWORD.finditer(code):
@@ -207,16 +288,27 @@ def bound_loops(code: str) -> str:
             parts = _split_top_level(inside, ";")
             if len(parts) != 3:
                 continue
-            cond = parts[1].strip()
-            parts[1] = f" ({cond}) && _esLoopGuard()" if cond else " _esLoopGuard()"
+            parts[1] = _guarded(parts[1], guard)
             guarded = ";".join(parts)
         else:
-            guarded = f"({inside}) && _esLoopGuard()"
+            guarded = _guarded(inside, guard)
         out.append(code[pos:open_paren + 1])
         out.append(guarded)
         pos = close_paren
     out.append(code[pos:])
     return "".join(out)
+
+
+def _guarded(condition: str, guard: str) -> str:
+    """`condition` and `guard`, with every newline of `condition` kept (line numbers hold)."""
+    if not condition.strip():
+        return (condition or " ") + guard
+    if m := _DECLARATION.match(condition):
+        # `const` would make the initializer, which now calls the guard, an error; the variable is
+        # only read by the loop either way.
+        return f"{m[1]}{m[3]}{m[4]}({m[5]}) && {guard}{m[6]}"
+    m = _SPACED.match(condition)
+    return f"{m[1]}({m[2]}) && {guard}{m[3]}"
 
 
 def _matching_paren(code: str, open_index: int) -> int | None:

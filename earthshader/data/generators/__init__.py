@@ -1,29 +1,69 @@
 """Seeded procedural Shadertoy programs with known parameters and a difficulty level.
 
     >>> from earthshader.data.generators import generate, FAMILIES, GROUPS
-    >>> s = generate("textures", seed=3)               # a group: the family is drawn from the seed
-    >>> s = generate("fbm", seed=3, difficulty=2)      # or one family at a chosen difficulty
-    >>> s.code, s.family, s.group, s.params, s.difficulty, s.seed
-
-`generate` is deterministic per (name, seed, difficulty). With `difficulty=None` the level is drawn
-from the seed. For a group, the level is drawn first (uniform over the group's levels), then a
-family that offers that level, so every level is equally common. Level 0 is the simplest (a 5-12
-line texture, a single 2D shape); levels grow toward about 60 lines.
+    >>> s = generate("textures", seed=3)               # a group: level and family drawn from the seed
+    >>> (s.family, s.group, s.difficulty, s.seed)
+    ('turbulence', 'textures', 2, 3)
+    >>> generate("fbm", seed=3, difficulty=2).family   # or one family at a chosen difficulty
+    'fbm'
+    >>> generate("textures", 3, difficulty=s.difficulty) == s
+    True
 
 Groups: `textures` (2D patterns and noises), `primitives` (2D SDF scenes and raymarched 3D
-primitives), `terrains` (raymarched heightfields).
+primitives), `terrains` (raymarched heightfields). Level 0 is the simplest (a 5-12 line texture, a
+single 2D shape); levels grow toward about 60 lines. A family offers the levels
+`min_difficulty..max_difficulty`; a group offers every level one of its families offers.
+
+How a seed becomes a program
+----------------------------
+`generate(name, seed, difficulty=None)` is deterministic per (name, seed, difficulty), and stable:
+
+- A family (`generate("fbm", seed)`) draws its level (when `difficulty` is None) and then its
+  parameters from its own stream, seeded by (family, seed, difficulty): nothing outside the family's
+  own code touches its programs.
+- A group (`generate("textures", seed)`) takes the level `difficulty`, or else the level with the
+  smallest key among the levels the group offers (`seeds.rendezvous`, keys from (group, seed,
+  level)): every level is equally common. Then the family with the smallest key among the group's
+  families that offer that level (keys from (group, seed, level, family)): within a level every
+  family is equally common. The family draws its parameters from a stream seeded by (group, family,
+  seed, level), apart from its own stream, so a group and one of its families draw independent
+  programs at the same seeds (training on a group does not see a family's held-out seeds).
+
+So `generate(group, seed)` equals `generate(group, seed, difficulty=its level)`; a family's programs
+never change when families are added or another family's code changes; and adding a family to a
+group changes a group seed only where the new family wins that seed's draw: about 1 in N + 1 of the
+seeds of each level it offers, where N families offer the level already. Those seeds move to the new
+family; no seed ever moves from one existing family to another, and a new level takes seeds only to
+itself (1 in L + 1 of the seeds with no fixed difficulty, for L levels before). Removing a family
+moves only its own seeds. `tests/test_generators_stable.py` pins programs and checks all of this by
+registering extra families.
+
+Why not "no group seed ever changes": a new family must get some seeds of the group for group
+datasets to contain it, and any seed it gets had a program before, so the only ways to keep every
+group seed fixed are to give new families only seeds above some frozen bound or no group seeds at
+all; then a dataset built from seed 0 never sees a new family. Rendezvous hashing moves the fewest
+seeds possible (exactly the new family's share) and moves them nowhere else. Where a dataset must not
+change at all, name its families (`generate("fbm", seed)`), which no later family touches.
+
+Adding a family: write `build(draw, difficulty) -> code` in the group's module and add it to that
+module's table (`TEXTURE_FAMILIES`, ...), or call `register(Family(...))`; give it a detection rule in
+the module's `..._SIGNATURES` beside the table (a test asks for one), and pin it by rewriting
+`tests/generator_pins.json` (`tests/test_generators_stable.py` says how): no existing pin may change.
 """
 
 from __future__ import annotations
 
+import operator
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .glsl_snippets import Draw
-from .primitives import PRIMITIVE_FAMILIES
-from .terrains import TERRAIN_FAMILIES
-from .textures import TEXTURE_FAMILIES
+from .primitives import PRIMITIVE_FAMILIES, PRIMITIVE_SIGNATURES
+from .seeds import rendezvous, stream
+from .terrains import TERRAIN_FAMILIES, TERRAIN_SIGNATURES
+from .textures import TEXTURE_FAMILIES, TEXTURE_SIGNATURES
 
 
 @dataclass(frozen=True)
@@ -53,47 +93,78 @@ class ShaderSample:
     seed: int = 0
 
 
-def _register() -> dict[str, Family]:
-    families = {}
-    tables = {"textures": TEXTURE_FAMILIES, "primitives": PRIMITIVE_FAMILIES, "terrains": TERRAIN_FAMILIES}
-    for group, table in tables.items():
-        for name, (build, low, high) in table.items():
-            families[name] = Family(name, group, build, low, high)
-    return families
-
-
 #: family name -> Family
-FAMILIES: dict[str, Family] = _register()
+FAMILIES: dict[str, Family] = {}
 #: group name -> family names in that group
 GROUPS: dict[str, list[str]] = {}
-for _family in FAMILIES.values():
-    GROUPS.setdefault(_family.group, []).append(_family.name)
+
+
+def register(family: Family) -> Family:
+    """Add a family to `FAMILIES` and its group to `GROUPS`; a name already taken is refused."""
+    if family.name in FAMILIES or family.name in GROUPS or family.name == family.group:
+        raise ValueError(f"generator name {family.name!r} is taken; groups: {sorted(GROUPS)}, "
+                         f"families: {sorted(FAMILIES)}")
+    if family.group in FAMILIES:
+        raise ValueError(f"group name {family.group!r} is already a family's name")
+    if not 0 <= family.min_difficulty <= family.max_difficulty:
+        raise ValueError(f"{family.name}: difficulties must satisfy 0 <= min <= max, "
+                         f"got {family.min_difficulty}..{family.max_difficulty}")
+    FAMILIES[family.name] = family
+    GROUPS.setdefault(family.group, []).append(family.name)
+    return family
+
+
+for _group, _table in {"textures": TEXTURE_FAMILIES, "primitives": PRIMITIVE_FAMILIES,
+                       "terrains": TERRAIN_FAMILIES}.items():
+    for _name, (_build, _low, _high) in _table.items():
+        register(Family(_name, _group, _build, _low, _high))
+
+
+#: Every family's detection rules, in the order `detect_family` checks them: a terrain also holds noise
+#: and a raymarch, and a raymarched primitive `float t =`, so terrains go first, then primitives.
+SIGNATURES: tuple[tuple[str, tuple[str, ...]], ...] = TERRAIN_SIGNATURES + PRIMITIVE_SIGNATURES + TEXTURE_SIGNATURES
+
+
+def _levels(name: str) -> list[int]:
+    if name in FAMILIES:
+        return list(FAMILIES[name].difficulties)
+    if name in GROUPS:
+        return sorted({level for f in GROUPS[name] for level in FAMILIES[f].difficulties})
+    raise ValueError(f"unknown generator {name!r}; valid groups: {sorted(GROUPS)}, families: {sorted(FAMILIES)}")
 
 
 def difficulty_range(name: str) -> range:
     """The levels a group or family offers."""
-    if name in FAMILIES:
-        return FAMILIES[name].difficulties
-    if name in GROUPS:
-        families = [FAMILIES[f] for f in GROUPS[name]]
-        return range(min(f.min_difficulty for f in families), max(f.max_difficulty for f in families) + 1)
-    raise ValueError(f"unknown generator {name!r}; valid groups: {sorted(GROUPS)}, families: {sorted(FAMILIES)}")
+    levels = _levels(name)
+    return range(levels[0], levels[-1] + 1)
+
+
+def _integer(what: str, value) -> int:
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ValueError(f"{what} must be an integer, got {value!r}") from None
 
 
 def generate(name: str, seed: int, difficulty: int | None = None) -> ShaderSample:
     """One program from a group (`textures`, `primitives`, `terrains`) or a family (e.g. `fbm`)."""
-    levels = difficulty_range(name)
-    if difficulty is not None and difficulty not in levels:
-        raise ValueError(f"{name!r} offers difficulties {levels.start}..{levels.stop - 1}, not {difficulty}")
-    # A string seed makes `random.Random` hash with SHA-512: stable across processes and runs.
-    rng = random.Random(f"{name}:{seed}:{difficulty}")
-    level = rng.choice(levels) if difficulty is None else difficulty
+    seed = _integer("seed", seed)
+    levels = _levels(name)
+    if difficulty is not None:
+        difficulty = _integer("difficulty", difficulty)
+        if difficulty not in levels:
+            raise ValueError(f"{name!r} offers difficulties {levels[0]}..{levels[-1]}, not {difficulty}")
     if name in GROUPS:
-        candidates = [f for f in GROUPS[name] if level in FAMILIES[f].difficulties]
-        family = FAMILIES[rng.choice(candidates)]
+        level = rendezvous(levels, "level", name, seed) if difficulty is None else difficulty
+        offering = [f for f in GROUPS[name] if level in FAMILIES[f].difficulties]
+        family = FAMILIES[rendezvous(offering, "family", name, seed, level)]
+        rng = stream(name, family.name, seed, level)
     else:
         family = FAMILIES[name]
-    draw = Draw(random.Random(f"{family.name}:{seed}:{level}:{rng.random()}"))
+        own = random.Random(f"{name}:{seed}:{difficulty}")  # a string seed: hashed with SHA-512, stable
+        level = own.choice(levels) if difficulty is None else difficulty
+        rng = random.Random(f"{name}:{seed}:{level}:{own.random()}")
+    draw = Draw(rng)
     code = family.build(draw, level)
     return ShaderSample(code=code, family=family.name, group=family.group, params=dict(draw.params),
                         difficulty=level, seed=seed)
@@ -104,4 +175,5 @@ def generate_many(name: str, n: int, start_seed: int = 0, difficulty: int | None
     return [generate(name, seed, difficulty) for seed in range(start_seed, start_seed + n)]
 
 
-__all__ = ["FAMILIES", "GROUPS", "Family", "ShaderSample", "difficulty_range", "generate", "generate_many"]
+__all__ = ["FAMILIES", "GROUPS", "SIGNATURES", "Family", "ShaderSample", "difficulty_range", "generate",
+           "generate_many", "register"]

@@ -6,8 +6,9 @@ A generator draws its parameters through `Draw`, which rounds every number to 2 
 `draw.params`, so a sample carries exactly the values that appear in its code:
 
     >>> draw = Draw(random.Random("stripes:3"))
-    >>> freq = draw.uniform("frequency", 4, 12)     # e.g. 7.3, recorded as params["frequency"]
-    >>> f"uv.x * {glf(freq)}"                         # 'uv.x * 7.3'
+    >>> freq = draw.uniform("frequency", 4, 12)
+    >>> f"uv.x * {glf(freq)}", draw.params
+    ('uv.x * 11.0', {'frequency': 11.0})
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from __future__ import annotations
 import colorsys
 import math
 import random
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 def round_sig(x: float, sig: int = 2) -> float:
@@ -225,6 +227,29 @@ def fbm_function(octaves: int, gain: float, lacunarity: float, rotate: bool, kin
         "}",
     ]
     return "\n".join(lines)
+
+
+def worley_function(jitter: float) -> str:
+    """`vec3 worley(vec2 p)`: distances to the nearest and second-nearest cell points, and the nearest
+    cell's hash; cell points move by up to `jitter` of a cell (`hash2` must already be defined)."""
+    return "\n".join([
+        "vec3 worley(vec2 p) {",
+        "    vec2 i = floor(p);",
+        "    vec2 f = fract(p);",
+        "    float first = 8.0;",
+        "    float second = 8.0;",
+        "    vec2 nearest = vec2(0.0);",
+        "    for (int y = -1; y <= 1; y++) {",
+        "        for (int x = -1; x <= 1; x++) {",
+        "            vec2 cell = vec2(float(x), float(y));",
+        f"            float d = length(cell + {glf(jitter)} * hash2(i + cell) - f);",
+        "            if (d < first) { second = first; first = d; nearest = i + cell; }",
+        "            else if (d < second) { second = d; }",
+        "        }",
+        "    }",
+        "    return vec3(first, second, hash2(nearest).x);",
+        "}",
+    ])
 
 
 def program(*parts: str) -> str:

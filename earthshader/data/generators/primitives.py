@@ -5,7 +5,13 @@ The first rung of the ladder: level 0 is one filled shape in about 7 lines; leve
 raymarched scene with shadows. Use through the registry:
 
     >>> from earthshader.data.generators import generate
-    >>> generate("circles", seed=0, difficulty=0).code
+    >>> print(generate("circles", seed=0, difficulty=0).code, end="")
+    void mainImage(out vec4 fragColor, in vec2 fragCoord) {
+        vec2 uv = (fragCoord - 0.5 * iResolution.xy) / iResolution.y;
+        float d = length(uv - vec2(-0.18, -0.18)) - 0.14;
+        vec3 col = mix(vec3(0.3, 0.1, 0.2), vec3(0.7, 0.7, 0.9), step(d, 0.0));
+        fragColor = vec4(col, 1.0);
+    }
 """
 
 from __future__ import annotations
@@ -231,10 +237,24 @@ vec3 calcNormal(vec3 p) {
         "        vec3 n = calcNormal(p);",
         f"        vec3 albedo = p.y < 0.01 ? {vec(ground)} : {vec(surface)};",
         f"        float diffuse = max(dot(n, light), 0.0){shadow};",
-        f"        col = albedo * (0.25 + 0.75 * diffuse);",
+        "        col = albedo * (0.25 + 0.75 * diffuse);",
         "    }",
     ]
     return program(*functions, "\n".join(body), _close([]))
+
+
+#: How `earthshader.evaluation.families.detect_family` recognises these families: (family, patterns
+#: that must all match the comment-free code), checked in order, specific first; one or more a family.
+PRIMITIVE_SIGNATURES = (
+    ("raymarched", (r"\bmap\s*\(", r"\bmarch\s*\(", r"\bsd(Sphere|Box|Torus|Capsule)\s*\(\s*p\b")),
+    ("sdf_scene", (r"\bsdRing\s*\(",)),
+    ("sdf_scene", (r"\bsdBox\s*\(", r"\bsdCircle\s*\(")),
+    ("boxes", (r"\bsdBox\s*\(\s*rotate\s*\(",)),
+    ("sdf_scene", (r"\bsdBox\s*\(",)),
+    ("circles", (r"\bsdCircle\s*\(",)),
+    ("circles", (r"\bfloat\s+d\s*=\s*length\s*\(\s*uv\s*-",)),
+    ("boxes", (r"=\s*abs\s*\(\s*uv\s*-", r"length\s*\(\s*max\s*\(\s*q\b")),
+)
 
 
 #: name -> (function, lowest difficulty, highest difficulty)

@@ -11,7 +11,9 @@ under a second). Difficulty adds features: 1 fog and materials by slope, 2 soft 
 height, 3 more octaves, a sun disc and gamma.
 
     >>> from earthshader.data.generators import generate
-    >>> generate("terrains", seed=7).code
+    >>> sample = generate("terrains", seed=7)
+    >>> sample.family, sample.difficulty, "float raymarch(vec3 ro, vec3 rd)" in sample.code
+    ('water_terrain', 2, True)
 """
 
 from __future__ import annotations
@@ -184,6 +186,17 @@ def terraced_terrain(draw: Draw, difficulty: int) -> str:
 
 def water_terrain(draw: Draw, difficulty: int) -> str:
     return build_terrain(draw, difficulty, "water")
+
+
+_TERRAIN = r"\bterrain\s*\("
+#: How `earthshader.evaluation.families.detect_family` recognises these families: (family, patterns
+#: that must all match the comment-free code), checked in order, specific first; one or more a family.
+TERRAIN_SIGNATURES = (
+    ("water_terrain", (_TERRAIN, r"\btWater\b")),
+    ("terraced_terrain", (_TERRAIN, r"floor\s*\(\s*level\s*\)")),
+    ("ridged_terrain", (_TERRAIN, r"abs\s*\(\s*2\.0\s*\*\s*noise\s*\(")),
+    ("fbm_terrain", (_TERRAIN,)),
+)
 
 
 #: name -> (function, lowest difficulty, highest difficulty)

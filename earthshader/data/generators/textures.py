@@ -5,7 +5,13 @@ Difficulty 0 is a 5-12 line program with one idea; each level adds one idea (rot
 warping, more octaves) up to about 60 lines at level 3. Use through the registry:
 
     >>> from earthshader.data.generators import generate
-    >>> generate("checker", seed=1, difficulty=0).code
+    >>> print(generate("checker", seed=1, difficulty=0).code, end="")
+    void mainImage(out vec4 fragColor, in vec2 fragCoord) {
+        vec2 uv = fragCoord / iResolution.y;
+        float checker = mod(floor(uv.x * 4.0) + floor(uv.y * 4.0), 2.0);
+        vec3 col = mix(vec3(0.8, 1.0, 0.9), vec3(0.1, 0.2, 0.4), checker);
+        fragColor = vec4(col, 1.0);
+    }
 """
 
 from __future__ import annotations
@@ -25,8 +31,8 @@ from .glsl_snippets import (
     palette_function,
     program,
     vec,
+    worley_function,
 )
-
 
 VALUE_NOISE_ONLY = NOISES["value"][1]  # without its hash, for programs that define `hash` already
 
@@ -175,7 +181,7 @@ def waves(draw: Draw, difficulty: int) -> str:
         return program(
             MAIN_OPEN, UV_ASPECT,
             f"    float wave = 0.5 + {glf(amp)} * sin(uv.x * {glf(freq)});",
-            f"    float below = smoothstep(0.0, 0.01, wave - uv.y);",
+            "    float below = smoothstep(0.0, 0.01, wave - uv.y);",
             finish(f"    vec3 col = mix({vec(dark)}, {vec(light)}, below);"),
         )
     if difficulty == 1:
@@ -190,7 +196,7 @@ def waves(draw: Draw, difficulty: int) -> str:
     palette = palette_function(*draw.palette())
     body = [
         MAIN_OPEN, UV_ASPECT,
-        f"    vec3 col = palette(0.0) * (0.5 + 0.5 * uv.y);",
+        "    vec3 col = palette(0.0) * (0.5 + 0.5 * uv.y);",
         f"    for (int i = 0; i < {layers}; i++) {{",
         "        float k = float(i);",
         f"        float height = 0.8 - k * {glf(round(0.7 / layers, 2))};",
@@ -264,7 +270,6 @@ def bricks(draw: Draw, difficulty: int) -> str:
     return program(*functions, "\n".join(body), finish())
 
 
-
 def value_noise(draw: Draw, difficulty: int) -> str:
     scale = draw.uniform("scale", 3, 14)
     field = f"noise(uv * {glf(scale)})"
@@ -325,25 +330,7 @@ def simplex(draw: Draw, difficulty: int) -> str:
 def worley(draw: Draw, difficulty: int) -> str:
     scale = draw.uniform("scale", 3, 10)
     jitter = draw.choice("jitter", [0.7, 0.8, 0.9, 1.0])
-    lines = [
-        "vec3 worley(vec2 p) {",
-        "    vec2 i = floor(p);",
-        "    vec2 f = fract(p);",
-        "    float first = 8.0;",
-        "    float second = 8.0;",
-        "    vec2 nearest = vec2(0.0);",
-        "    for (int y = -1; y <= 1; y++) {",
-        "        for (int x = -1; x <= 1; x++) {",
-        "            vec2 cell = vec2(float(x), float(y));",
-        f"            float d = length(cell + {glf(jitter)} * hash2(i + cell) - f);",
-        "            if (d < first) { second = first; first = d; nearest = i + cell; }",
-        "            else if (d < second) { second = d; }",
-        "        }",
-        "    }",
-        "    return vec3(first, second, hash2(nearest).x);",
-        "}",
-    ]
-    functions = [HASH2, "\n".join(lines)]
+    functions = [HASH2, worley_function(jitter)]
     body = [MAIN_OPEN, UV_ASPECT, f"    vec3 w = worley(uv * {glf(scale)});"]
     if difficulty == 1:
         field = "w.x"
@@ -374,6 +361,27 @@ def domain_warp(draw: Draw, difficulty: int) -> str:
         "    col *= 0.6 + 0.6 * n;",
     ]
     return program(*NOISES[noise], fbm_function(octaves, 0.5, 2.0, True), palette, "\n".join(body), finish())
+
+
+#: How `earthshader.evaluation.families.detect_family` recognises these families: (family, patterns
+#: that must all match the comment-free code), checked in order, specific first; one or more a family.
+TEXTURE_SIGNATURES = (
+    ("domain_warp", (r"vec2\s*\(\s*fbm\s*\(",)),
+    ("worley", (r"\bworley\s*\(",)),
+    ("ridged", (r"\bridged\s*\(",)),
+    ("turbulence", (r"\bturbulence\s*\(",)),
+    ("simplex", (r"\b0\.366025404\b|\bK1\b",)),
+    ("fbm", (r"\bfbm\s*\(",)),
+    ("bricks", (r"\binside\b", r"\bmod\s*\(\s*floor\s*\(\s*p\.y\s*\)")),
+    ("value_noise", (r"\bnoise\s*\(",)),
+    ("checker", (r"\bchecker\b",)),
+    ("stripes", (r"\bstripe\b",)),
+    ("rings", (r"\bring\b",)),
+    ("waves", (r"\bwave\b",)),
+    ("waves", (r"sin\s*\([^;]*\bsin\s*\(\s*uv\.x",)),
+    ("dots", (r"\bdots\b",)),
+    ("gradient", (r"\bfloat\s+t\s*=",)),
+)
 
 
 #: name -> (function, lowest difficulty, highest difficulty)

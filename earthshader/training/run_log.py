@@ -36,7 +36,7 @@ from rich.table import Table
 from transformers import TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 
-from earthshader.extract import extract_glsl
+from earthshader.glsl.extract import extract_glsl
 from rewards.base import RewardError
 from rewards.cache import RenderRequest, shared_cache
 from rewards.concurrent import ConcurrentReward, is_async

@@ -3,15 +3,15 @@
 All functions take H x W x 3 uint8 images (top row first), as the renderer returns them.
 One set of definitions, so that "flat" means the same thing in a data filter, a reward and a report.
 
-    >>> from earthshader.metrics import visual_entropy, is_flat
-    >>> visual_entropy(image)      # 0 (one colour) .. 1 (every grey level equally common)
+    from earthshader.image.metrics import visual_entropy, is_flat
+    visual_entropy(image)      # 0 (one colour) .. 1 (every grey level equally common)
 
 Similarity to a target (1 = identical), and the skill over the target's own mean-colour image:
 
-    >>> from earthshader.metrics import ssim, similarity_skill, SIMILARITY_METRICS
-    >>> ssim(render, target, scales=3)                      # colour SSIM over a 3-level pyramid
-    >>> score, flat_score, skill = similarity_skill("edges", render, target)
-    >>> psnr(render, target), mse(render, target)           # dB; mean squared error on [0, 1] colours
+    from earthshader.image.metrics import ssim, similarity_skill, SIMILARITY_METRICS
+    ssim(render, target, scales=3)                      # colour SSIM over a 3-level pyramid
+    score, flat_score, skill = similarity_skill("edges", render, target)
+    psnr(render, target), mse(render, target)           # dB; mean squared error on [0, 1] colours
 
 Report skill (and the baseline) beside any raw similarity: a flat image of the right mean colour already
 scores well on plain SSIM, pixel L2 and palette distance.
@@ -23,6 +23,8 @@ import numpy as np
 
 #: A render whose pixels all lie within this many grey levels (of 255) of the mean is "flat".
 FLAT_STD = 2.0
+#: The smallest side (pixels) every similarity can score: SSIM's smallest window is 3 x 3.
+MIN_SIDE = 3
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
@@ -145,8 +147,8 @@ def _ssim_once(a: np.ndarray, b: np.ndarray) -> float:
 
     side = min(a.shape[:2])
     win_size = min(7, side if side % 2 else side - 1)
-    if win_size < 3:
-        raise ValueError(f"SSIM needs images of at least 3 x 3 pixels, got {a.shape[:2]}")
+    if win_size < MIN_SIDE:
+        raise ValueError(f"SSIM needs images of at least {MIN_SIDE} x {MIN_SIDE} pixels, got {a.shape[:2]}")
     return float(structural_similarity(a, b, channel_axis=-1, data_range=1.0, win_size=win_size))
 
 
@@ -297,3 +299,37 @@ def similarity_skill(metric, candidate: np.ndarray, target: np.ndarray, **option
     score = function(candidate, target, **options)
     flat_score = function(mean_colour_image(target), target, **options)
     return score, flat_score, skill(score, flat_score)
+
+
+def target_image(image, *, allow_flat: bool = True) -> np.ndarray:
+    """`image` as a target every metric can score: H x W x 3 uint8, or a `ValueError` that says why not.
+
+    Accepts a PIL image (any mode, converted to RGB) or an H x W x 3|4 uint8 array (alpha dropped), at least
+    `MIN_SIDE` pixels each way. With `allow_flat=False` a single-colour image is refused too: nothing beats
+    its own mean-colour image, so no similarity skill exists for it. The one check datasets of targets
+    (GRPO, evaluation) and the rewards apply.
+
+    >>> target_image(np.zeros((2, 8, 3), np.uint8))
+    Traceback (most recent call last):
+    ValueError: the image is 2 x 8 pixels; a target needs at least 3 x 3 (SSIM's smallest window)
+    """
+    if hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image
+        image = image if image.mode == "RGB" else image.convert("RGB")
+    try:
+        array = np.asarray(image)
+    except Exception as error:  # an object numpy cannot read as an array at all
+        raise ValueError(f"not an image: {type(image).__name__} ({error})") from None
+    if array.ndim != 3 or array.shape[-1] not in (3, 4):
+        raise ValueError(f"not an H x W x 3 (or 4) colour image: {type(image).__name__} of shape {array.shape}")
+    if array.dtype != np.uint8:
+        raise ValueError(f"not a uint8 image (values 0..255): dtype {array.dtype}; convert it, e.g. with "
+                         f"(np.clip(x, 0, 1) * 255).round().astype(np.uint8) for colours in [0, 1]")
+    height, width = array.shape[:2]
+    if min(height, width) < MIN_SIDE:
+        raise ValueError(f"the image is {height} x {width} pixels; a target needs at least {MIN_SIDE} x {MIN_SIDE} "
+                         "(SSIM's smallest window)")
+    array = np.ascontiguousarray(array[..., :3])
+    if not allow_flat and is_flat(array):
+        raise ValueError("the image is a single colour: its own mean-colour image already matches it, so no "
+                         "similarity skill exists")
+    return array

@@ -3,7 +3,7 @@
 Refinement (`earthshader.refine`) changes a shader's numbers by re-rendering, not by recompiling:
 each liftable float literal becomes a uniform `_k0`, `_k1`, ... whose value starts at the literal's.
 
-    from earthshader.literals import lift_literals
+    from earthshader.glsl.literals import lift_literals
 
     lifted = lift_literals(source)
     lifted.code, lifted.declarations       # render with uniform_declarations=lifted.declarations
@@ -26,7 +26,7 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from earthshader.glsl_scan import Definition, Scanner, Structure, parse_float
+from earthshader.glsl.scan import Definition, Scanner, Structure, parse_float
 
 #: A `-` right after one of these is a unary minus, which joins the literal: `x*-0.5` is one value.
 UNARY_CONTEXT = {"(", "[", ",", "=", "+=", "-=", "*=", "/=", "?", ":", "{", ";", "return",

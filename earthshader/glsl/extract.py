@@ -1,6 +1,6 @@
 """Pull the GLSL program out of a model's answer: the one extractor used by rewards, evaluation and inference.
 
-    >>> from earthshader.extract import extract_glsl
+    >>> from earthshader.glsl.extract import extract_glsl
     >>> shader = extract_glsl("Here it is:\\n```glsl\\nvoid mainImage(out vec4 c, in vec2 p) { c = vec4(1); }\\n```")
     >>> shader.code
     'void mainImage(out vec4 c, in vec2 p) { c = vec4(1); }'
@@ -158,7 +158,7 @@ def _fenced_blocks(text: str) -> list[_Block]:
             language, body_start = word.lower(), text.index(info, opening.end()) + len(word)
         else:  # code right after the backticks, on the same line
             language, body_start = "", opening.end()
-        closing = re.compile(re.escape(marker[0]) + "{%d,}" % len(marker)).search(text, body_start)
+        closing = re.compile(re.escape(marker[0]) + f"{{{len(marker)},}}").search(text, body_start)
         if closing is None:
             blocks.append(_Block(text[body_start:].strip(), language, False, opening.start(), len(text)))
             return blocks

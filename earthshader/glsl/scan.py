@@ -2,7 +2,7 @@
 
 Not a parser: it knows statements, brackets, function bodies, `const` and global declarations,
 `#define` bodies, and the places where GLSL wants a constant (array sizes, loop headers, case
-labels, `#if`, integral `pow` exponents). `earthshader.literals` builds on it.
+labels, `#if`, integral `pow` exponents). `earthshader.glsl.literals` builds on it.
 
     scanner = Scanner(source)
     structure = Structure(scanner)

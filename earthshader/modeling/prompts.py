@@ -4,14 +4,14 @@ Every stage shows the model the same words and the same pixels, so that what SFT
 and evaluation ask for. The rewards render candidates at `image_size(...)` too, so a target and its
 render are compared at the size the model saw.
 
-    >>> from earthshader.prompts import image_size, prepare_image, make_prompt, make_example
-    >>> side = image_size(224)                      # 224: a multiple of 28 (one token per 28 x 28 pixels)
-    >>> image = prepare_image(array_or_pil, side)   # square RGB PIL image, side x side
-    >>> make_prompt()                               # the conversational user turn TRL wants
+    from earthshader.modeling.prompts import image_size, prepare_image, make_prompt, make_example
+    side = image_size(224)                      # 224: a multiple of 28 (one token per 28 x 28 pixels)
+    image = prepare_image(array_or_pil, side)   # square RGB PIL image, side x side
+    make_prompt()                               # the conversational user turn TRL wants
     [{'role': 'user', 'content': [{'type': 'image'}, {'type': 'text', 'text': 'Write a Shadertoy ...'}]}]
-    >>> make_example(image, code)                   # {"prompt": [...], "completion": [...], "image": image}
+    make_example(image, code)                   # {"prompt": [...], "completion": [...], "image": image}
 
-The completion is the program in a ```glsl fence: `earthshader.extract.extract_glsl` reads it back.
+The completion is the program in a ```glsl fence: `earthshader.glsl.extract.extract_glsl` reads it back.
 """
 
 from __future__ import annotations
@@ -62,8 +62,13 @@ def image_tokens(size: int) -> int:
 def prepare_image(image, size: int) -> Image.Image:
     """A square RGB PIL image of `image_size(size)` pixels from a PIL image or an H x W x 3|4 uint8 array.
 
-    Non-square inputs are resized (stretched), not cropped: renders are drawn at the target's size, and a
-    crop would hide part of what the program must reproduce. Bicubic for downsizing and upsizing alike.
+    A non-square input is centre-cropped to its largest square first, then resized: stretching would turn
+    a photograph's circles into ellipses that no square render reproduces. Bicubic for downsizing and
+    upsizing alike. Renders and factory datasets are square already; only pictures (photos, Hub images)
+    lose their edges. `earthshader.data.rows` logs how many pictures were cropped and resized.
+
+    >>> prepare_image(np.zeros((100, 300, 3), np.uint8), 84).size
+    (84, 84)
     """
     side = image_size(size)
     if isinstance(image, Image.Image):
@@ -77,6 +82,11 @@ def prepare_image(image, size: int) -> Image.Image:
         pil = Image.fromarray(array)
     if pil.mode != "RGB":
         pil = pil.convert("RGB")
+    width, height = pil.size
+    if width != height:
+        short = min(width, height)
+        left, top = (width - short) // 2, (height - short) // 2
+        pil = pil.crop((left, top, left + short, top + short))
     if pil.size != (side, side):
         pil = pil.resize((side, side), Image.Resampling.BICUBIC)
     return pil

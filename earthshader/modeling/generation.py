@@ -1,20 +1,20 @@
 """Batched generation: K completions per target image, with the shared prompt template (used by eval and infer).
 
-    >>> from earthshader.models import load_model
-    >>> from earthshader.generate import generate_completions
-    >>> model, processor = load_model("runs/sft-tiny")                  # an adapter dir or a model
-    >>> texts = generate_completions(model, processor, images, image_size=84, k=1)   # greedy
-    >>> texts[0][0]                                                      # '```glsl\\nvoid mainImage(...'
-    >>> generate_completions(model, processor, images, image_size=224, k=8, temperature=1.0)   # sampled
+    from earthshader.modeling import load_model
+    from earthshader.modeling.generation import generate_completions
+    model, processor = load_model("runs/sft-tiny")                  # an adapter dir or a model
+    texts = generate_completions(model, processor, images, image_size=84, k=1)   # greedy
+    texts[0][0]                                                      # '```glsl\\nvoid mainImage(...'
+    generate_completions(model, processor, images, image_size=224, k=8, temperature=1.0)   # sampled
 
 Images may be PIL images or H x W x 3 uint8 arrays; they are resized with `prompts.prepare_image`, so
 pass the image size the model was trained with. Returns one list of K strings per image, in order.
-Pass the completions to `earthshader.extract.extract_glsl` to get the code.
+Pass the completions to `earthshader.glsl.extract.extract_glsl` to get the code.
 """
 
 from __future__ import annotations
 
-from earthshader import prompts
+from earthshader.modeling import prompts
 
 
 def generate_completions(

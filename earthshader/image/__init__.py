@@ -1,0 +1,1 @@
+"""Pictures as arrays: the one set of image metrics shared by rewards, data filters and evaluation."""

@@ -1,0 +1,166 @@
+"""The arguments SFT and GRPO share, one name per field; each stage's own fields extend them.
+
+A recipe YAML fills these next to TRL's `SFTConfig` / `GRPOConfig` and `ModelConfig` (see
+`earthshader.training.recipes.parse_recipe_args`); every field is also a flag, spelt with underscores
+(`--generated_examples 64`) or hyphens (`--generated-examples 64`).
+
+    >>> args = GRPOScriptArguments(generators=["textures"], generated_examples=8)
+    >>> args.generator_seed, args.image_size
+    (500000, 224)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from earthshader.cli import (
+    MAX_SIDE,
+    check_fields,
+    int_range,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+
+
+@dataclass
+class ScriptArguments:
+    """Where the model comes from and what data it learns from."""
+
+    backend: str = field(default="auto", metadata={"help": "auto, unsloth, bnb or cpu (see earthshader.modeling)"})
+    image_size: int = field(default=224, metadata={"help": "square side of images and renders (multiple of 28)"})
+    dataset_path: str | None = field(default=None, metadata={
+        "help": "a dataset saved by the data factory's CLI, or any source of earthshader.data.rows.load_rows "
+                "(GRPO: a picture folder, crops:..., skimage:..., renders:...; docs/pictures.md)"})
+    dataset_split: str = field(default="train", metadata={"help": "split of dataset_path"})
+    generators: list[str] = field(default_factory=list,
+                                  metadata={"help": "generator groups or families to draw programs from, "
+                                                    "e.g. textures"})
+    generated_examples: int = field(default=0, metadata={"help": "how many generated programs (before filtering)"})
+    generator_difficulty: int | None = field(default=None, metadata={"help": "one difficulty level, or all"})
+    generator_seed: int = field(default=0, metadata={"help": "first seed (evaluation uses seeds from 1000000)"})
+    render_workers: int | None = field(default=None, metadata={"help": "render processes (default: all cores)"})
+
+    def __post_init__(self):
+        check_fields(self, image_size=int_range(1, MAX_SIDE), generated_examples=non_negative_int,
+                     generator_difficulty=non_negative_int, generator_seed=non_negative_int,
+                     render_workers=positive_int)
+
+
+@dataclass
+class SFTScriptArguments(ScriptArguments):
+    """SFT's own: the tiny model, the Shadertoy corpus, long programs."""
+
+    build_tiny_model: str | None = field(
+        default=None,
+        metadata={"help": "qwen2-vl or qwen2.5-vl: build the tiny model at model_name_or_path if missing"})
+    shadereval: str | None = field(
+        default=None, metadata={"help": "'hub' (Vipitis/Shadereval-inputs), a local corpus .jsonl(.gz), or none"})
+    max_code_tokens: int = field(default=1024, metadata={"help": "drop programs longer than this (in tokens)"})
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_fields(self, max_code_tokens=positive_int)
+
+
+def _default_reward_funcs() -> list[str]:
+    from rewards import DEFAULT_REWARD_MIX
+
+    return list(DEFAULT_REWARD_MIX)
+
+
+@dataclass
+class GRPOScriptArguments(ScriptArguments):
+    """GRPO's own: rewards, ordering, rendering, logging."""
+
+    generator_seed: int = field(default=500_000, metadata={"help": "first seed (away from SFT's and evaluation's)"})
+    reward_funcs: list[str] = field(default_factory=_default_reward_funcs,
+                                    metadata={"help": "reward names, dotted paths or plugin names "
+                                                      "(default: rewards.DEFAULT_REWARD_MIX)"})
+    reward_kwargs: str = field(default="{}",
+                               metadata={"help": 'JSON options per reward, e.g. {"length": {"budget": 400}}'})
+    curriculum: bool = field(default=False, metadata={"help": "order targets by rising difficulty (no shuffling)"})
+    render_timeout: float = field(default=5.0, metadata={"help": "seconds one completion may take to render"})
+    grid_every: int = field(default=10, metadata={"help": "save a PNG grid of renders every N steps (0: never)"})
+    negative_advantage_scale: float = field(
+        default=1.0, metadata={"help": "multiply negative advantages by this (1: plain GRPO; 0: learn only from "
+                                       "better-than-average samples); docs/grpo.md"})
+    select_hard_targets: bool = field(
+        default=False, metadata={"help": "before training, keep only the targets whose sampled rewards have a spread "
+                                         "and a low mean (earthshader.training.hard_targets)"})
+    selection_samples: int = field(default=4, metadata={"help": "completions a candidate target gets for selection"})
+    selection_max_mean_reward: float | None = field(
+        default=None, metadata={"help": "keep targets whose mean total reward is below this (default: the median "
+                                        "mean of the targets with a spread: the weaker half of them)"})
+    selection_min_reward_std: float = field(
+        default=0.01, metadata={"help": "keep targets whose total reward's std over the samples exceeds this"})
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_fields(self, render_timeout=positive_float, grid_every=non_negative_int,
+                     negative_advantage_scale=non_negative_float)
+
+
+def reward_weights(names: list[str], weights: list[float] | None) -> list[float]:
+    """The weights of `names`: the given ones, else `rewards.DEFAULT_REWARD_MIX`'s (1.0 for other rewards).
+
+    >>> reward_weights(["ssim", "my_plugin"], None)
+    [1.0, 1.0]
+    >>> reward_weights(["compiles", "length"], None)
+    [0.5, 0.1]
+    """
+    from rewards import DEFAULT_REWARD_MIX
+
+    if weights:
+        return list(weights)
+    return [DEFAULT_REWARD_MIX.get(name, 1.0) for name in names]
+
+
+@dataclass
+class ExpertScriptArguments(SFTScriptArguments):
+    """Expert iteration's own (docs/expert.md): the pictures, the teacher, the rounds.
+
+    The inherited data fields (`generators`, `generated_examples`, `dataset_path`, `shadereval`) are the
+    grammar-school programs mixed into every round's SFT so that the model keeps writing code.
+    """
+
+    targets: str = field(default="generator:textures",
+                         metadata={"help": "training pictures: anything earthshader.evaluation.load_targets reads "
+                                           "(generator:NAME, a save_to_disk folder, a Hub id)"})
+    targets_split: str = field(default="train", metadata={"help": "split of targets (datasets only)"})
+    targets_n: int = field(default=64, metadata={"help": "training pictures (drawn with seed when the set is larger)"})
+    targets_start: int = field(default=700_000, metadata={"help": "generator:NAME only: first seed of the pictures"})
+    heldout: str = field(default="generator:textures",
+                         metadata={"help": "held-out pictures, never trained on (same sources as targets)"})
+    heldout_split: str = field(default="test", metadata={"help": "split of heldout (datasets only)"})
+    heldout_n: int = field(default=32, metadata={"help": "held-out pictures"})
+    heldout_start: int = field(default=1_000_000, metadata={"help": "generator:NAME only: first seed"})
+    target_difficulty: int | None = field(default=None, metadata={"help": "generator:NAME only: one level, or all"})
+    rounds: int = field(default=3, metadata={"help": "rounds of sample, refine, learn"})
+    time_limit_minutes: float = field(default=0.0, metadata={"help": "start no round that would end after this "
+                                                                     "many minutes of rounds (0: no limit)"})
+    samples_per_picture: int = field(default=8, metadata={"help": "programs sampled per picture (K)"})
+    sample_temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
+    sample_top_p: float = field(default=1.0, metadata={"help": "nucleus sampling"})
+    max_new_tokens: int = field(default=512, metadata={"help": "generation length limit per program"})
+    generation_batch_size: int = field(default=8, metadata={"help": "pictures per generate call"})
+    teachers: list[str] = field(default_factory=lambda: ["model"],
+                                metadata={"help": "who proposes programs: model (samples + refine), search "
+                                                  "(the model-free search baseline, when installed)"})
+    refine_budget: int = field(default=120, metadata={"help": "renders earthshader.refine may spend per picture "
+                                                             "(0: no refinement)"})
+    search_budget: int = field(default=200, metadata={"help": "renders the search teacher may spend per picture"})
+    refine_parallel: int = field(default=1, metadata={"help": "pictures refined at once, each on its own render "
+                                                              "pool of render_workers / refine_parallel workers"})
+    margin: float = field(default=0.05, metadata={"help": "keep a pair only when its skill beats the mean-colour "
+                                                          "image (skill 0) by more than this"})
+    rerender_tolerance: float = field(default=1e-3, metadata={"help": "a kept program must re-render to its "
+                                                                      "recorded skill within this"})
+    replay: str = field(default="best", metadata={"help": "earlier rounds' pairs in each SFT: best (the best pair "
+                                                          "per picture so far) or all"})
+    grammar_every_round: bool = field(default=True, metadata={"help": "fresh grammar-school seeds each round "
+                                                                      "(false: the same programs every round)"})
+    eval_samples: int = field(default=1, metadata={"help": "held-out samples per picture (1: greedy)"})
+    eval_start: bool = field(default=True, metadata={"help": "also score the starting model on the held-out set"})
+    render_timeout: float = field(default=5.0, metadata={"help": "seconds one program may take to render"})

@@ -1,0 +1,244 @@
+"""An expert-iteration run directory: what each round wrote, how a killed run resumes, the rounds table.
+
+    RUN_DIR/pictures.json              the training pictures (id and SHA-1 of the pixels, in order)
+    RUN_DIR/start.json                 the starting model's held-out scores (when eval_start)
+    RUN_DIR/round-000/pairs.jsonl      the kept pairs: picture, teacher, program, skill sampled / refined
+    RUN_DIR/round-000/pictures.jsonl   one line per picture: kept, or why not
+    RUN_DIR/round-000/collect.json     the round's counts and timings; written last of the three
+    RUN_DIR/round-000/model/           the model SFT trained on the pairs (earthshader.json written last)
+    RUN_DIR/rounds.jsonl               one line per finished round: the round is done once its line exists
+
+Every file is written whole to a temporary name and renamed, so a killed run leaves each file either
+complete or absent. A resumed run redoes the first round without a line in `rounds.jsonl`, reusing its
+pairs when `collect.json` exists and its model when `earthshader.json` does; each round's pairs live in
+one file only, so nothing is lost or counted twice.
+
+    >>> import tempfile
+    >>> run = Path(tempfile.mkdtemp())
+    >>> write_jsonl(run / "pairs.jsonl", [{"picture": 0}, {"picture": 1}])
+    >>> [row["picture"] for row in read_jsonl(run / "pairs.jsonl")]
+    [0, 1]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from rich.table import Table
+
+from earthshader.cli import UsageError
+
+ROUNDS_FILE = "rounds.jsonl"
+START_FILE = "start.json"
+PICTURES_FILE = "pictures.json"
+#: The parts of a round whose wall time each record keeps (seconds).
+TIME_PARTS = ("sample_s", "render_s", "refine_s", "train_s", "eval_s")
+
+
+class RunStateError(UsageError, ValueError):
+    """The run directory does not fit this command line (a finished run, other pictures, no --resume)."""
+
+
+def round_dir(run_dir: str | Path, round_index: int) -> Path:
+    return Path(run_dir) / f"round-{round_index:03d}"
+
+
+def model_dir(run_dir: str | Path, round_index: int) -> Path:
+    return round_dir(run_dir, round_index) / "model"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def write_json(path: Path, value) -> None:
+    _atomic_write(path, json.dumps(value, indent=2) + "\n")
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    _atomic_write(path, "".join(json.dumps(row) + "\n" for row in rows))
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def picture_digest(image: np.ndarray) -> str:
+    """SHA-1 of a picture's pixels and shape: how a resumed run knows it has the same pictures."""
+    array = np.ascontiguousarray(image)
+    return hashlib.sha1(repr(array.shape).encode() + array.tobytes()).hexdigest()
+
+
+def finished_rounds(run_dir: str | Path) -> list[dict]:
+    """The records of finished rounds, in order."""
+    return read_jsonl(Path(run_dir) / ROUNDS_FILE)
+
+
+def prepare(run_dir: str | Path, targets, resume: bool) -> list[dict]:
+    """Check the run directory against this run; the finished rounds' records (none for a fresh run)."""
+    run_dir = Path(run_dir)
+    manifest = [{"id": t.id, "sha1": picture_digest(t.image)} for t in targets]
+    done = finished_rounds(run_dir)
+    started = (run_dir / PICTURES_FILE).is_file()
+    if started and not resume:
+        raise RunStateError(f"{run_dir} already holds an expert-iteration run ({len(done)} rounds finished): pass "
+                            "--resume_from_checkpoint true to continue it, or choose another --output_dir")
+    if started:
+        recorded = json.loads((run_dir / PICTURES_FILE).read_text())
+        if recorded != manifest:
+            raise RunStateError(f"{run_dir} was started on other training pictures ({len(recorded)} recorded, "
+                                f"{len(manifest)} now, or their pixels differ): resume with the same targets flags")
+    else:
+        write_json(run_dir / PICTURES_FILE, manifest)
+    return done
+
+
+def save_collected(run_dir: str | Path, round_index: int, collected, settings: dict) -> None:
+    """Write a round's pairs and picture records, then its summary (the marker that the two are complete)."""
+    folder = round_dir(run_dir, round_index)
+    write_jsonl(folder / "pairs.jsonl", [{"round": round_index, **p} for p in collected.pairs])
+    write_jsonl(folder / "pictures.jsonl", [{"round": round_index, **p} for p in collected.pictures])
+    write_json(folder / "collect.json", {"counts": collected.counts(), "timing": collected.timing,
+                                         "settings": settings})
+
+
+def load_collected(run_dir: str | Path, round_index: int):
+    """A round's `Collected` as saved, or None when its collection did not finish."""
+    from earthshader.training.expert_iteration import Collected
+
+    folder = round_dir(run_dir, round_index)
+    if not (folder / "collect.json").is_file():
+        return None
+    summary = json.loads((folder / "collect.json").read_text())
+    return Collected(pairs=read_jsonl(folder / "pairs.jsonl"), pictures=read_jsonl(folder / "pictures.jsonl"),
+                     timing=summary["timing"])
+
+
+def model_saved(run_dir: str | Path, round_index: int) -> bool:
+    from earthshader.modeling.run_info import RUN_INFO
+
+    return (model_dir(run_dir, round_index) / RUN_INFO).is_file()
+
+
+def pairs_until(run_dir: str | Path, round_index: int, replay: str) -> list[dict]:
+    """The pairs SFT learns from after `round_index`: every round's ("all"), or the best per picture ("best")."""
+    if replay not in ("best", "all"):
+        raise ValueError(f"--replay {replay!r}: valid values are best, all")
+    pairs = [p for r in range(round_index + 1) for p in read_jsonl(round_dir(run_dir, r) / "pairs.jsonl")]
+    if replay == "all":
+        return pairs
+    best: dict[int, dict] = {}
+    for pair in pairs:  # a later round wins a tie: it is the newer model's answer
+        if pair["picture"] not in best or pair["skill"] >= best[pair["picture"]]["skill"]:
+            best[pair["picture"]] = pair
+    return [best[k] for k in sorted(best)]
+
+
+def mark_done(run_dir: str | Path, record: dict) -> list[dict]:
+    """Append a finished round's record (rewriting the file whole); every record so far."""
+    records = [r for r in finished_rounds(run_dir) if r["round"] < record["round"]] + [record]
+    write_jsonl(Path(run_dir) / ROUNDS_FILE, records)
+    return records
+
+
+def round_record(round_index: int, collected, learnt: dict, model: str, heldout: dict) -> dict:
+    """The line `rounds.jsonl` gets for a finished round."""
+    def mean(values):
+        values = [v for v in values if v is not None]
+        return float(np.mean(values)) if values else None
+
+    teachers: dict[str, int] = {}
+    for pair in collected.pairs:
+        teachers[pair["teacher"]] = teachers.get(pair["teacher"], 0) + 1
+    return {"round": round_index, "pictures": len(collected.pictures), "kept": len(collected.pairs),
+            "counts": collected.counts(), "teachers": teachers,
+            "sample_skill": mean(p.get("sample_skill") for p in collected.pairs),
+            "kept_skill": mean(p["skill"] for p in collected.pairs),
+            "refined": sum(bool(p.get("refined")) for p in collected.pairs),
+            "train_pairs": learnt["expert_pairs"], "grammar_pairs": learnt["grammar_pairs"], "model": model,
+            "timing": {**collected.timing, "train_s": learnt["train_s"], "eval_s": heldout.pop("eval_s")},
+            "heldout": heldout}
+
+
+def over_time(records: list[dict], minutes: float) -> bool:
+    """Whether a round as long as the average finished one would end past `minutes` of rounds in all."""
+    if minutes <= 0 or not records:
+        return False
+    spent = [sum(r["timing"][part] for part in TIME_PARTS) for r in records]
+    return sum(spent) + sum(spent) / len(spent) > 60 * minutes
+
+
+def _f(value, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+#: Short names of the teachers in the table.
+TEACHER_SHORT = {"model": "m", "model+refine": "m+r", "search": "s"}
+
+
+def rounds_table(records: list[dict], start: dict | None = None) -> Table:
+    """Each finished round in one row: the pairs kept, their skill before and after refinement, the held-out skill."""
+    table = Table(title="expert iteration: pairs and held-out skill", title_justify="left", show_edge=False,
+                  caption="skill: sampled -> kept program (mean over kept pairs); teachers: m model, m+r "
+                          "model+refine, s search; SFT pairs: expert + grammar school; held-out: skill (compile rate)",
+                  caption_justify="left")
+    for name in ("round", "kept", "no render", "below margin", "skill", "teachers", "SFT pairs", "held-out"):
+        table.add_column(name, justify="left" if name == "teachers" else "right",
+                         no_wrap=name in ("skill", "held-out", "kept"))
+    if start:
+        table.add_row("start", *[""] * 6, _heldout(start))
+    for r in records:
+        counts = r["counts"]
+        teachers = ", ".join(f"{TEACHER_SHORT.get(k, k)} {v}" for k, v in sorted(r["teachers"].items()))
+        table.add_row(str(r["round"]), f"{r['kept']}/{r['pictures']}", str(counts.get("no_render", 0)),
+                      str(counts.get("below_margin", 0) + counts.get("rerender_mismatch", 0)),
+                      f"{_f(r['sample_skill'])} -> {_f(r['kept_skill'])}", teachers or "-",
+                      f"{r['train_pairs']} + {r['grammar_pairs']}", _heldout(r["heldout"]))
+    return table
+
+
+def _heldout(scores: dict) -> str:
+    return f"{_f(scores.get('skill'))} ({_f(scores.get('compile_rate'), 2)})"
+
+
+def time_table(records: list[dict], start: dict | None = None) -> Table:
+    """Each finished round's wall time per part, and refinement's renders per second."""
+    table = Table(title="expert iteration: seconds per part", title_justify="left", show_edge=False)
+    for name in ("round", "sample", "render", "refine", "renders", "renders/s", "train", "eval", "total"):
+        table.add_column(name, justify="right")
+    if start:
+        table.add_row("start", *[""] * 6, _f(start.get("eval_s"), 1), "")
+    for r in records:
+        t = r["timing"]
+        table.add_row(str(r["round"]), *[_f(t.get(k), 1) for k in ("sample_s", "render_s", "refine_s")],
+                      str(t.get("refine_renders", 0)), _f(t.get("renders_per_s"), 0),
+                      *[_f(t.get(k), 1) for k in ("train_s", "eval_s")],
+                      _f(sum(t.get(k) or 0.0 for k in TIME_PARTS), 1))
+    return table
+
+
+def view(run_dir: str | Path):
+    """What `python -m earthshader.logs RUN_DIR` prints for an expert-iteration run."""
+    from rich.console import Group
+
+    run_dir = Path(run_dir)
+    records = finished_rounds(run_dir)
+    start = json.loads((run_dir / START_FILE).read_text()) if (run_dir / START_FILE).is_file() else None
+    parts = [f"[bold]{run_dir}[/]: {len(records)} rounds finished", rounds_table(records, start),
+             time_table(records, start)]
+    unfinished = round_dir(run_dir, len(records))
+    if (unfinished / "collect.json").is_file():
+        parts.append(f"round {len(records)}: pairs collected, training or evaluation not finished")
+    return Group(*parts)
