@@ -1,6 +1,6 @@
 """The CPU demo, end to end: tiny model, SFT, GRPO, and evaluation before and after GRPO.
 
-    python -m earthshader.demo                       # what `make demo` runs (about 19 minutes on 2 idle cores)
+    python -m earthshader.demo                       # what `make demo` runs (about 15 minutes on 2 idle cores)
     python -m earthshader.demo --out runs/demo --grpo-steps 100 --eval-n 32 --eval-samples 2
 
 1. `python -m earthshader.sft --recipe tiny` builds the tiny Qwen2-VL (its tokenizer trained on GLSL) and
