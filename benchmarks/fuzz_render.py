@@ -112,18 +112,25 @@ def solid(index: int) -> tuple[str, list[int]]:
     return f"// {index}\nvoid mainImage(out vec4 c, in vec2 p) {{ c = vec4({body}, 1.0); }}", rgb
 
 
-def check_in_place(tally: Tally, pool: RenderPool, case: str, limit: float, count: int = 4) -> None:
-    """Render `count` numbered solid colours; each must come back ok, with its own colour."""
-    first = random.randrange(10**6)
-    codes, colours = zip(*(solid(first + i) for i in range(count)))
+def counted(tally: Tally, case: str, call, limit: float):
+    """`call()` under the time bound; a hang is counted and re-raised, an exception counted (None back)."""
     try:
-        results = guarded(lambda: pool.render_many(list(codes), width=4, height=4), limit)
+        return guarded(call, limit)
     except Hang:
         tally.hangs += 1
         raise
     except Exception as error:  # noqa: BLE001 - counted
         tally.exceptions += 1
-        tally.notes.append(f"{case}, follow-up: {type(error).__name__}: {error}")
+        tally.notes.append(f"{case}: {type(error).__name__}: {error}")
+        return None
+
+
+def check_in_place(tally: Tally, pool: RenderPool, case: str, limit: float, count: int = 4) -> None:
+    """Render `count` numbered solid colours; each must come back ok, with its own colour."""
+    first = random.randrange(10**6)
+    codes, colours = zip(*(solid(first + i) for i in range(count)))
+    results = counted(tally, f"{case}, follow-up", lambda: pool.render_many(list(codes), width=4, height=4), limit)
+    if results is None:
         return
     tally.lost += len(codes) - len(results)
     for result, rgb in zip(results, colours):
@@ -266,17 +273,10 @@ def poisoning(pool: RenderPool, args, tally: Tally) -> None:
         options = {"width": 8, "height": 8} | options
         uniforms = options.pop("uniforms", None)
         for _ in range(3 if options.get("channels") is big else 1):
-            try:
-                result = guarded(lambda: pool.render_many(
-                    [LEVEL], uniforms=None if uniforms is None else [uniforms], **options)[0], limit)
-            except Hang:
-                tally.hangs += 1
-                raise
-            except Exception as error:  # noqa: BLE001 - counted
-                tally.exceptions += 1
-                tally.notes.append(f"{case}: {type(error).__name__}: {error}")
-                continue
-            tally.expect(case, result, {"invalid_input"})
+            result = counted(tally, case, lambda: pool.render_many(
+                [LEVEL], uniforms=None if uniforms is None else [uniforms], **options)[0], limit)
+            if result is not None:
+                tally.expect(case, result, {"invalid_input"})
         check_in_place(tally, pool, case, limit)
     # A uniform set by one request must not reach the next request of the same (cached) program.
     fresh, lit, after = (guarded(lambda: pool.render(LEVEL, 4, 4, uniforms=u), limit)
@@ -343,16 +343,9 @@ def protocol(pool: RenderPool, args, tally: Tally) -> None:
         check_in_place(tally, pool, case, limit)
     for case, code, uniforms in (("lambda as code", lambda: 0, {}), ("lambda as uniform", solid(2)[0], {"x": lambda: 0}),
                                  ("lock as uniform", solid(3)[0], {"x": threading.Lock()})):
-        try:
-            result = guarded(lambda: pool.render(code, 4, 4, uniforms=uniforms), limit)
-        except Hang:
-            tally.hangs += 1
-            raise
-        except Exception as error:  # noqa: BLE001 - counted
-            tally.exceptions += 1
-            tally.notes.append(f"{case}: {type(error).__name__}: {error}")
-            continue
-        tally.expect(case, result, {"invalid_input"})
+        result = counted(tally, case, lambda: pool.render(code, 4, 4, uniforms=uniforms), limit)
+        if result is not None:
+            tally.expect(case, result, {"invalid_input"})
     check_in_place(tally, pool, "after unpicklable requests", limit, count=12)
 
 

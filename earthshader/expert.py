@@ -41,11 +41,7 @@ def parse(argv: list[str]):
     """(script_args, training_args, model_args) from `--recipe` YAML plus command-line flags."""
     from trl import ModelConfig, SFTConfig
 
-    script_args, training_args, model_args = parse_recipe_args(
-        argv, "expert", DEFAULT_RECIPE, (ExpertScriptArguments, SFTConfig, ModelConfig))
-    if script_args.shadereval in ("none", "null", ""):
-        script_args.shadereval = None
-    return script_args, training_args, model_args
+    return parse_recipe_args(argv, "expert", DEFAULT_RECIPE, (ExpertScriptArguments, SFTConfig, ModelConfig))
 
 
 def load_pictures(args: ExpertScriptArguments, pool):

@@ -33,11 +33,7 @@ def parse(argv: list[str]):
     """(script_args, training_args, model_args) from `--recipe` / `--config` YAML plus command-line flags."""
     from trl import ModelConfig, SFTConfig
 
-    script_args, training_args, model_args = parse_recipe_args(
-        argv, "sft", DEFAULT_RECIPE, (SFTScriptArguments, SFTConfig, ModelConfig))
-    if script_args.shadereval in ("none", "null", ""):
-        script_args.shadereval = None
-    return script_args, training_args, model_args
+    return parse_recipe_args(argv, "sft", DEFAULT_RECIPE, (SFTScriptArguments, SFTConfig, ModelConfig))
 
 
 def load_pairs(args: SFTScriptArguments, tokenizer) -> list:

@@ -62,6 +62,8 @@ class SFTScriptArguments(ScriptArguments):
     def __post_init__(self):
         super().__post_init__()
         check_fields(self, max_code_tokens=positive_int)
+        if self.shadereval in ("none", "null", ""):  # a recipe or flag that turns the corpus off
+            self.shadereval = None
 
 
 def _default_reward_funcs() -> list[str]:
