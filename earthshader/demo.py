@@ -1,17 +1,23 @@
-"""The CPU demo, end to end: tiny model, SFT, GRPO, and evaluation before and after GRPO.
+"""The CPU demo, end to end: a grammar school, then GRPO on pictures that have no program, before and after.
 
-    python -m earthshader.demo                       # what `make demo` runs (about 15 minutes on 2 idle cores)
-    python -m earthshader.demo --out runs/demo --grpo-steps 100 --eval-n 32 --eval-samples 2
+    python -m earthshader.demo                       # what `make demo` runs (about 17 minutes on 2 idle cores)
+    python -m earthshader.demo --out runs/demo --grpo-steps 100 --eval-n 16 --eval-samples 2 --search 0
 
-1. `python -m earthshader.sft --recipe tiny` builds the tiny Qwen2-VL (its tokenizer trained on GLSL) and
-   teaches it the simplest procedural textures;
-2. the SFT model is evaluated on held-out targets (generator seeds from 1,000,000, the level SFT saw);
-3. `python -m earthshader.grpo --recipe tiny` trains it from rendered rewards, printing reward tables;
-4. the GRPO model is evaluated on the same targets, and a table compares the two: compile rate, non-flat
-   rate, mean SSIM, the mean-colour image's SSIM, and skill over that baseline (the figure that a flat
-   grey image cannot fake). Both models are evaluated twice: the greedy answer (one per target), and the
-   sampled policy that GRPO trains (`--eval-samples` answers per target at the GRPO recipe's
-   temperature, figures averaged over all answers). Reports land in OUT/eval-{sft,grpo}/{greedy,sampled}.
+1. `python -m earthshader.sft --recipe tiny --generators primitives gradient` builds the tiny Qwen2-VL (its
+   tokenizer trained on GLSL) and teaches it the grammar school: circles, boxes and gradients, as programs;
+2. pictures with no program (`earthshader.data.picture_kinds`): textures of six families the grammar
+   school never saw (`textures`) and crops of scikit-image's photographs (`photos`); `--train-n` training
+   pictures of each, written as PNG files to OUT/pictures/train, and `--eval-n` held-out pictures of each
+   (other generator seeds; crops of other photographs) in OUT/pictures/heldout;
+3. the SFT model is evaluated on each kind's held-out pictures, beside the model-free search baseline
+   (`--search` renders a picture; `earthshader.evaluation.search`);
+4. `python -m earthshader.grpo --recipe tiny --dataset_path OUT/pictures/train` trains it from rendered
+   rewards alone: no program of any training picture exists for it to imitate;
+5. the GRPO model is evaluated on the same pictures, and a table per kind compares the two: compile rate,
+   non-flat rate, mean SSIM, the mean-colour image's SSIM, and skill over that baseline (the figure that a
+   flat grey image cannot fake). Both models are evaluated twice: the greedy answer (one per picture),
+   and the sampled policy that GRPO trains (`--eval-samples` answers per picture at the GRPO recipe's
+   temperature, figures averaged over all answers). Reports land in OUT/eval-{sft,grpo}/KIND/{greedy,sampled}.
 """
 
 from __future__ import annotations
@@ -33,10 +39,12 @@ COLUMNS = [("compile_rate", "compile"), ("nonflat_rate", "non-flat"), ("ssim", "
            ("baseline_ssim", "mean-colour SSIM"), ("skill", "skill")]
 
 
-def evaluate_model(model_dir: Path, targets, out: Path, seed: int, sampling: tuple[int, float]) -> dict:
+def evaluate_model(model_dir: Path, targets, out: Path, seed: int, sampling: tuple[int, float],
+                   search_budget: int = 0) -> dict:
     """Load a saved model and evaluate it on `targets` twice: greedily (one answer per target) and as a
     sampled policy (`sampling` = (samples per target, temperature)). Writes both reports under `out`;
-    returns {"greedy": summary, "sampled": summary}."""
+    returns {"greedy": summary, "sampled": summary}, plus "search" (the search baseline's summary, run
+    with the greedy evaluation) when `search_budget` > 0."""
     from earthshader.evaluation import evaluate
     from earthshader.modeling import load_model
 
@@ -45,10 +53,12 @@ def evaluate_model(model_dir: Path, targets, out: Path, seed: int, sampling: tup
     summaries = {}
     for name, k, t in (("greedy", 1, 0.0), ("sampled", samples, temperature)):
         report = evaluate(model, processor, targets, samples=k, temperature=t, seed=seed, max_new_tokens=256,
-                          settings={"model": str(model_dir)})
+                          settings={"model": str(model_dir)}, search_budget=search_budget if name == "greedy" else 0)
         report.write(out / name)
         if name == "greedy":
             report.print()
+            if "search" in report.baselines:
+                summaries["search"] = report.baselines["search"]
         summaries[name] = {**report.summary, "target_skills": [_mean_skill(row) for row in report.scored]}
     return summaries
 
@@ -69,10 +79,13 @@ def paired_change(before: list[float], after: list[float]) -> tuple[float, float
     return float(changes.mean()), float(changes.std(ddof=1) / math.sqrt(len(changes))), len(changes)
 
 
-def comparison_table(before: dict, after: dict, sampling: tuple[int, float]) -> Table:
-    """Before/after rows for the greedy answer and for the sampled policy, each with its change."""
-    table = Table(title="Tiny model on held-out procedural targets: before and after GRPO", title_justify="left",
-                  caption="greedy: one answer per target; N×T: N sampled answers per target at temperature T, "
+def comparison_table(before: dict, after: dict, sampling: tuple[int, float], kind: str = "procedural targets",
+                     n: int | None = None) -> Table:
+    """Before/after rows for the greedy answer and for the sampled policy, each with its change; then the
+    search baseline's row when `before` has one."""
+    count = f"{n} " if n else ""
+    table = Table(title=f"Tiny model on {count}held-out pictures, {kind}: before and after GRPO", title_justify="left",
+                  caption="greedy: one answer per picture; N×T: N sampled answers per picture at temperature T, "
                           "as GRPO samples. compile, non-flat: share of answers; skill: mean SSIM, edge and pixel "
                           "skill over the mean-colour image (0 = no better than it, 1 = exact)",
                   caption_justify="left")
@@ -84,8 +97,30 @@ def comparison_table(before: dict, after: dict, sampling: tuple[int, float]) -> 
         for name, summaries in (("SFT", before), ("SFT + GRPO", after)):
             table.add_row(f"{name}, {label}", *(f"{summaries[mode][key]:.3f}" for key, _ in COLUMNS))
         table.add_row("change", *(f"{after[mode][key] - before[mode][key]:+.3f}" for key, _ in COLUMNS),
-                      end_section=mode == "greedy")
+                      end_section=True)
+    if "search" in before:
+        search = before["search"]
+        table.add_row(f"search, {search['budget']} renders", *(f"{search[key]:.3f}" for key, _ in COLUMNS))
     return table
+
+
+#: The picture kinds the demo trains and scores on: both build offline, with no corpus.
+DEMO_KINDS = ("textures", "photos")
+
+
+def picture_sets(out: Path, size: int, train_n: int, eval_n: int) -> dict:
+    """Training pictures of every kind as PNG files under OUT/pictures/train; each kind's held-out targets."""
+    from earthshader.data import picture_kinds
+    from earthshader.render import RenderPool
+
+    heldout = {}
+    with RenderPool() as pool:
+        for kind in DEMO_KINDS:
+            train = picture_kinds.kind_rows(kind, "train", n=train_n, size=size, pool=pool)
+            picture_kinds.write_pictures(train, out / "pictures" / "train" / kind)
+            heldout[kind] = picture_kinds.kind_rows(kind, "heldout", n=eval_n, size=size, pool=pool)
+            picture_kinds.write_pictures(heldout[kind], out / "pictures" / "heldout" / kind)
+    return heldout
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,10 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sft-epochs", type=positive_float, default=None, help="override the tiny SFT recipe's epochs")
     parser.add_argument("--grpo-steps", type=positive_int, default=None,
                         help="override the tiny GRPO recipe's max_steps")
-    parser.add_argument("--eval-n", type=positive_int, default=256,
-                        help="held-out targets (default 256; docs/grpo.md uses 512)")
+    parser.add_argument("--train-n", type=positive_int, default=192, help="training pictures of each kind")
+    parser.add_argument("--eval-n", type=positive_int, default=64, help="held-out pictures of each kind")
     parser.add_argument("--eval-samples", type=positive_int, default=4,
-                        help="samples per target for the sampled-policy figures (at the GRPO temperature)")
+                        help="samples per picture for the sampled-policy figures (at the GRPO temperature)")
+    parser.add_argument("--search", type=non_negative_int, default=100,
+                        help="renders the search baseline spends per held-out picture (0: no search row)")
     parser.add_argument("--seed", type=non_negative_int, default=0)
     args = parser.parse_args(argv)
     console = Console()
@@ -105,10 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     timings = {}
 
-    # 1. SFT (builds the tiny model first)
+    # 1. The grammar school (builds the tiny model first)
     from earthshader import grpo, sft
+    from earthshader.data.picture_kinds import GRAMMAR_SCHOOL
 
-    sft_args = ["--recipe", "tiny", "--model_name_or_path", str(out / "tiny-qwen2-vl"),
+    sft_args = [*GRAMMAR_SCHOOL, "--model_name_or_path", str(out / "tiny-qwen2-vl"),
                 "--output_dir", str(out / "sft-tiny")]
     if args.sft_epochs is not None:
         sft_args += ["--num_train_epochs", str(args.sft_epochs)]
@@ -116,45 +154,49 @@ def main(argv: list[str] | None = None) -> int:
     sft_dir = sft.main(sft_args)
     timings["sft_s"] = time.perf_counter() - t
 
-    # 2. Held-out targets at the size SFT trained on, and the SFT model's figures (sampled at GRPO's temperature)
-    from earthshader.evaluation import load_targets
+    # 2. Pictures with no program, at the size SFT trained on; 3. the SFT model's figures and the search baseline
     from earthshader.modeling import model_image_size
 
     size = model_image_size(None, sft_dir)
-    targets = load_targets("generator:textures", n=args.eval_n, size=size, difficulty=0)
+    t = time.perf_counter()
+    heldout = picture_sets(out, size, args.train_n, args.eval_n)
     grpo_args = ["--recipe", "tiny", "--model_name_or_path", str(sft_dir), "--output_dir", str(out / "grpo-tiny"),
-                 "--image_size", str(size)]
+                 "--image_size", str(size), "--dataset_path", str(out / "pictures" / "train"), "--seed", str(args.seed)]
     if args.grpo_steps is not None:
         grpo_args += ["--max_steps", str(args.grpo_steps)]
     sampling = (args.eval_samples, grpo.parse(grpo_args)[1].temperature)
-    t = time.perf_counter()
-    before = evaluate_model(sft_dir, targets, out / "eval-sft", args.seed, sampling)
+    before = {kind: evaluate_model(sft_dir, targets, out / "eval-sft" / kind, args.seed, sampling, args.search)
+              for kind, targets in heldout.items()}
     timings["eval_s"] = time.perf_counter() - t
 
-    # 3. GRPO from the SFT model
+    # 4. GRPO from the SFT model, on the training pictures
     t = time.perf_counter()
     grpo_dir = grpo.main(grpo_args)
     timings["grpo_s"] = time.perf_counter() - t
 
-    # 4. The GRPO model on the same targets, and the comparison
-    after = evaluate_model(grpo_dir, targets, out / "eval-grpo", args.seed, sampling)
+    # 5. The GRPO model on the same pictures, and the comparison
+    after = {kind: evaluate_model(grpo_dir, targets, out / "eval-grpo" / kind, args.seed, sampling)
+             for kind, targets in heldout.items()}
     timings["total_s"] = time.perf_counter() - started
-    console.print(comparison_table(before, after, sampling))
-    changes = {mode: paired_change(before[mode]["target_skills"], after[mode]["target_skills"])
-               for mode in ("greedy", "sampled")}
-    console.print("skill change (paired by target, ± standard error): " + ", ".join(
-        f"{mode} {mean:+.3f} ± {se:.3f}" for mode, (mean, se, _) in changes.items()))
-    console.print(failure_counts(before, after))
+    summary = {}
+    for kind, targets in heldout.items():
+        console.print(comparison_table(before[kind], after[kind], sampling, kind, len(targets)))
+        changes = {mode: paired_change(before[kind][mode]["target_skills"], after[kind][mode]["target_skills"])
+                   for mode in ("greedy", "sampled")}
+        console.print(f"{kind}: skill change (paired by target, ± standard error): " + ", ".join(
+            f"{mode} {mean:+.3f} ± {se:.3f}" for mode, (mean, se, _) in changes.items()))
+        console.print(f"{kind}: {failure_counts(before[kind], after[kind])}")
+        summary[kind] = {
+            "before": {mode: _figures(before[kind][mode]) for mode in ("greedy", "sampled", "search")
+                       if mode in before[kind]},
+            "after": {mode: _figures(after[kind][mode]) for mode in ("greedy", "sampled")},
+            "skill_change": {mode: {"mean": m, "standard_error": se, "targets": n}
+                             for mode, (m, se, n) in changes.items()},
+            "targets": len(targets)}
     console.print("minutes: " + ", ".join(f"{k[:-2]} {v / 60:.1f}" for k, v in timings.items()))
     (out / "demo.json").write_text(json.dumps({
-        "before": {mode: _figures(summary) for mode, summary in before.items()},
-        "after": {mode: _figures(summary) for mode, summary in after.items()},
-        "skill_change": {mode: {"mean": m, "standard_error": se, "targets": n} for mode, (m, se, n) in changes.items()},
-        "sampling": {"samples": sampling[0], "temperature": sampling[1]}, "targets": len(targets),
-        "timings_s": timings}, indent=2) + "\n")
-    for mode in ("greedy", "sampled"):
-        if after[mode]["skill"] <= 0:
-            console.print(f"[yellow]GRPO model, {mode}: skill <= 0, no better than the mean-colour image yet.[/]")
+        "kinds": summary, "sampling": {"samples": sampling[0], "temperature": sampling[1]},
+        "search_budget": args.search, "timings_s": timings}, indent=2) + "\n")
     return 0
 
 

@@ -46,3 +46,19 @@ def test_failure_counts_show_what_the_rounded_rates_hide():
     line = failure_counts(before, after)
     assert "greedy 0 of 256 → 0 of 256 | 1 of 256 → 0 of 256" in line
     assert "sampled 1 of 1024 → 4 of 1024 | 3 of 1024 → 4 of 1024" in line
+
+
+def test_the_table_gains_the_search_baseline_row_when_the_evaluation_ran_it():
+    before = {"greedy": summary(0.041), "sampled": summary(0.001),
+              "search": summary(0.123) | {"budget": 100}}
+    after = {"greedy": summary(0.075), "sampled": summary(0.038)}
+    console = Console(width=100, record=True, color_system=None)
+    console.print(comparison_table(before, after, (4, 0.5), "photos", 96))
+    text = console.export_text()
+    assert "96 held-out pictures, photos" in text
+    search_row = next(line for line in text.splitlines() if line.startswith("│ search, 100 renders"))
+    assert search_row.rstrip(" │").endswith("0.123")
+    del before["search"]
+    console = Console(width=100, record=True, color_system=None)
+    console.print(comparison_table(before, after, (4, 0.5)))
+    assert "search" not in console.export_text()

@@ -220,7 +220,7 @@ def test_a_run_killed_halfway_resumes_without_losing_or_duplicating_pairs(tmp_pa
 
     capsys.readouterr()
     assert logs.main([str(tmp_path)]) == 0
-    printed = capsys.readouterr().out
+    printed = " ".join(capsys.readouterr().out.split())  # the terminal may wrap a long run path's line
     assert "expert iteration" in printed and "2 rounds finished" in printed
 
 
@@ -252,7 +252,7 @@ def test_the_benchmark_script_answers_help():
     import sys
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "expert_vs_grpo.py"
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "learn_from_pictures.py"
     out = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "--start" in out.stdout and "--minutes" in out.stdout
@@ -275,18 +275,28 @@ def test_the_benchmark_pools_each_arm_by_target_and_pairs_it_with_the_start():
     import runpy
     from pathlib import Path
 
-    bench = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "expert_vs_grpo.py"),
-                           run_name="expert_vs_grpo")
+    bench = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "learn_from_pictures.py"),
+                           run_name="learn_from_pictures")
     modes = bench["MODES"]
-    start = {m: [0.1, 0.2, 0.3] for m in modes}
-    results = {"expert": {0: {m: [0.2, 0.2, 0.3] for m in modes}, 1: {m: [0.2, 0.4, 0.5] for m in modes}}}
-    rows, pooled = bench["comparison_rows"](start, results, None, {"expert": {0: 1.0, 1: 3.0}}, 60)
+    rates = {"compiles": [1.0, 1.0, 0.0], "nonflat": [1.0, 0.0, 0.0]}
+    start = {m: [0.1, 0.2, 0.3] for m in modes} | rates
+    results = {"expert": {0: {m: [0.2, 0.2, 0.3] for m in modes} | rates,
+                          1: {m: [0.2, 0.4, 0.5] for m in modes} | rates}}
+    rows, pooled = bench["comparison_rows"](start, results, [0.0, 0.1, 0.5], {"expert": {0: 1.0, 1: 3.0}}, 60)
     names = [cells[0] for cells, _ in rows]
-    assert names == ["mean colour", "start", "expert, seed 0", "expert, seed 1", "expert, pooled"]
+    assert names == ["mean colour", "search (60 renders)", "start", "expert, seed 0", "expert, seed 1",
+                     "expert, pooled", "expert, seed sd"]
     assert pooled["expert"]["greedy"] == pytest.approx([0.2, 0.3, 0.4])  # the mean per target over seeds
-    changes = [0.1, 0.1, 0.1]  # pooled minus start, per target: no spread, so the standard error is 0
-    assert rows[-1][0][1] == f"0.300  +{sum(changes) / 3:.3f} ± 0.000" and rows[-1][0][-1] == "2.0"
-    assert rows[2][0][1].startswith("0.233  +0.033 ± ")  # seed 0: changes +0.1, 0, 0
+    pooled_row = rows[5][0]
+    assert pooled_row[1] == "0.300  +0.100 ± 0.000" and pooled_row[-1] == "2.0"  # +0.1 on every target: SE 0
+    assert pooled_row[5:8] == ["0.67", "0.33", "+0.300"]  # compile, non-flat, median of best+refine
+    assert rows[3][0][1].startswith("0.233  +0.033 ± ")  # seed 0: changes +0.1, 0, 0
+    assert rows[6][0][1] == "0.094"  # the standard deviation of the seeds' mean changes, +0.033 and +0.167
+    assert rows[1][0][1] == "0.200" and rows[1][0][7] == "+0.100"  # the search baseline: mean, median
+    lines = bench["goal_lines"]("photos", start, pooled, [0.0, 0.1, 0.5])
+    assert "photos: expert greedy gain +0.100 ± 0.000: >= 3 SE True, >= +0.05 True" in lines[0]
+    assert any("expert best-of-K + refine median +0.300: above the mean colour True, above search (+0.100) True"
+               in line for line in lines)
 
 
 def test_a_resume_with_other_pictures_is_refused(tmp_path):

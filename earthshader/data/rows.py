@@ -11,8 +11,8 @@
 
 A SPEC is one of (docs/pictures.md has examples):
 
-- `generator:NAME`: programs of a generator group or family, seeds from `start`, rendered here (exactly
-  `n`, default 16);
+- `generator:NAME`: programs of a generator group or family (or several in turn: `generator:stripes,rings`),
+  seeds from `start`, rendered here (exactly `n`, default 16);
 - `renders:PROGRAMS?time=T&test_fraction=F&count=N&source_split=S`: programs of a corpus file, a factory
   dataset or a Hub id, rendered at iTime `T` with the code withheld; `train` / `test` split by program;
 - `crops:PICTURES?size=S&count=N&seed=K`: `N` (default 64) random square crops of `S` px (default: the
@@ -289,18 +289,21 @@ def generated_programs(groups: list[str], n: int, seed: int = 0, difficulty: int
 def generated_targets(name: str, n: int, *, size: int, start: int = HELD_OUT_SEED, pool=None,
                       max_tries: int | None = None, difficulty: int | None = None, workers: int | None = None,
                       timeout: float = 10.0) -> list[Row]:
-    """Exactly `n` rendered rows of generator group or family `name`, seeds from `start`; rejected seeds skipped."""
+    """Exactly `n` rendered rows of generator group or family `name` (or several, `stripes,checker`, drawn in
+    turn), seeds from `start`; rejected seeds skipped."""
     from earthshader.data.generators import FAMILIES, GROUPS
 
-    if name not in GROUPS and name not in FAMILIES:
-        raise SourceError(f"generator:{name}: unknown generator; groups: {sorted(GROUPS)}, "
+    names = name.split(",")
+    unknown = [part for part in names if part not in GROUPS and part not in FAMILIES]
+    if unknown:
+        raise SourceError(f"generator:{name}: unknown generator {', '.join(unknown)}; groups: {sorted(GROUPS)}, "
                           f"families: {sorted(FAMILIES)}")
     max_tries = max_tries or 4 * n
     rows: list[Row] = []
     seed = start
     with _render_pool(pool, workers, timeout) as render_pool:
         while len(rows) < n and seed < start + max_tries:
-            programs = generated_programs([name], n - len(rows), seed, difficulty)
+            programs = generated_programs(names, n - len(rows), seed, difficulty)
             seed += len(programs)
             rows += render_targets(programs, size, pool=render_pool)
     if len(rows) < n:

@@ -1,0 +1,368 @@
+"""Learning from pictures alone: GRPO, expert iteration, and expert iteration then GRPO, from one grammar school.
+
+    python benchmarks/learn_from_pictures.py                                  # 3 arms x 3 seeds x 5 min, ~2 h on 2 cores
+    python benchmarks/learn_from_pictures.py --arms grpo                      # GRPO against the starting model only
+    python benchmarks/learn_from_pictures.py --reuse-trained --eval-n 96      # the same models, more held-out pictures
+    python benchmarks/learn_from_pictures.py --minutes 0.5 --seeds 0 --train-n 8 --eval-n 4 --best-of 2 \\
+        --refine-budget 20 --expert-args="--samples_per_picture 2"           # a smoke run
+
+1. The grammar school (`--start`; trained there when it does not exist): `earthshader.sft --recipe tiny`
+   on the `primitives` families and `gradient` only (`--sft-args`), so no picture kind below has programs
+   the model was taught.
+2. Picture-only targets of each kind of `earthshader.data.picture_kinds` (`--kinds`: unseen texture
+   families, code-withheld renders of corpus shaders, crops of photographs, optionally terrains):
+   `--train-n` training pictures per kind, written as PNG files to OUT/train (the learner sees pixels
+   only), and `--eval-n` held-out pictures per kind that share no program and no photograph with them.
+3. Each arm (`--arms`) trains from the start on OUT/train for `--minutes` of wall time per seed: `grpo`
+   (`earthshader.grpo --recipe tiny --dataset_path OUT/train`, stopped by a time limit), `expert`
+   (`earthshader.expert --recipe tiny`, starting no round that would end past the limit), `expert+grpo`
+   (expert iteration for half the time, then GRPO from its model for the rest).
+4. The start and every trained model answer the same held-out pictures, paired by target: the greedy
+   answer and the best of `--best-of` samples (temperature 1), each as answered and after test-time
+   refinement (`earthshader.refine`, `--refine-budget` renders), beside the mean-colour image (skill 0)
+   and the model-free search (`earthshader.evaluation.search`) given the renders best-of-K plus
+   refinement uses (`--best-of` + `--refine-budget`).
+
+Printed, per kind: mean skill per mode and its change from the start paired by target (± the standard
+error over targets; per seed, then pooled over seeds as the mean per target, with the spread of the
+per-seed changes), greedy compile and non-flat rates, median skill of best-of-K + refinement, minutes
+trained; then whether the goals hold. Figures go to OUT/learn_from_pictures.json.
+
+Time is equal only to within a round or a step: a started expert round finishes (scoring its own 8
+held-out pictures inside the arm's time), and GRPO stops after the step that passes the limit; the
+minutes column says what each arm took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import sys
+import time
+from pathlib import Path
+
+# The repository first: `python benchmarks/x.py` puts benchmarks/ first, where rewards.py would hide the package
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+MODES = ("greedy", "greedy+refine", "best", "best+refine")
+ARMS = ("grpo", "expert", "expert+grpo")
+
+
+def parse_args(argv):
+    from earthshader.data.picture_kinds import DEFAULT_CORPUS, GRAMMAR_SCHOOL
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/learn-from-pictures"))
+    parser.add_argument("--start", type=Path, default=None, help="the starting model (default: OUT/sft-grammar, "
+                                                                 "trained there when missing)")
+    parser.add_argument("--sft-args", default=shlex.join(GRAMMAR_SCHOOL), help="the grammar school's earthshader.sft flags")
+    parser.add_argument("--kinds", nargs="+", default=["textures", "renders", "photos"])
+    parser.add_argument("--corpus", default=DEFAULT_CORPUS, help="Shadertoy programs for the renders kind")
+    parser.add_argument("--train-n", type=int, default=128, help="training pictures per kind")
+    parser.add_argument("--eval-n", type=int, default=32, help="held-out pictures per kind")
+    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--minutes", type=float, default=5.0, help="training wall time per arm and seed")
+    parser.add_argument("--expert-recipe", default="tiny")
+    parser.add_argument("--grpo-recipe", default="tiny")
+    parser.add_argument("--best-of", type=int, default=8)
+    parser.add_argument("--refine-budget", type=int, default=60, help="test-time refinement renders per answer")
+    parser.add_argument("--max-new-tokens", type=int, default=192)
+    parser.add_argument("--workers", type=int, default=None, help="render processes (default: all cores)")
+    parser.add_argument("--reuse-trained", action="store_true",
+                        help="score the models an earlier run saved under OUT instead of training again "
+                             "(for example on more held-out pictures; minutes then show nan)")
+    parser.add_argument("--expert-args", default="", help="more flags for earthshader.expert, one quoted string")
+    parser.add_argument("--grpo-args", default="", help="more flags for earthshader.grpo, one quoted string")
+    return parser.parse_args(argv)
+
+
+def starting_model(args) -> Path:
+    """`--start`, or the grammar school trained at OUT/sft-grammar when it is not there yet."""
+    from earthshader import sft
+    from earthshader.modeling.run_info import RUN_INFO
+
+    start = args.start or args.out / "sft-grammar"
+    if (start / RUN_INFO).exists():
+        return start
+    return sft.main([*shlex.split(args.sft_args), "--output_dir", str(start),
+                     "--model_name_or_path", str(args.out / "tiny-qwen2-vl")])
+
+
+def build_pictures(args, size: int, pool):
+    """Training PNGs under OUT/train/KIND, and the held-out targets (with each one's kind) in memory."""
+    from earthshader.data import picture_kinds
+    from earthshader.training.expert_runs import picture_digest
+
+    kinds, skipped = picture_kinds.available_kinds(args.kinds, args.corpus)
+    for line in skipped:
+        print(f"kind skipped: {line}")
+    heldout, seen = [], set()
+    for kind in kinds:
+        train = picture_kinds.kind_rows(kind, "train", n=args.train_n, size=size, corpus=args.corpus, pool=pool)
+        picture_kinds.write_pictures(train, args.out / "train" / kind)
+        seen |= {picture_digest(row.image) for row in train}
+        rows = picture_kinds.kind_rows(kind, "heldout", n=args.eval_n, size=size, corpus=args.corpus, pool=pool)
+        heldout += [row for row in rows if picture_digest(row.image) not in seen]
+        picture_kinds.write_pictures(rows, args.out / "heldout" / kind)
+        print(f"{kind}: {len(train)} training pictures, {len(rows)} held-out")
+    return kinds, heldout
+
+
+def train_grpo(recipe: str, model: str, out: Path, seed: int, seconds: float, flags: list[str]) -> Path:
+    """`earthshader.grpo`'s trainer from `model`, stopped once `seconds` have passed; the saved model."""
+    from transformers import TrainerCallback
+
+    from earthshader import grpo
+    from earthshader.training.saving import save_trained
+
+    class TimeLimit(TrainerCallback):
+        def __init__(self):
+            self.started = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            control.should_training_stop = time.perf_counter() - self.started > seconds
+
+    script_args, training_args, model_args = grpo.parse(
+        ["--recipe", recipe, "--model_name_or_path", model, "--output_dir", str(out), "--seed", str(seed),
+         "--max_steps", "1000000", "--save_strategy", "no", *flags])
+    trainer, sample_log = grpo.build_trainer(script_args, training_args, model_args, "cpu")
+    sample_log.start_fresh()
+    trainer.add_callback(TimeLimit())
+    trainer.train()
+    info = {"image_size": script_args.image_size, "base_model": model, "backend": "cpu"}
+    return save_trained(trainer, out, info, merged=trainer.merged_policy)
+
+
+def train_expert(recipe: str, model: str, out: Path, seed: int, seconds: float, flags: list[str]) -> Path:
+    from earthshader import expert
+
+    return expert.main(["--recipe", recipe, "--model_name_or_path", model, "--output_dir", str(out), "--seed",
+                        str(seed), "--rounds", "1000", "--time_limit_minutes", str(seconds / 60),
+                        "--eval_start", "false", "--heldout_n", "8", *flags])
+
+
+def train_arm(arm: str, args, start: Path, out: Path, seed: int, flags: dict) -> Path:
+    seconds = 60 * args.minutes
+    if arm == "grpo":
+        return train_grpo(args.grpo_recipe, str(start), out, seed, seconds, flags["grpo"])
+    if arm == "expert":
+        return train_expert(args.expert_recipe, str(start), out, seed, seconds, flags["expert"])
+    began = time.perf_counter()
+    half = train_expert(args.expert_recipe, str(start), out / "expert", seed, seconds / 2, flags["expert"])
+    left = seconds - (time.perf_counter() - began)
+    return train_grpo(args.grpo_recipe, str(half), out / "grpo", seed, max(left, 1.0), flags["grpo"])
+
+
+def trained_model(arm: str, out: Path) -> Path | None:
+    """The model an earlier run of `arm` saved under `out` (None when there is none)."""
+    from earthshader.modeling.run_info import RUN_INFO
+
+    if arm == "expert":
+        rounds = sorted(out.glob("round-*/model"))
+        return rounds[-1] if rounds and (rounds[-1] / RUN_INFO).exists() else None
+    model = out / "grpo" if arm == "expert+grpo" else out
+    return model if (model / RUN_INFO).exists() else None
+
+
+def model_scores(model_dir: Path, heldout, args, pool) -> dict:
+    """Per held-out picture, the skill of each mode in `MODES`; and per picture whether the greedy answer
+    rendered and was not flat."""
+    from earthshader.evaluation import evaluate
+    from earthshader.modeling import load_model
+
+    model, processor = load_model(str(model_dir), "cpu")
+    common = {"seed": 0, "pool": pool, "labels": False, "max_new_tokens": args.max_new_tokens}
+    greedy = [row[0] for row in evaluate(model, processor, heldout, samples=1, **common).scored]
+    sampled = evaluate(model, processor, heldout, samples=args.best_of, **common).scored
+    best = [max(row, key=lambda s: -math.inf if math.isnan(s.skill) else s.skill) for row in sampled]
+    return {"greedy": [s.skill for s in greedy], "greedy+refine": refined(greedy, heldout, args, pool),
+            "best": [s.skill for s in best], "best+refine": refined(best, heldout, args, pool),
+            "compiles": [float(s.rendered) for s in greedy], "nonflat": [float(s.nonflat) for s in greedy]}
+
+
+def refined(samples, heldout, args, pool) -> list[float]:
+    """Each sample's skill after test-time refinement (as answered when it cannot be refined or gains nothing)."""
+    from earthshader.evaluation.scoring import TargetScorer
+    from earthshader.refine import RefineError, refine
+
+    skills = []
+    for sample, target in zip(samples, heldout):
+        skill = sample.skill
+        if sample.rendered and args.refine_budget >= 16:
+            try:
+                result = refine(sample.code, target.image, budget=args.refine_budget, pool=pool, time=target.time)
+                skill = max(skill, TargetScorer(target.image).scores(result.image)["skill"])
+            except RefineError:
+                pass
+        skills.append(skill)
+    return skills
+
+
+def search_skills(heldout, budget: int, pool) -> list[float]:
+    """The model-free search baseline's skill per picture with `budget` renders."""
+    from earthshader.evaluation.search import SearchLibrary, search
+
+    library = SearchLibrary()
+    results = [search(t.image, budget=budget, pool=pool, library=library, time=t.time) for t in heldout]
+    return [r.skill if r.code is not None else math.nan for r in results]
+
+
+def starting_scores(start_dir: Path, heldout, args, budget: int, pool) -> tuple[dict, list[float]]:
+    """The starting model's scores and the search baseline's, kept in OUT/start.json and read back by a
+    later run with the same model, held-out pictures and settings (another arm, another seed)."""
+    import hashlib
+
+    from earthshader.training.expert_runs import picture_digest
+
+    key = hashlib.sha256(json.dumps([str(start_dir.resolve()), [picture_digest(t.image) for t in heldout],
+                                     args.best_of, args.refine_budget, args.max_new_tokens]).encode()).hexdigest()
+    path = args.out / "start.json"
+    if path.exists() and (saved := json.loads(path.read_text())).get("key") == key:
+        print(f"starting model and search scores read from {path}")
+        return saved["start"], saved["search"]
+    start, search = model_scores(start_dir, heldout, args, pool), search_skills(heldout, budget, pool)
+    path.write_text(json.dumps({"key": key, "start": start, "search": search}, default=float) + "\n")
+    return start, search
+
+
+def skill_cell(after: list[float], before: list[float] | None = None) -> str:
+    """Mean skill, and with `before` its change paired by target ± the standard error."""
+    from earthshader.demo import paired_change
+
+    if before is None:
+        return f"{np.nanmean(after):.3f}"
+    mean, se, _ = paired_change(before, after)
+    return f"{np.nanmean(after):.3f}  {mean:+.3f} ± {se:.3f}"
+
+
+def pooled_over_seeds(by_seed: dict) -> dict:
+    """Each figure's per-target mean over the seeds."""
+    keys = next(iter(by_seed.values())).keys()
+    return {key: list(np.nanmean([scores[key] for scores in by_seed.values()], axis=0)) for key in keys}
+
+
+def seed_spread(start: list[float], by_seed: dict, mode: str) -> float:
+    """Standard deviation over seeds of the mean per-target change in `mode` (nan for one seed)."""
+    from earthshader.demo import paired_change
+
+    changes = [paired_change(start, scores[mode])[0] for scores in by_seed.values()]
+    return float(np.std(changes, ddof=1)) if len(changes) > 1 else math.nan
+
+
+def comparison_rows(start: dict, results: dict, search: list[float], minutes: dict, budget: int):
+    """One kind's table rows as (cells, ends a section), and each arm's figures pooled over seeds."""
+    def extra(scores):
+        return [f"{np.mean(scores['compiles']):.2f}", f"{np.mean(scores['nonflat']):.2f}",
+                f"{np.nanmedian(scores['best+refine']):+.3f}"]
+
+    rows = [(["mean colour", *["0.000"] * len(MODES), "", "", "+0.000", ""], False),
+            ([f"search ({budget} renders)", *[skill_cell(search)] * len(MODES), "", "",
+              f"{np.nanmedian(search):+.3f}", ""], False),
+            (["start", *[skill_cell(start[m]) for m in MODES], *extra(start), ""], True)]
+    pooled = {}
+    for arm, by_seed in results.items():
+        for seed, scores in by_seed.items():
+            rows.append(([f"{arm}, seed {seed}", *[skill_cell(scores[m], start[m]) for m in MODES], *extra(scores),
+                          f"{minutes[arm][seed]:.1f}"], False))
+        pooled[arm] = pooled_over_seeds(by_seed)
+        spread = ", ".join(f"{seed_spread(start[m], by_seed, m):.3f}" for m in MODES)
+        rows.append(([f"{arm}, pooled", *[skill_cell(pooled[arm][m], start[m]) for m in MODES],
+                      *extra(pooled[arm]), f"{np.mean(list(minutes[arm].values())):.1f}"], False))
+        rows.append(([f"{arm}, seed sd", *spread.split(", "), "", "", "", ""], True))
+    return rows, pooled
+
+
+def by_kind(scores: dict, index: list[int]) -> dict:
+    return {key: [values[i] for i in index] for key, values in scores.items()}
+
+
+def goal_lines(kind: str, start: dict, pooled: dict, search: list[float]) -> list[str]:
+    """Whether the goals hold on one kind, each with its figures."""
+    from earthshader.demo import paired_change
+
+    lines = []
+    gains = {arm: paired_change(start["greedy"], scores["greedy"]) for arm, scores in pooled.items()}
+    for arm, (mean, se, _) in gains.items():
+        lines.append(f"{kind}: {arm} greedy gain {mean:+.3f} ± {se:.3f}: >= 3 SE {mean >= 3 * se}, >= +0.05 "
+                     f"{mean >= 0.05}; compile {np.mean(pooled[arm]['compiles']) - np.mean(start['compiles']):+.2f}, "
+                     f"non-flat {np.mean(pooled[arm]['nonflat']) - np.mean(start['nonflat']):+.2f}")
+    for arm, scores in {"start": start, **pooled}.items():
+        median, search_median = float(np.nanmedian(scores["best+refine"])), float(np.nanmedian(search))
+        lines.append(f"{kind}: {arm} best-of-K + refine median {median:+.3f}: above the mean colour {median > 0}, "
+                     f"above search ({search_median:+.3f}) {median > search_median}")
+    if {"grpo", "expert"} <= set(gains):
+        lines.append(f"{kind}: expert gain {gains['expert'][0]:+.3f} >= GRPO's {gains['grpo'][0]:+.3f}: "
+                     f"{gains['expert'][0] >= gains['grpo'][0]}")
+    if set(ARMS) <= set(gains):
+        lines.append(f"{kind}: expert+grpo {gains['expert+grpo'][0]:+.3f} beats both: "
+                     f"{gains['expert+grpo'][0] > max(gains['expert'][0], gains['grpo'][0])}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from earthshader.modeling import read_run_info
+    from earthshader.render import RenderPool
+
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    began = time.perf_counter()
+    start_dir = starting_model(args)
+    size = read_run_info(start_dir).get("image_size", 84)
+    flags = {"grpo": ["--dataset_path", str(args.out / "train"), "--image_size", str(size),
+                      *shlex.split(args.grpo_args)],
+             "expert": ["--targets", str(args.out / "train"), "--targets_n", "100000", "--heldout",
+                        str(args.out / "heldout"), "--image_size", str(size), *shlex.split(args.expert_args)]}
+    budget = args.best_of + args.refine_budget
+    with RenderPool(workers=args.workers) as pool:
+        kinds, heldout = build_pictures(args, size, pool)
+        start, search = starting_scores(start_dir, heldout, args, budget, pool)
+        results, minutes = {arm: {} for arm in args.arms}, {arm: {} for arm in args.arms}
+        for seed in args.seeds:
+            for arm in args.arms:
+                out, t = args.out / f"seed-{seed}" / arm, time.perf_counter()
+                model = trained_model(arm, out) if args.reuse_trained else None
+                if model is None:
+                    model = train_arm(arm, args, start_dir, out, seed, flags)
+                    minutes[arm][seed] = (time.perf_counter() - t) / 60
+                else:
+                    print(f"{arm}, seed {seed}: scoring the model an earlier run trained, {model}")
+                    minutes[arm][seed] = math.nan
+                results[arm][seed] = model_scores(model, heldout, args, pool)
+
+    goals, report = [], {}
+    for kind in kinds:
+        index = [i for i, t in enumerate(heldout) if t.source == kind]
+        kind_start, kind_search = by_kind(start, index), [search[i] for i in index]
+        kind_results = {arm: {seed: by_kind(s, index) for seed, s in by_seed.items()} for arm, by_seed in results.items()}
+        table = Table(title=f"{kind}: {len(index)} held-out pictures, from {start_dir}, {args.minutes:g} min per arm "
+                            f"and seed; skill, and its change from the start paired by target ± SE",
+                      title_justify="left")
+        for name in ("", "greedy", "greedy+refine", f"best of {args.best_of}", f"best of {args.best_of}+refine",
+                     "compile", "non-flat", "median best+ref.", "minutes"):
+            table.add_column(name, justify="left" if not name else "right", no_wrap=bool(name))
+        rows, pooled = comparison_rows(kind_start, kind_results, kind_search, minutes, budget)
+        for row, end in rows:
+            table.add_row(*row, end_section=end)
+        console.print(table)
+        goals += goal_lines(kind, kind_start, pooled, kind_search)
+        report[kind] = {"start": kind_start, "search": kind_search, "results": kind_results, "pooled": pooled}
+    console.print("compile, non-flat: the greedy answer's; seed sd: the spread over seeds of the mean change per mode")
+    for line in goals:
+        console.print(line)
+    console.print(f"total {(time.perf_counter() - began) / 60:.1f} min")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "learn_from_pictures.json").write_text(json.dumps(
+        {"kinds": report, "minutes": minutes, "settings": {k: str(v) for k, v in vars(args).items()},
+         "start": str(start_dir)}, indent=2, default=float) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
