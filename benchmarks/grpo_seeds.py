@@ -1,7 +1,7 @@
 """GRPO over several training seeds: how much of a skill change is the recipe's, and how much the draw.
 
-    python benchmarks/grpo_seeds.py --sft runs/demo/sft-tiny                      # seeds 0 1 2, 512 targets: ~40 min on 2 cores
-    python benchmarks/grpo_seeds.py --sft runs/demo/sft-tiny --seeds 0 1 --eval-n 64 -- --learning_rate 5e-5
+    python benchmarks/grpo_seeds.py --sft runs/sft-tiny                           # seeds 0 1 2, 512 targets: ~40 min on 2 cores
+    python benchmarks/grpo_seeds.py --sft runs/sft-tiny --seeds 0 1 --eval-n 64 -- --learning_rate 5e-5
 
 Trains the GRPO recipe (`--recipe`, default `tiny`) from one SFT model once per seed, each run in
 OUT/seed-S, and evaluates the SFT model and every GRPO model on the same held-out procedural targets,

@@ -1,6 +1,6 @@
 """The CPU demo, end to end: a grammar school, then GRPO on pictures that have no program, before and after.
 
-    python -m earthshader.demo                       # what `make demo` runs (about 17 minutes on 2 idle cores)
+    python -m earthshader.demo                       # what `make demo` runs (about 14 minutes on 2 idle cores)
     python -m earthshader.demo --out runs/demo --grpo-steps 100 --eval-n 16 --eval-samples 2 --search 0
 
 1. `python -m earthshader.sft --recipe tiny --generators primitives gradient` builds the tiny Qwen2-VL (its
