@@ -113,11 +113,11 @@ def solid(index: int) -> tuple[str, list[int]]:
 
 
 def counted(tally: Tally, case: str, call, limit: float):
-    """`call()` under the time bound; a hang is counted and re-raised, an exception counted (None back)."""
+    """`call()` under the time bound; a hang goes up to `main` (which counts it), an exception is counted
+    (None back)."""
     try:
         return guarded(call, limit)
     except Hang:
-        tally.hangs += 1
         raise
     except Exception as error:  # noqa: BLE001 - counted
         tally.exceptions += 1
@@ -186,11 +186,7 @@ def mutations(pool: RenderPool, args, tally: Tally) -> None:
     limit = args.batch * (args.timeout + 10)
     for first in range(0, len(codes), args.batch):
         batch = codes[first:first + args.batch]
-        try:
-            results = guarded(lambda: pool.render_many(batch, width=args.size, height=args.size), limit)
-        except Hang:
-            tally.hangs += 1
-            raise
+        results = guarded(lambda: pool.render_many(batch, width=args.size, height=args.size), limit)
         for result in results:
             tally.expect("mutation", result, {None, "compile", "loop_limit", "invalid_input", "timeout", "crash"})
         tally.lost += len(batch) - len(results)
@@ -201,12 +197,8 @@ def endless(pool: RenderPool, args, tally: Tally) -> None:
     loops = ENDLESS + ["for(int i=0;i<1;i--){}", "for(uint i=0u;i<1u;i*=1u){}", "while(c.a>0.0){c.r+=1e-9;}",
                        "int k=0;while(k<1){k+=0;}", "for(int i=0;i!=1;i+=2){}", "while(!false){continue;}"]
     codes = [f"void mainImage(out vec4 c, in vec2 p) {{ c = vec4(1.0); {loop} }}" for loop in loops]
-    try:
-        results = guarded(lambda: pool.render_many(codes, width=args.size, height=args.size),
-                          len(codes) * (args.timeout + 10))
-    except Hang:
-        tally.hangs += 1
-        raise
+    results = guarded(lambda: pool.render_many(codes, width=args.size, height=args.size),
+                      len(codes) * (args.timeout + 10))
     for loop, result in zip(loops, results):
         tally.expect(loop, result, {"loop_limit", "timeout"})
         tally.endless_ok += bool(result.ok)
@@ -236,12 +228,8 @@ VALID = [f"{MAIN} {{ int i = 0; for (; bool b = i < 3; ) {{ i++; }} c = vec4(1.0
 
 def guard(pool: RenderPool, args, tally: Tally) -> None:
     codes = GUARDED + MEASURED + VALID
-    try:
-        results = guarded(lambda: pool.render_many(codes, width=args.size, height=args.size),
-                          len(codes) * (args.timeout + 10))
-    except Hang:
-        tally.hangs += 1
-        raise
+    results = guarded(lambda: pool.render_many(codes, width=args.size, height=args.size),
+                      len(codes) * (args.timeout + 10))
     for i, (code, result) in enumerate(zip(codes, results)):
         if i < len(GUARDED):
             tally.expect(code, result, {"loop_limit", "compile"})
@@ -318,9 +306,6 @@ def protocol(pool: RenderPool, args, tally: Tally) -> None:
         results = guarded(lambda: pool.render_many(codes, 4, 4, channels=[np.zeros((2048, 2048, 3), np.uint8)]),
                           limit)
         tally.expect("large request to a stopped worker", results[0], {"timeout"})
-    except Hang:
-        tally.hangs += 1
-        raise
     finally:
         try:
             os.kill(stuck, signal.SIGCONT)
@@ -332,9 +317,6 @@ def protocol(pool: RenderPool, args, tally: Tally) -> None:
         try:
             guarded(lambda: pool.render_many([solid(1)[0]], 4, 4, on_result=hook), limit)
             tally.notes.append(f"{case}: worked")
-        except Hang:
-            tally.hangs += 1
-            raise
         except RuntimeError as error:  # the defined answer to re-entry
             tally.outcomes["re-entry refused"] += 1
             if "re-entry" not in str(error):
@@ -373,7 +355,8 @@ def main() -> None:
         pool = RenderPool(workers=args.workers, timeout=args.timeout)
         try:
             CASE_LISTS[name](pool, args, tally)
-        except Hang:
+        except Hang:  # counted here, once: every case list lets a hang end it
+            tally.hangs += 1
             console.print(f"[red]{name}: a call did not return; the rest of this list is skipped[/]")
         except Exception as error:  # noqa: BLE001 - reported, the other lists still run
             tally.exceptions += 1

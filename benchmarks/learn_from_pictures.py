@@ -96,23 +96,17 @@ def starting_model(args) -> Path:
 
 
 def build_pictures(args, size: int, pool):
-    """Training PNGs under OUT/train/KIND, and the held-out targets (with each one's kind) in memory."""
+    """Training PNGs under OUT/train/KIND, and the held-out targets (each one's `source` its kind) in memory."""
     from earthshader.data import picture_kinds
-    from earthshader.training.expert_runs import picture_digest
 
     kinds, skipped = picture_kinds.available_kinds(args.kinds, args.corpus)
     for line in skipped:
         print(f"kind skipped: {line}")
-    heldout, seen = [], set()
-    for kind in kinds:
-        train = picture_kinds.kind_rows(kind, "train", n=args.train_n, size=size, corpus=args.corpus, pool=pool)
-        picture_kinds.write_pictures(train, args.out / "train" / kind)
-        seen |= {picture_digest(row.image) for row in train}
-        rows = picture_kinds.kind_rows(kind, "heldout", n=args.eval_n, size=size, corpus=args.corpus, pool=pool)
-        heldout += [row for row in rows if picture_digest(row.image) not in seen]
-        picture_kinds.write_pictures(rows, args.out / "heldout" / kind)
-        print(f"{kind}: {len(train)} training pictures, {len(rows)} held-out")
-    return kinds, heldout
+    by_kind = picture_kinds.write_sets(kinds, args.out, train_n=args.train_n, heldout_n=args.eval_n, size=size,
+                                       corpus=args.corpus, pool=pool)
+    for kind, rows in by_kind.items():
+        print(f"{kind}: {args.train_n} training pictures asked, {len(rows)} held-out")
+    return kinds, [row for rows in by_kind.values() for row in rows]
 
 
 def train_grpo(recipe: str, model: str, out: Path, seed: int, seconds: float, flags: list[str]) -> Path:
@@ -219,7 +213,7 @@ def starting_scores(start_dir: Path, heldout, args, budget: int, pool) -> tuple[
     later run with the same model, held-out pictures and settings (another arm, another seed)."""
     import hashlib
 
-    from earthshader.training.expert_runs import picture_digest
+    from earthshader.data.pictures import picture_digest
 
     key = hashlib.sha256(json.dumps([str(start_dir.resolve()), [picture_digest(t.image) for t in heldout],
                                      args.best_of, args.refine_budget, args.max_new_tokens]).encode()).hexdigest()

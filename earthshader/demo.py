@@ -108,21 +108,6 @@ def comparison_table(before: dict, after: dict, sampling: tuple[int, float], kin
 DEMO_KINDS = ("textures", "photos")
 
 
-def picture_sets(out: Path, size: int, train_n: int, eval_n: int) -> dict:
-    """Training pictures of every kind as PNG files under OUT/pictures/train; each kind's held-out targets."""
-    from earthshader.data import picture_kinds
-    from earthshader.render import RenderPool
-
-    heldout = {}
-    with RenderPool() as pool:
-        for kind in DEMO_KINDS:
-            train = picture_kinds.kind_rows(kind, "train", n=train_n, size=size, pool=pool)
-            picture_kinds.write_pictures(train, out / "pictures" / "train" / kind)
-            heldout[kind] = picture_kinds.kind_rows(kind, "heldout", n=eval_n, size=size, pool=pool)
-            picture_kinds.write_pictures(heldout[kind], out / "pictures" / "heldout" / kind)
-    return heldout
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m earthshader.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=folder_path, default=Path("runs/demo"))
@@ -159,7 +144,12 @@ def main(argv: list[str] | None = None) -> int:
 
     size = model_image_size(None, sft_dir)
     t = time.perf_counter()
-    heldout = picture_sets(out, size, args.train_n, args.eval_n)
+    from earthshader.data.picture_kinds import write_sets
+    from earthshader.render import RenderPool
+
+    with RenderPool() as pool:
+        heldout = write_sets(DEMO_KINDS, out / "pictures", train_n=args.train_n, heldout_n=args.eval_n, size=size,
+                             pool=pool)
     grpo_args = ["--recipe", "tiny", "--model_name_or_path", str(sft_dir), "--output_dir", str(out / "grpo-tiny"),
                  "--image_size", str(size), "--dataset_path", str(out / "pictures" / "train"), "--seed", str(args.seed)]
     if args.grpo_steps is not None:

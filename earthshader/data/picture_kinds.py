@@ -4,6 +4,7 @@
     train = kind_rows("photos", "train", n=128, size=84)       # crops of 8 of scikit-image's photographs
     heldout = kind_rows("photos", "heldout", n=32, size=84)    # crops of the 4 others: never trained on
     write_pictures(train, "runs/pictures/train/photos")        # PNG files: GRPO's and expert's --dataset_path
+    heldout = write_sets(["textures", "photos"], "runs/pictures", train_n=128, heldout_n=32, size=84)
 
 Each kind names two `earthshader.data.rows.load_rows` specs, one for training pictures and one for
 held-out pictures that share nothing with them:
@@ -118,3 +119,25 @@ def write_pictures(rows: list[Row], folder: str | Path) -> list[Path]:
         Image.fromarray(row.image).save(path)
         paths.append(path)
     return paths
+
+
+def write_sets(kinds: list[str], folder: str | Path, *, train_n: int, heldout_n: int, size: int,
+               corpus: str = DEFAULT_CORPUS, pool=None) -> dict[str, list[Row]]:
+    """Each kind's training pictures as PNG files in FOLDER/train/KIND and its held-out ones in
+    FOLDER/heldout/KIND; returns the held-out rows per kind, less any picture that is also a training one."""
+    import logging
+
+    from earthshader.data.pictures import picture_digest
+
+    folder, heldout, seen = Path(folder), {}, set()
+    for kind in kinds:
+        train = kind_rows(kind, "train", n=train_n, size=size, corpus=corpus, pool=pool)
+        write_pictures(train, folder / "train" / kind)
+        seen |= {picture_digest(row.image) for row in train}
+        rows = kind_rows(kind, "heldout", n=heldout_n, size=size, corpus=corpus, pool=pool)
+        write_pictures(rows, folder / "heldout" / kind)
+        heldout[kind] = [row for row in rows if picture_digest(row.image) not in seen]
+        if len(heldout[kind]) < len(rows):
+            logging.getLogger(__name__).warning("%s: dropped %d held-out pictures that are also training pictures",
+                                                kind, len(rows) - len(heldout[kind]))
+    return heldout

@@ -60,6 +60,15 @@ class Found:
     problems: list[str] = field(default_factory=list)
 
 
+def picture_digest(image: np.ndarray) -> str:
+    """SHA-1 of a picture's pixels and shape: the one test of "the same picture" (a resumed run's pictures,
+    a held-out picture that is also a training one)."""
+    import hashlib
+
+    array = np.ascontiguousarray(image)
+    return hashlib.sha1(repr(array.shape).encode() + array.tobytes()).hexdigest()
+
+
 def to_rgb(image) -> np.ndarray:
     """An H x W x 3 uint8 array from a PIL image or an array (grey, boolean, RGBA: converted)."""
     if isinstance(image, Image.Image):

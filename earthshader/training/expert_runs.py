@@ -22,7 +22,6 @@ one file only, so nothing is lost or counted twice.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 from rich.table import Table
 
 from earthshader.cli import UsageError
+from earthshader.data.pictures import picture_digest
 
 ROUNDS_FILE = "rounds.jsonl"
 START_FILE = "start.json"
@@ -73,12 +73,6 @@ def read_jsonl(path: Path) -> list[dict]:
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def picture_digest(image: np.ndarray) -> str:
-    """SHA-1 of a picture's pixels and shape: how a resumed run knows it has the same pictures."""
-    array = np.ascontiguousarray(image)
-    return hashlib.sha1(repr(array.shape).encode() + array.tobytes()).hexdigest()
 
 
 def finished_rounds(run_dir: str | Path) -> list[dict]:
