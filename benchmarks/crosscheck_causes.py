@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 from earthshader.render.evaluation_order import ASSIGNMENTS, statements, unsequenced_reads
+from earthshader.render.preprocess import PreprocessorError, preprocess
 from earthshader.render.shadertoy import strip_comments
 
 #: Cause -> (which side departs from Shadertoy in a browser, explanation).
@@ -83,24 +84,167 @@ def causes(code: str) -> list[str]:
     return [name for name in CAUSES if hits.get(name)]
 
 
-def split_comma_statements(code: str) -> str:
-    """`a += 1., b += 1.;` as `{a += 1.; b += 1.;}`: the same program without comma operators at
-    statement level, for re-rendering with naga (a for header's clauses are left alone)."""
-    text = strip_comments(code)
+def sequence_commas(code: str) -> str:
+    """The same program with its comma operators' side effects sequenced as statements, for
+    re-rendering with naga, which drops those of all but a comma's last operand.
+
+    Works on the preprocessed source (macros often hold the commas). An expression statement
+    `a += 1., b += 1.;` becomes `{ a += 1.; b += 1.; }`, a conditional used as a statement with a
+    comma in a branch (`r > v ? r = v, R = V : R;`) becomes `if`/`else`, and a `for` increment
+    holding a comma moves to the end of its loop's body (left alone when the body has `continue`).
+    Commas nested inside a larger expression are left as they are.
+
+    >>> sequence_commas("void f() { for (; k++ < 9.; r > v ? r = v, R = V : R) { v = g(); } }")
+    'void f() { for (; k++ < 9.; ) { v = g(); { if (r > v) { r = v; R = V; } else { R; } } } }'
+    """
+    try:
+        text = preprocess(code, "es300")
+    except PreprocessorError:
+        text = strip_comments(code)
+    for _ in range(100):  # one loop at a time: each edit moves the text after it
+        moved = _move_one_for_increment(text)
+        if moved is None:
+            break
+        text = moved
     edits: list[tuple[int, int, str]] = []
+    headers = [(m.end() - 1, _matching(text, m.end() - 1)) for m in re.finditer(r"\bfor\s*\(", text)]
     for statement in statements(text):
-        commas = [t for t in statement if t.text == "," and t.depth == 0 and not t.call]
-        if not commas or _is_declaration(statement):
+        statement = _after_if_or_else(statement)
+        if not statement:
             continue
         first, last = statement[0].start, statement[-1].start + len(statement[-1].text)
-        before = text[:first].rstrip()[-1:]
-        after = text[last:].lstrip()[:1]
-        if before not in (";", "{", "}", ")") or after != ";":
+        before, after = text[:first].rstrip(), text[last:].lstrip()[:1]
+        if (after != ";" or _is_declaration(statement) or _STATEMENT_KEYWORD.fullmatch(statement[0].text)
+                or before[-1:] not in (";", "{", "}", ")") and not re.search(r"\b(?:else|do)$", before)
+                or any(open_ < first and (close is None or first < close) for open_, close in headers)):
             continue
-        body = list(text[first:last])
-        for comma in commas:
-            body[comma.start - first] = ";"
-        edits.append((first, text.index(";", last) + 1, "{" + "".join(body) + ";}"))
+        replacement = _sequenced(text[first:last])
+        if replacement is not None:
+            edits.append((first, text.index(";", last) + 1, "{ " + replacement + " }"))
     for start, end, replacement in sorted(edits, reverse=True):
         text = text[:start] + replacement + text[end:]
     return text
+
+
+def _after_if_or_else(statement: list) -> list:
+    """The tokens of `statement` after any leading `else` and `if (...)`: its expression part."""
+    while statement and statement[0].text in ("if", "else"):
+        if statement[0].text == "else":
+            statement = statement[1:]
+            continue
+        close = next((k for k, t in enumerate(statement) if k > 1 and t.text == ")" and t.depth == 0), None)
+        statement = [] if close is None else statement[close + 1:]
+    return statement
+
+
+_STATEMENT_KEYWORD = re.compile(r"if|for|while|do|switch|case|default|return|break|continue|discard|else")
+_ASSIGNING = re.compile(r"(?<![=!<>])=(?!=)|[-+*/%&|^]=|<<=|>>=")
+
+
+def _move_one_for_increment(text: str) -> str | None:
+    """`text` with the first `for` increment that holds a comma moved into its body, or None."""
+    for m in re.finditer(r"\bfor\s*\(", text):
+        close = _matching(text, m.end() - 1)
+        clauses = _split(text[m.end():close], ";") if close else []
+        if len(clauses) != 3 or _sequenced(clauses[2]) is None:
+            continue
+        body_start = len(text) - len(text[close + 1:].lstrip())
+        if text[body_start:body_start + 1] == "{":
+            body_end = _matching(text, body_start, "{", "}")
+            if body_end is None:
+                continue
+            body = text[body_start + 1:body_end]
+        else:
+            ends = [i for i, c in enumerate(text[body_start:], body_start) if c == ";"]
+            if not ends or re.match(r"\s*(?:if|for|while|do|switch)\b", text[body_start:]):
+                continue
+            body_end = ends[0]
+            body = text[body_start:body_end + 1]
+        if re.search(r"\bcontinue\b", body):
+            continue
+        header = f"{clauses[0]};{clauses[1]}; "
+        return (text[:m.end()] + header + ") { " + body.strip() + " " + clauses[2].strip() + "; }"
+                + text[body_end + 1:])
+    return None
+
+
+def _sequenced(expression: str) -> str | None:
+    """Statements doing what the expression statement `expression` does, without its comma
+    operators; None when it has none at its top (or in a conditional's branch there)."""
+    e = _without_parentheses(expression.strip())
+    parts = _split(e, ",")
+    if len(parts) > 1:
+        return " ".join(_sequenced(part) or part.strip() + ";" for part in parts)
+    conditional = _conditional(e)
+    if conditional is None or _ASSIGNING.search(_flat(conditional[0])):
+        return None
+    condition, yes, no = conditional
+    if _sequenced(yes) is None and _sequenced(no) is None:
+        return None
+    return (f"if ({condition.strip()}) {{ {_sequenced(yes) or yes.strip() + ';'} }} "
+            f"else {{ {_sequenced(no) or no.strip() + ';'} }}")
+
+
+def _split(text: str, separator: str) -> list[str]:
+    """`text` split at `separator` outside brackets and outside a conditional's middle operand
+    (`c ? a, b : d` holds its comma in the middle: C's grammar puts a full expression there)."""
+    parts, start = [], 0
+    for i, c, open_conditionals in _top_level(text):
+        if c == separator and not open_conditionals:
+            parts.append(text[start:i])
+            start = i + 1
+    return parts + [text[start:]]
+
+
+def _conditional(text: str) -> tuple[str, str, str] | None:
+    """(condition, then, else) of a conditional at the top of `text`, or None."""
+    question = None
+    for i, c, open_conditionals in _top_level(text):
+        if c == "?" and question is None:
+            question = i
+        elif c == ":" and question is not None and not open_conditionals:
+            return text[:question], text[question + 1:i], text[i + 1:]
+    return None
+
+
+def _top_level(text: str):
+    """(index, character, conditionals open after it) for each character of `text` outside brackets."""
+    depth, open_conditionals = 0, 0
+    for i, c in enumerate(text):
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif depth == 0:
+            if c == "?":
+                open_conditionals += 1
+            elif c == ":" and open_conditionals:
+                open_conditionals -= 1
+            yield i, c, open_conditionals
+
+
+def _flat(text: str) -> str:
+    """`text` without what its brackets hold (an assignment in a call is not at its top)."""
+    out, depth = [], 0
+    for c in text:
+        depth += c in "([{"
+        depth -= c in ")]}"
+        if depth == 0 and c not in ")]}":
+            out.append(c)
+    return "".join(out)
+
+
+def _without_parentheses(text: str) -> str:
+    while text.startswith("(") and _matching(text, 0) == len(text) - 1:
+        text = text[1:-1].strip()
+    return text
+
+
+def _matching(text: str, open_index: int, opener: str = "(", closer: str = ")") -> int | None:
+    depth = 0
+    for i in range(open_index, len(text)):
+        depth += text[i] == opener
+        depth -= text[i] == closer
+        if depth == 0:
+            return i
+    return None

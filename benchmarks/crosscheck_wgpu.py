@@ -44,7 +44,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from crosscheck_causes import CAUSES, causes, split_comma_statements  # noqa: E402
+from crosscheck_causes import CAUSES, causes, sequence_commas  # noqa: E402
 
 from earthshader.render import RenderPool  # noqa: E402
 from earthshader.render.gl import DEFAULT_DATE  # noqa: E402
@@ -156,7 +156,7 @@ def save_side_by_side(path: Path, ours: np.ndarray, theirs: np.ndarray) -> None:
 #: Re-renders that test a detected cause: cause -> (crosscheck_wgpu_render.py flags, source rewrite)
 #: that undo it in wgpu-shadertoy.
 EXPERIMENTS = {"gl_fragcoord": (("--flip-fragcoord",), None),
-               "naga_comma": ((), ("--split-commas", split_comma_statements))}
+               "naga_comma": ((), ("--sequenced-commas", sequence_commas))}
 
 
 def classify(row: dict, result, frame: np.ndarray, folder: Path, args) -> tuple[str, str, dict]:
@@ -306,6 +306,10 @@ def report(console: Console, records: list[dict], rows: list[dict], renderer: st
                   f"re-rendering with its defect undone); among the other {rest} shaders both render, agree "
                   f"{agree} ({100 * agree / max(1, rest):.1f}%); the {undefined} left differ where GLSL leaves "
                   f"the result undefined")
+    undone = sum(not r["agree"] and r["mean_abs_after_experiments"] is not None
+                 and r["mean_abs_after_experiments"] <= AGREE_LEVELS for r in both)
+    console.print(f"with wgpu-shadertoy's defects undone where re-rendering confirmed them, agree "
+                  f"{agree + undone} of the {len(both)} both render ({100 * (agree + undone) / max(1, len(both)):.1f}%)")
     counts: dict[str, int] = {}
     for r in both:
         if not r["agree"]:

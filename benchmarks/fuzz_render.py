@@ -226,12 +226,20 @@ VALID = [f"{MAIN} {{ int i = 0; for (; bool b = i < 3; ) {{ i++; }} c = vec4(1.0
          f"#if 0\n#extension GL_NOT_AN_EXTENSION : require\n#endif\n{MAIN} {{ c = vec4(1.0); }}"]
 
 
+# Macros that expand without end: the preprocessor's batch is stopped at its limits, and only
+# this source may fail for it (the pool then preprocesses it alone, in its worker).
+MACRO_BOMB = "\n".join(["#define A0 x x", *[f"#define A{i} A{i - 1} A{i - 1}" for i in range(1, 40)],
+                        f"{MAIN} {{ c = vec4(A39); }}"])
+
+
 def guard(pool: RenderPool, args, tally: Tally) -> None:
-    codes = GUARDED + MEASURED + VALID
+    codes = GUARDED + MEASURED + VALID + [MACRO_BOMB]
     results = guarded(lambda: pool.render_many(codes, width=args.size, height=args.size),
                       len(codes) * (args.timeout + 10))
     for i, (code, result) in enumerate(zip(codes, results)):
-        if i < len(GUARDED):
+        if code == MACRO_BOMB:
+            tally.expect(code, result, {"compile", "timeout"})
+        elif i < len(GUARDED):
             tally.expect(code, result, {"loop_limit", "compile"})
             tally.endless_ok += bool(result.ok)
         else:

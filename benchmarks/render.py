@@ -7,7 +7,10 @@ when `../shared/data/shadertoys.jsonl.gz` is present, real Shadertoy shaders (a 
 For each suite it prints shaders per second for
   (a) a bare loop in this process: compile with a plain Shadertoy wrapper, draw, read back, release;
   (b) the RenderPool with one worker; (c) the RenderPool with all cores;
-and the ratios b/a and c/a. Disk shader caches are turned off (a warm cache makes a second run
+and the ratios b/a and c/a, and the CPU time (b) takes per shader: the pool's processes and the
+preprocessor's, less an idle pool's start and stop; it moves far less than a rate when other work
+shares the machine; then what the GLSL preprocessor costs the real shaders, run once a shader
+and in the pool's batches. Disk shader caches are turned off (a warm cache makes a second run
 about 18x faster and the figure meaningless), and every source is unique within a suite, so the
 pool's in-memory program cache never helps.
 """
@@ -32,6 +35,7 @@ from rich.table import Table  # noqa: E402
 
 from earthshader.data.generators import generate  # noqa: E402
 from earthshader.render import RenderPool, default_workers  # noqa: E402
+from earthshader.render.preprocess import BATCH_SIZE, needs_preprocessing, preprocess_many  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "shadertoys.jsonl.gz"
 
@@ -79,12 +83,34 @@ def bare_loop(codes: list[str], size: int) -> tuple[float, int]:
     return seconds, ok
 
 
-def pool_run(codes: list[str], size: int, workers: int) -> tuple[float, int]:
-    """(b)/(c): the sandboxed pool; start-up is excluded (a training run starts it once)."""
+def pool_run(codes: list[str], size: int, workers: int) -> tuple[float, int, float]:
+    """(b)/(c): the sandboxed pool. Returns (seconds, shaders that rendered, CPU seconds).
+
+    The seconds exclude start-up (a training run starts the pool once). The CPU seconds are
+    those of this process, its workers and their subprocesses (the GLSL preprocessor), start-up
+    and shut-down included; `cpu_seconds_of_an_idle_pool` measures those two alone. On a loaded
+    machine they move far less than the seconds do.
+    """
+    cpu_before = _cpu_seconds()
     with RenderPool(workers=workers, timeout=60.0) as pool:
         start = time.perf_counter()
         results = pool.render_many(codes, width=size, height=size)
-        return time.perf_counter() - start, sum(r.ok for r in results)
+        seconds = time.perf_counter() - start
+    return seconds, sum(r.ok for r in results), _cpu_seconds() - cpu_before
+
+
+def cpu_seconds_of_an_idle_pool(workers: int) -> float:
+    """CPU seconds to start and stop a pool that renders nothing."""
+    cpu_before = _cpu_seconds()
+    with RenderPool(workers=workers):
+        pass
+    return _cpu_seconds() - cpu_before
+
+
+def _cpu_seconds() -> float:
+    """User and system CPU of this process and of its finished children (and theirs)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def suites(n: int, real: int, corpus: Path) -> dict[str, list[str]]:
@@ -116,23 +142,43 @@ def main() -> None:
     ctx.release()
     table = Table(title=f"Shaders per second at {args.size}x{args.size} on {renderer}, "
                         f"{os.cpu_count()} CPUs, disk shader caches off")
-    columns = ["suite", "shaders", "(a) bare loop", "(b) pool, 1 worker", "b/a"]
+    idle_cpu = cpu_seconds_of_an_idle_pool(1)
+    columns = ["suite", "shaders", "(a) bare loop", "(b) pool, 1 worker", "b/a", "(b) CPU ms a shader"]
     for workers in args.workers:
         columns += [f"(c) pool, {workers} workers", f"c/a ({workers})"]
     for column in columns:
         table.add_column(column, justify="right")
-    for name, codes in suites(args.n, args.real, args.corpus).items():
+    found = suites(args.n, args.real, args.corpus)
+    for name, codes in found.items():
         a_s, a_ok = bare_loop(codes, args.size)
-        b_s, b_ok = pool_run(codes, args.size, 1)
+        b_s, b_ok, b_cpu = pool_run(codes, args.size, 1)
         a, b = len(codes) / a_s, len(codes) / b_s
-        cells = [name, str(len(codes)), f"{a:.1f} ({a_ok} ok)", f"{b:.1f} ({b_ok} ok)", f"{b / a:.2f}"]
+        b_ms = 1000 * (b_cpu - idle_cpu) / len(codes)
+        cells = [name, str(len(codes)), f"{a:.1f} ({a_ok} ok)", f"{b:.1f} ({b_ok} ok)", f"{b / a:.2f}", f"{b_ms:.0f}"]
         for workers in args.workers:
-            c_s, c_ok = pool_run(codes, args.size, workers)
+            c_s, c_ok, _ = pool_run(codes, args.size, workers)
             c = len(codes) / c_s
             cells += [f"{c:.1f} ({c_ok} ok)", f"{c / a:.2f}"]
-            console.print(f"{name}: a {a:.1f}/s, b {b:.1f}/s, c({workers}) {c:.1f}/s")
+            console.print(f"{name}: a {a:.1f}/s, b {b:.1f}/s ({b_ms:.0f} ms CPU a shader), c({workers}) {c:.1f}/s")
         table.add_row(*cells)
     console.print(table)
+    if "real shaders" in found:
+        console.print(preprocessor_cost(found["real shaders"]))
+
+
+def preprocessor_cost(codes: list[str]) -> str:
+    """What the GLSL preprocessor costs the real shaders: run once a shader, and in batches as the pool runs it."""
+    wrapped = [code for code in codes if needs_preprocessing(code)]
+    start = time.perf_counter()
+    for code in wrapped:
+        preprocess_many([code], "es300")
+    alone = time.perf_counter() - start
+    start = time.perf_counter()
+    preprocess_many(wrapped, "es300")
+    batched = time.perf_counter() - start
+    return (f"GLSL preprocessor: {len(wrapped)} of {len(codes)} real shaders need it; "
+            f"{1000 * alone / max(1, len(wrapped)):.1f} ms each run alone, "
+            f"{1000 * batched / max(1, len(wrapped)):.1f} ms each in batches of up to {BATCH_SIZE}")
 
 
 if __name__ == "__main__":

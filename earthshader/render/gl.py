@@ -45,6 +45,9 @@ class RenderTask:
     uniforms: dict = field(default_factory=dict)
     loop_limit: int = shadertoy.DEFAULT_LOOP_LIMIT
     uniform_declarations: str = ""
+    #: The GLSL ES preprocessor's output for `code` when the pool computed it for a whole batch
+    #: (`shadertoy.expand_many`); None: the worker runs the preprocessor itself.
+    expanded: str | None = None
 
 
 def use_software_rendering() -> None:
@@ -224,7 +227,8 @@ class ShaderRenderer:
         first_diagnostics: list[Diagnostic] = []
         for dialect in shadertoy.DIALECTS:
             try:
-                shader = shadertoy.prepare(code, dialect, task.loop_limit, task.uniform_declarations)
+                shader = shadertoy.prepare(code, dialect, task.loop_limit, task.uniform_declarations,
+                                           task.expanded if dialect == "es300" else None)
             except shadertoy.PreprocessorError as err:
                 first_diagnostics = first_diagnostics or err.diagnostics
                 if err.stopped:  # at its limits: the other dialect would be stopped too

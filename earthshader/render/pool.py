@@ -20,7 +20,8 @@ inside the deadline, so a worker that stopped reading cannot block the caller.
 
 Identical requests inside one `render_many` call are rendered once (GRPO groups often repeat a
 completion), and each worker caches compiled programs, so rendering one source again with new
-`uniforms` or `times` costs no compilation.
+`uniforms` or `times` costs no compilation. The parent runs the GLSL preprocessor for the next
+`BATCH_SIZE` sources at once before sending them, so that a batch pays its start-up once.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ from multiprocessing.reduction import ForkingPickler
 import numpy as np
 
 from earthshader.render.gl import DEFAULT_DATE, RenderTask
+from earthshader.render.preprocess import BATCH_SIZE
 from earthshader.render.result import RenderResult
-from earthshader.render.shadertoy import DEFAULT_LOOP_LIMIT
+from earthshader.render.shadertoy import DEFAULT_LOOP_LIMIT, expand_many
 from earthshader.render.worker import (
     REQUEST_ID,
     Worker,
@@ -232,10 +234,13 @@ class RenderPool:
                 self._replace(slot)
             elif worker.request_id is not None:
                 busy[slot] = None
+        preprocessed: set[int] = set()
         while pending or busy:
             for slot in range(len(self._workers)):
                 while pending and slot not in busy:
                     index = pending.pop()
+                    if index not in preprocessed:
+                        _preprocess_ahead(tasks, [index, *pending[::-1][:BATCH_SIZE - 1]], preprocessed)
                     message = self._message(tasks[index])
                     if isinstance(message, RenderResult):  # could not be sent: no worker involved
                         results[index] = message
@@ -336,6 +341,22 @@ class RenderPool:
         self._workers[slot].stop()
         self._workers[slot] = self._spawn().wait_ready()
         self.stats.restarts += 1
+
+
+def _preprocess_ahead(tasks: list[RenderTask], indices: list[int], done: set[int]) -> None:
+    """Give `tasks[indices]` their preprocessor output (`RenderTask.expanded`), from one run for all.
+
+    Only a saving: where it cannot be had (no preprocessor, no temporary folder), each worker
+    runs the preprocessor itself and reports any problem as that shader's result.
+    """
+    done.update(indices)
+    try:
+        texts = expand_many([tasks[i].code for i in indices])
+    except (OSError, RuntimeError):
+        return
+    for i, text in zip(indices, texts):
+        if text is not None:
+            tasks[i] = replace(tasks[i], expanded=text)
 
 
 def _freeze(values) -> tuple:

@@ -23,11 +23,19 @@ from string import Template
 
 from earthshader.render.evaluation_order import pin_declaration, pin_evaluation_order
 from earthshader.render.integer_remainder import remainder_functions, truncated_remainders
-from earthshader.render.preprocess import VERSION_LINES, PreprocessorError, preprocess, require_glslang, strip_comments
+from earthshader.render.preprocess import (
+    VERSION_LINES,
+    PreprocessorError,
+    needs_preprocessing,
+    preprocess,
+    preprocess_many,
+    require_glslang,
+    strip_comments,
+)
 from earthshader.render.result import Diagnostic
 
 __all__ = ["DIALECTS", "MAX_SOURCE_BYTES", "DEFAULT_LOOP_LIMIT", "InvalidShaderInput",
-           "PreparedShader", "PreprocessorError", "bound_loops", "check_source",
+           "PreparedShader", "PreprocessorError", "bound_loops", "check_source", "expand_many",
            "parse_compiler_log", "prepare", "require_glslang", "strip_comments", "vertex_shader",
            "wrapper_prefix"]
 
@@ -187,7 +195,7 @@ def check_source(code: object) -> str:
 
 
 def prepare(user_code: str, dialect: str, loop_limit: int = DEFAULT_LOOP_LIMIT,
-            extra_uniforms: str = "") -> PreparedShader:
+            extra_uniforms: str = "", expanded: str | None = None) -> PreparedShader:
     """Wrap a checked Image-pass source into a complete fragment shader for `dialect`.
 
     The source is preprocessed as `dialect` (`preprocess.preprocess`; a refusal raises
@@ -195,16 +203,16 @@ def prepare(user_code: str, dialect: str, loop_limit: int = DEFAULT_LOOP_LIMIT,
     before any declaration; empty lines keep the numbering), every loop gets the guard, and a
     `discard` spares pixels that hit the loop limit, so that their flag is written.
     `extra_uniforms` are declarations added after Shadertoy's (used by constant refinement).
+    `expanded` is the preprocessor's output when it was computed already (`expand_many`).
     """
     limit, lines = int(loop_limit), user_code.count("\n") + 1
-    color = _unused_name("_stColor", user_code)  # so that no user macro is named like them
-    coord = _unused_name("_stCoord", user_code)
-    call = CALL_MAIN_IMAGE.substitute(color=color, coord=coord)
-    try:
-        expanded = preprocess(f"{user_code}\n{call}", dialect)
-    except PreprocessorError as err:  # a message about the call names the user's last line
-        raise PreprocessorError([replace(d, line=min(d.line, lines)) if d.line else d
-                                 for d in err.diagnostics], err.stopped) from None
+    source, color, coord = _with_call(user_code)
+    if expanded is None:
+        try:
+            expanded = preprocess(source, dialect)
+        except PreprocessorError as err:  # a message about the call names the user's last line
+            raise PreprocessorError([replace(d, line=min(d.line, lines)) if d.line else d
+                                     for d in err.diagnostics], err.stopped) from None
     extensions, expanded = _hoist_extensions(expanded)
     p = wrapper_prefix(expanded)
     expanded = _MAIN_IMAGE_OUT.sub(r"\1inout", expanded)
@@ -230,6 +238,41 @@ def prepare(user_code: str, dialect: str, loop_limit: int = DEFAULT_LOOP_LIMIT,
     header_text = "\n".join(header) + "\n"
     source = header_text + body + "\n" + MAIN_WRAPPER.substitute(p=p, color=color, coord=coord, call=call)
     return PreparedShader(source, dialect, header_text.count("\n") + 1, lines)
+
+
+def expand_many(user_codes: list, dialect: str = "es300") -> list[str | None]:
+    """What `prepare` would get from the preprocessor for each of `user_codes`, in as few
+    preprocessor runs as possible: the render pool calls it once per batch, so that a batch pays
+    the preprocessor's start-up once instead of once per source.
+
+    None where the source is not a valid Image pass, needs no preprocessor (`prepare` then does
+    without one), was refused (`prepare` says why) or sat in a run stopped at its limits; and
+    None for all when fewer than two distinct sources need the preprocessor (nothing would be
+    saved, and a worker that compiled the source already needs none).
+    """
+    wanted: dict[str, list[int]] = {}  # source with the call -> the inputs that hold it
+    for index, code in enumerate(user_codes):
+        try:
+            code = check_source(code)  # bytes become text, as in the worker
+        except InvalidShaderInput:
+            continue
+        if needs_preprocessing(source := _with_call(code)[0]):
+            wanted.setdefault(source, []).append(index)
+    found: list[str | None] = [None] * len(user_codes)
+    if len(wanted) < 2:
+        return found
+    results = preprocess_many(list(wanted), dialect, alone_when_stopped=False)
+    for indices, result in zip(wanted.values(), results):
+        for index in indices:
+            found[index] = result if isinstance(result, str) else None
+    return found
+
+
+def _with_call(user_code: str) -> tuple[str, str, str]:
+    """(the user's code followed by the call of `mainImage`, the color name, the coordinate name)."""
+    color = _unused_name("_stColor", user_code)  # so that no user macro is named like them
+    coord = _unused_name("_stCoord", user_code)
+    return f"{user_code}\n{CALL_MAIN_IMAGE.substitute(color=color, coord=coord)}", color, coord
 
 
 def _unused_name(base: str, code: str) -> str:
