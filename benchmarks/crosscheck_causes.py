@@ -19,7 +19,7 @@ import re
 
 from earthshader.render.evaluation_order import ASSIGNMENTS, statements, unsequenced_reads
 from earthshader.render.preprocess import PreprocessorError, preprocess
-from earthshader.render.shadertoy import strip_comments
+from earthshader.render.shadertoy import matching_bracket, strip_comments
 
 #: Cause -> (which side departs from Shadertoy in a browser, explanation).
 CAUSES = {
@@ -107,7 +107,7 @@ def sequence_commas(code: str) -> str:
             break
         text = moved
     edits: list[tuple[int, int, str]] = []
-    headers = [(m.end() - 1, _matching(text, m.end() - 1)) for m in re.finditer(r"\bfor\s*\(", text)]
+    headers = [(m.end() - 1, matching_bracket(text, m.end() - 1)) for m in re.finditer(r"\bfor\s*\(", text)]
     for statement in statements(text):
         statement = _after_if_or_else(statement)
         if not statement:
@@ -144,13 +144,13 @@ _ASSIGNING = re.compile(r"(?<![=!<>])=(?!=)|[-+*/%&|^]=|<<=|>>=")
 def _move_one_for_increment(text: str) -> str | None:
     """`text` with the first `for` increment that holds a comma moved into its body, or None."""
     for m in re.finditer(r"\bfor\s*\(", text):
-        close = _matching(text, m.end() - 1)
+        close = matching_bracket(text, m.end() - 1)
         clauses = _split(text[m.end():close], ";") if close else []
         if len(clauses) != 3 or _sequenced(clauses[2]) is None:
             continue
         body_start = len(text) - len(text[close + 1:].lstrip())
         if text[body_start:body_start + 1] == "{":
-            body_end = _matching(text, body_start, "{", "}")
+            body_end = matching_bracket(text, body_start)
             if body_end is None:
                 continue
             body = text[body_start + 1:body_end]
@@ -235,16 +235,6 @@ def _flat(text: str) -> str:
 
 
 def _without_parentheses(text: str) -> str:
-    while text.startswith("(") and _matching(text, 0) == len(text) - 1:
+    while text.startswith("(") and matching_bracket(text, 0) == len(text) - 1:
         text = text[1:-1].strip()
     return text
-
-
-def _matching(text: str, open_index: int, opener: str = "(", closer: str = ")") -> int | None:
-    depth = 0
-    for i in range(open_index, len(text)):
-        depth += text[i] == opener
-        depth -= text[i] == closer
-        if depth == 0:
-            return i
-    return None

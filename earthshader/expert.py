@@ -27,7 +27,7 @@ from pathlib import Path
 
 from earthshader import modeling
 from earthshader.cli import run_entry_point
-from earthshader.data.pictures import picture_digest
+from earthshader.data.pictures import without_training_pictures
 from earthshader.training import expert_learning as learning
 from earthshader.training import expert_runs as runs
 from earthshader.training.arguments import ExpertScriptArguments
@@ -56,10 +56,7 @@ def load_pictures(args: ExpertScriptArguments, pool):
 
     train = load(args.targets, args.targets_split, args.targets_n, args.targets_start)
     heldout = load(args.heldout, args.heldout_split, args.heldout_n, args.heldout_start)
-    seen = {picture_digest(t.image) for t in train}
-    kept = [t for t in heldout if picture_digest(t.image) not in seen]
-    if len(kept) < len(heldout):
-        logger.warning("dropped %d held-out pictures that are also training pictures", len(heldout) - len(kept))
+    kept = without_training_pictures(heldout, train)
     if not kept:
         raise ValueError("every held-out picture is also a training picture: choose other --heldout flags")
     return train, kept

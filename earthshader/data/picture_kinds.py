@@ -125,19 +125,14 @@ def write_sets(kinds: list[str], folder: str | Path, *, train_n: int, heldout_n:
                corpus: str = DEFAULT_CORPUS, pool=None) -> dict[str, list[Row]]:
     """Each kind's training pictures as PNG files in FOLDER/train/KIND and its held-out ones in
     FOLDER/heldout/KIND; returns the held-out rows per kind, less any picture that is also a training one."""
-    import logging
+    from earthshader.data.pictures import without_training_pictures
 
-    from earthshader.data.pictures import picture_digest
-
-    folder, heldout, seen = Path(folder), {}, set()
+    folder, heldout, seen = Path(folder), {}, []
     for kind in kinds:
         train = kind_rows(kind, "train", n=train_n, size=size, corpus=corpus, pool=pool)
         write_pictures(train, folder / "train" / kind)
-        seen |= {picture_digest(row.image) for row in train}
+        seen += train
         rows = kind_rows(kind, "heldout", n=heldout_n, size=size, corpus=corpus, pool=pool)
         write_pictures(rows, folder / "heldout" / kind)
-        heldout[kind] = [row for row in rows if picture_digest(row.image) not in seen]
-        if len(heldout[kind]) < len(rows):
-            logging.getLogger(__name__).warning("%s: dropped %d held-out pictures that are also training pictures",
-                                                kind, len(rows) - len(heldout[kind]))
+        heldout[kind] = without_training_pictures(rows, seen, f"held-out {kind} pictures")
     return heldout

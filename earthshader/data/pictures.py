@@ -69,6 +69,19 @@ def picture_digest(image: np.ndarray) -> str:
     return hashlib.sha1(repr(array.shape).encode() + array.tobytes()).hexdigest()
 
 
+def without_training_pictures(heldout: list, train: list, what: str = "held-out pictures") -> list:
+    """`heldout` less every row whose `image` is also a row's of `train` (the same pixels), with a
+    warning that says how many went: held-out skill must be on pictures never trained on."""
+    import logging
+
+    seen = {picture_digest(row.image) for row in train}
+    kept = [row for row in heldout if picture_digest(row.image) not in seen]
+    if len(kept) < len(heldout):
+        logging.getLogger(__name__).warning("dropped %d %s that are also training pictures",
+                                            len(heldout) - len(kept), what)
+    return kept
+
+
 def to_rgb(image) -> np.ndarray:
     """An H x W x 3 uint8 array from a PIL image or an array (grey, boolean, RGBA: converted)."""
     if isinstance(image, Image.Image):

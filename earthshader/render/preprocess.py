@@ -158,6 +158,8 @@ def _expand_batch(codes: list[str], dialect: str, alone_when_stopped: bool) -> l
         if not alone_when_stopped:
             return [_stopped() for _ in codes]
         expanded = [_expand([code], dialect)[0] for code in codes]
+    if not any(isinstance(result, PreprocessorError) for result in expanded):
+        return expanded
     empty = _unused_macro_name("_esEmpty", codes)
     retry = {index: rewritten for index, (code, result) in enumerate(zip(codes, expanded))
              if isinstance(result, PreprocessorError)

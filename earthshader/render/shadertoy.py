@@ -36,7 +36,7 @@ from earthshader.render.result import Diagnostic
 
 __all__ = ["DIALECTS", "MAX_SOURCE_BYTES", "DEFAULT_LOOP_LIMIT", "InvalidShaderInput",
            "PreparedShader", "PreprocessorError", "bound_loops", "check_source", "expand_many",
-           "parse_compiler_log", "prepare", "require_glslang", "strip_comments", "vertex_shader",
+           "matching_bracket", "parse_compiler_log", "prepare", "require_glslang", "strip_comments", "vertex_shader",
            "wrapper_prefix"]
 
 #: Dialects tried in order: GLSL ES 3.00 as on shadertoy.com (WebGL2), then desktop GLSL.
@@ -323,7 +323,7 @@ def bound_loops(code: str, guard: str = "_esLoopGuard()") -> str:
         if match.start() < pos:
             continue  # inside a loop header already rewritten
         open_paren = match.end() - 1
-        close_paren = _matching_paren(code, open_paren)
+        close_paren = matching_bracket(code, open_paren)
         if close_paren is None:
             continue  # unbalanced: leave it to the compiler to complain
         inside = code[open_paren + 1:close_paren]
@@ -354,12 +354,19 @@ def _guarded(condition: str, guard: str) -> str:
     return f"{m[1]}({m[2]}) && {guard}{m[3]}"
 
 
-def _matching_paren(code: str, open_index: int) -> int | None:
+def matching_bracket(code: str, open_index: int) -> int | None:
+    """Index of the bracket that closes the `(`, `[` or `{` at `open_index`, or None when none does.
+
+    >>> matching_bracket("f(a, (b)) + c", 1), matching_bracket("{ {} ", 0)
+    (8, None)
+    """
+    opener = code[open_index]
+    closer = {"(": ")", "[": "]", "{": "}"}[opener]
     depth = 0
     for i in range(open_index, len(code)):
-        if code[i] == "(":
+        if code[i] == opener:
             depth += 1
-        elif code[i] == ")":
+        elif code[i] == closer:
             depth -= 1
             if depth == 0:
                 return i
