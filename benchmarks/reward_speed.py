@@ -1,7 +1,7 @@
 """Time to score one GRPO batch through the default reward mix: serial against parallel, cache on against off.
 
-    python benchmarks/rewards.py                       # 8 prompts x 8 completions, 256 x 256, all cores
-    python benchmarks/rewards.py --size 224 --workers 4 --repeats 3
+    python benchmarks/reward_speed.py                       # 8 prompts x 8 completions, 256 x 256, all cores
+    python benchmarks/reward_speed.py --size 224 --workers 4 --repeats 3
 
 The batch: 8 procedural texture targets (`earthshader.data.generators`, group "textures"), and for each
 a group of 8 completions as GRPO samples them: the reference program (twice: groups repeat answers),
@@ -25,13 +25,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("MESA_SHADER_CACHE_DISABLE", "true")
 os.environ.setdefault("__GL_SHADER_DISK_CACHE", "0")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402

@@ -13,7 +13,7 @@ def run_script(name: str, argv: list[str], monkeypatch) -> None:
 
 
 def test_rewards_benchmark_times_every_configuration(monkeypatch, capsys):
-    run_script("rewards.py", ["--prompts", "2", "--generations", "4", "--size", "32", "--workers", "1"], monkeypatch)
+    run_script("reward_speed.py", ["--prompts", "2", "--generations", "4", "--size", "32", "--workers", "1"], monkeypatch)
     out = capsys.readouterr().out
     for row in ("serial, cache on, in turn", "serial, cache off, in turn", "parallel, cache on, render all, then score",
                 "parallel, cache on, in turn", "parallel, cache on, concurrent", "parallel, cache off, concurrent"):
