@@ -33,6 +33,8 @@ import math
 import sys
 from pathlib import Path
 
+from earthshader.errors import UsageError
+
 #: The largest image side the renderer draws (`earthshader.render`: at most 4096 x 4096 pixels).
 MAX_SIDE = 4096
 
@@ -98,13 +100,9 @@ def check_fields(config, **types) -> None:
             raise ValueError(f"argument --{name}: {err}") from None
 
 
-class UsageError(Exception):
-    """Input the user can fix (a missing model, recipe or dataset): the command ends with its message on
-    one line and exit status 2 (`run_entry_point`), never a traceback. Errors of that kind derive from it."""
-
-
 def run_entry_point(main) -> None:
-    """Run an entry point's `main()`; a `UsageError` ends it with its message on one line (status 2)."""
+    """Run an entry point's `main()`; a `UsageError` (`earthshader.errors`) ends it with its message on one
+    line (status 2)."""
     try:
         main()
     except UsageError as err:

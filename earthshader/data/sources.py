@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from earthshader.cli import UsageError
 from earthshader.data.generators import FAMILIES, GROUPS, generate
+from earthshader.errors import UsageError
 
 #: Licence given to generated programs (the project's own code).
 GENERATOR_LICENSE = "mit"

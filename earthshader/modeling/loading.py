@@ -16,7 +16,7 @@ import json
 import os
 from pathlib import Path
 
-from earthshader.cli import UsageError
+from earthshader.errors import UsageError
 from earthshader.modeling.backends import choose_backend
 from earthshader.modeling.processor import processor_class
 

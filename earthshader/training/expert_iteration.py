@@ -21,7 +21,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from earthshader.cli import UsageError
+from earthshader.errors import UsageError
 from earthshader.evaluation.scoring import TargetScorer, score_programs
 from earthshader.glsl.extract import extract_glsl
 from earthshader.modeling import generation, prompts

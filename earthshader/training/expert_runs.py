@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 
-from earthshader.cli import UsageError
 from earthshader.data.pictures import picture_digest
+from earthshader.errors import UsageError
 
 ROUNDS_FILE = "rounds.jsonl"
 START_FILE = "start.json"

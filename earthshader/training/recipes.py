@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from earthshader.cli import OneLineErrors, UsageError, check_fields, non_negative_float, positive_int
+from earthshader.cli import OneLineErrors, check_fields, non_negative_float, positive_int
+from earthshader.errors import UsageError
 
 #: Training arguments that transformers and TRL accept out of range (and that would fail later, mid-run).
 TRAINING_CHECKS = {"per_device_train_batch_size": positive_int, "per_device_eval_batch_size": positive_int,
