@@ -155,8 +155,8 @@ def main() -> None:
     backend = "bnb" if cuda else "cpu"
 
     from earthshader import modeling, sft
-    from earthshader.data import examples as sft_examples
     from earthshader.modeling import prompts
+    from earthshader.training import sft_examples
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="gpu-sft-"))
     try:

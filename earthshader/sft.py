@@ -38,11 +38,12 @@ def parse(argv: list[str]):
 
 def load_pairs(args: SFTScriptArguments, tokenizer) -> list:
     """Every (image, code) pair the recipe asks for, rendered and filtered, long programs dropped."""
-    from earthshader.data import examples, rows
+    from earthshader.data import rows
+    from earthshader.training import sft_examples
 
     pairs = []
     if args.dataset_path:  # any source of the one loader that has programs (docs/pictures.md)
-        pairs = examples.require_programs(rows.load_rows(args.dataset_path, split=args.dataset_split,
+        pairs = sft_examples.require_programs(rows.load_rows(args.dataset_path, split=args.dataset_split,
                                                          size=args.image_size, workers=args.render_workers),
                                           args.dataset_path)
     programs = []
@@ -51,11 +52,11 @@ def load_pairs(args: SFTScriptArguments, tokenizer) -> list:
             args.generators, args.generated_examples, args.generator_seed, args.generator_difficulty
         )
     if args.shadereval:
-        programs += examples.shadereval_programs(args.shadereval)
-    programs = examples.drop_long_programs(programs, tokenizer, args.max_code_tokens)
+        programs += sft_examples.shadereval_programs(args.shadereval)
+    programs = sft_examples.drop_long_programs(programs, tokenizer, args.max_code_tokens)
     if programs:
         pairs += rows.render_targets(programs, args.image_size, workers=args.render_workers)
-    pairs = examples.drop_long_programs(pairs, tokenizer, args.max_code_tokens)
+    pairs = sft_examples.drop_long_programs(pairs, tokenizer, args.max_code_tokens)
     if not pairs:
         raise ValueError("no training pairs: set dataset_path, generators + generated_examples, or shadereval")
     return pairs
@@ -70,8 +71,8 @@ def build_trainer(script_args: SFTScriptArguments, training_args, model_args, ba
     """
     from trl import SFTTrainer
 
-    from earthshader.data import examples
     from earthshader.modeling import prompts
+    from earthshader.training import sft_examples
 
     build_tiny_if_missing(script_args, model_args)
 
@@ -91,9 +92,9 @@ def build_trainer(script_args: SFTScriptArguments, training_args, model_args, ba
 
     # Data: pairs -> prompt / completion / image; max_length covers image, prompt and the longest program
     pairs = load_pairs(script_args, processor.tokenizer) if pairs is None else pairs
-    dataset = examples.to_sft_dataset(pairs, script_args.image_size)
-    longest = max(examples.completion_tokens(processor.tokenizer, p.code) for p in pairs)
-    training_args.max_length = examples.prompt_tokens(processor, script_args.image_size) + longest
+    dataset = sft_examples.to_sft_dataset(pairs, script_args.image_size)
+    longest = max(sft_examples.completion_tokens(processor.tokenizer, p.code) for p in pairs)
+    training_args.max_length = sft_examples.prompt_tokens(processor, script_args.image_size) + longest
     logger.info("%d training examples from %s; max_length %d (image %d tokens, longest program %d tokens)",
                 len(dataset), sorted({s.split(":")[0] for s in dataset["source"]}), training_args.max_length,
                 prompts.image_tokens(script_args.image_size), longest)

@@ -263,7 +263,7 @@ def test_grpo_targets_from_pictures_carry_no_code(photos, tmp_path, render_pool)
 
 
 def test_sft_refuses_pictures_with_no_program(photos):
-    from earthshader.data.examples import require_programs
+    from earthshader.training.sft_examples import require_programs
 
     with pytest.raises(SourceError, match="4 of 4 rows have no program"):
         require_programs(load_rows(str(photos), size=SIZE), str(photos))

@@ -26,7 +26,7 @@ One row type (`Row`); one id scheme (`family-seed` for generated programs, the s
 dataset rows, the path inside its folder for a picture, `ID@x,y` for a crop); one filter, the factory's
 `earthshader.data.build.judge` (black, flat, low entropy, noise-like, non-finite): what it rejects is
 named in the log; one reader of a dataset split (`earthshader.data.sources.load_split`). Images come out
-square at `prompts.image_size(size)` through `prompts.prepare_image` (a non-square picture is
+square at `image_size(size)` through `prepare_image` (a non-square picture is
 centre-cropped first), and the log says how many were cropped or resized. `code` is what a learner may
 be shown or taught: it is "" for pictures and for code-withheld renders, whose program is kept in
 `reference` for scoring only (evaluation's reference baseline and ShaderEval labels), never in a prompt.
@@ -48,7 +48,7 @@ import numpy as np
 
 from earthshader.data import pictures as pics
 from earthshader.data.sources import SourceError, describe, is_saved_dataset, load_split, read_source
-from earthshader.modeling import prompts
+from earthshader.image.sizing import DEFAULT_IMAGE_SIZE, image_size, prepare_image
 
 logger = logging.getLogger(__name__)
 
@@ -82,13 +82,13 @@ class Row:
         return self.code or self.reference
 
 
-def load_rows(spec: str, *, split: str = "train", size: int = prompts.DEFAULT_IMAGE_SIZE, n: int | None = None,
+def load_rows(spec: str, *, split: str = "train", size: int = DEFAULT_IMAGE_SIZE, n: int | None = None,
               seed: int = 0, start: int = 0, difficulty: int | None = None, pool=None, workers: int | None = None,
               timeout: float = 10.0) -> list[Row]:
-    """Rows of `spec` (see the module docstring), images `prompts.image_size(size)` square; `SourceError` if none."""
+    """Rows of `spec` (see the module docstring), images `image_size(size)` square; `SourceError` if none."""
     if n is not None and n < 1:
         raise SourceError(f"--n must be at least 1, got {n}")
-    side = prompts.image_size(size)
+    side = image_size(size)
     render = {"pool": pool, "workers": workers, "timeout": timeout}
     if spec.startswith(GENERATOR_PREFIX):
         return generated_targets(spec[len(GENERATOR_PREFIX):], n or 16, size=side, start=start,
@@ -172,7 +172,7 @@ def crop_rows(spec: str, split: str, side: int) -> list[Row]:
     filters = Filters()
 
     def keep(crop: np.ndarray) -> bool:  # judged as the model will see it
-        return judge(np.asarray(prompts.prepare_image(crop, side)), filters)[0] is None
+        return judge(np.asarray(prepare_image(crop, side)), filters)[0] is None
 
     crops = pics.random_crops([pics.Picture(r.id, r.image) for r in found], size=size, count=count,
                               seed=options.get("seed", 0), keep=keep)
@@ -316,7 +316,7 @@ def render_targets(programs: list[Row], size: int, workers: int | None = None, t
     """Render each row's program at `image_size(size)`, iTime `time`; keep what the factory's `judge` keeps."""
     from earthshader.data.build import Filters, judge
 
-    side = prompts.image_size(size)
+    side = image_size(size)
     with _render_pool(pool, workers, timeout) as render_pool:
         results = render_pool.render_many([p.program for p in programs], width=side, height=side, time=time)
     kept, dropped, filters = [], Counter(), Filters()
@@ -347,7 +347,7 @@ def _record_image(value) -> np.ndarray:
 
 
 def _fitted(rows: list[Row], side: int, spec: str) -> list[Row]:
-    """Rows with square `side` px images (`prompts.prepare_image`); the log says how many were changed.
+    """Rows with square `side` px images (`prepare_image`); the log says how many were changed.
 
     A picture that can never be a target (`earthshader.image.metrics.target_image`: fewer than 3 pixels a
     side, not colour) is named in a warning and left out.
@@ -365,7 +365,7 @@ def _fitted(rows: list[Row], side: int, spec: str) -> list[Row]:
         height, width = row.image.shape[:2]
         if (height, width) != (side, side):
             changed["non-square" if height != width else "resized"] += 1
-            row = replace(row, image=np.asarray(prompts.prepare_image(row.image, side)))
+            row = replace(row, image=np.asarray(prepare_image(row.image, side)))
         out.append(row)
     if changed:
         cropped = f" ({changed['non-square']} non-square, centre-cropped first)" if changed["non-square"] else ""

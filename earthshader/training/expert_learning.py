@@ -58,12 +58,12 @@ def grammar_pairs(args: ExpertScriptArguments, round_index: int, tokenizer) -> l
 
 def sft_pairs(kept: list[dict], train, tokenizer, max_code_tokens: int) -> list:
     """Kept pairs as SFT's rows (image, code, source, id), the picture taken from `train`; long programs dropped."""
-    from earthshader.data import examples
     from earthshader.data.rows import Row
+    from earthshader.training import sft_examples
 
     pairs = [Row(image=train[p["picture"]].image, code=p["code"], id=p["id"], source=f"expert:{p['teacher']}")
              for p in kept]
-    return examples.drop_long_programs(pairs, tokenizer, max_code_tokens)
+    return sft_examples.drop_long_programs(pairs, tokenizer, max_code_tokens)
 
 
 def build_learner(script_args, training_args, model_args, backend: str, policy: str, pairs: list[dict], out: Path):

@@ -1,11 +1,12 @@
 """SFT's side of the rows: (image, program) pairs for `earthshader.sft`, as prompt / completion / image examples.
 
-    from earthshader.data import examples, rows
+    from earthshader.data import rows
+    from earthshader.training import sft_examples
     programs = rows.generated_programs(["textures"], 4000, difficulty=0)       # Rows: code, source, id
-    programs += examples.shadereval_programs("hub")     # or "../shared/data/shadertoys.jsonl.gz"
+    programs += sft_examples.shadereval_programs("hub")     # or "../shared/data/shadertoys.jsonl.gz"
     pairs = rows.render_targets(programs, size=84)      # drops compile failures and what the filter rejects
-    pairs += examples.require_programs(rows.load_rows("data/textures", size=84), "data/textures")
-    dataset = examples.to_sft_dataset(pairs, size=84)   # prompt / completion / image (+ code, source, id)
+    pairs += sft_examples.require_programs(rows.load_rows("data/textures", size=84), "data/textures")
+    dataset = sft_examples.to_sft_dataset(pairs, size=84)   # prompt / completion / image (+ code, source, id)
 
 Real programs come without a target image: they are rendered (at `iTime` 0) and kept only when they
 compile and draw something the factory's filter keeps, so the model never learns to answer a picture
