@@ -19,7 +19,7 @@ covers under about 1/250 of the picture, so the table also gives the share of pi
 differ by more than 8 levels.
 
 Prints both-rendered N, agreeing M and M/N, then one row per disagreement with its cause: those
-that `crosscheck_causes.causes` finds in the source, plus `HAND_CLASSIFIED` below for causes
+that `earthshader.render.crosscheck.causes` finds in the source, plus `HAND_CLASSIFIED` below for causes
 found by reading the shader. Frames, side-by-side PNGs (EarthShader | wgpu | difference x4)
 and the per-shader table (`table.json`, `table.csv`) go to `--out` (default
 runs/crosscheck/<year>-<n>-<w>x<h>). `--reuse` keeps the wgpu results (frames and errors) already in that folder.
@@ -29,11 +29,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gzip
 import json
 import os
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,11 +41,10 @@ from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from crosscheck_causes import CAUSES, causes, sequence_commas  # noqa: E402
-
-from earthshader.render import RenderPool  # noqa: E402
-from earthshader.render.gl import DEFAULT_DATE  # noqa: E402
+from earthshader.data.sources import ShaderRow, read_source
+from earthshader.render import RenderPool
+from earthshader.render.crosscheck import CAUSES, causes, sequence_commas
+from earthshader.render.gl import DEFAULT_DATE
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS_CANDIDATES = [ROOT.parent / "shared" / "data" / "shadertoys.jsonl.gz",
@@ -82,27 +79,24 @@ def positive_int(text: str) -> int:
     return value
 
 
-def newest(corpus: Path, n: int, year: int | None = None, ids: set[str] | None = None) -> list[dict]:
-    """The `n` newest shaders (of `year` (UTC) and among `ids` when given), newest first; ties by id."""
-    rows = []
-    with gzip.open(corpus, "rt", encoding="utf-8") as lines:
-        for line in lines:
-            row = json.loads(line)
-            if year is not None and datetime.fromtimestamp(int(row["date"]), timezone.utc).year != year:
-                continue
-            if ids is None or row["id"] in ids:
-                rows.append(row)
-    rows.sort(key=lambda r: (-int(r["date"]), r["id"]))
+def newest(corpus: Path, n: int, year: int | None = None, ids: set[str] | None = None) -> list[ShaderRow]:
+    """The `n` newest shaders (of `year` (UTC) and among `ids` when given), newest first; ties by id.
+
+    Read through the data layer (`read_source`); rows it cannot read are left out."""
+    rows = [row for row in read_source(str(corpus)) if isinstance(row, ShaderRow) and row.date
+            and (year is None or datetime.fromtimestamp(int(row.date), timezone.utc).year == year)
+            and (ids is None or row.id in ids)]
+    rows.sort(key=lambda r: (-int(r.date), r.id))
     return rows[:n]
 
 
-def render_wgpu(python: Path, row: dict, folder: Path, args, flags: tuple[str, ...] = (), variant: str = "") -> dict:
+def render_wgpu(python: Path, row: ShaderRow, folder: Path, args, flags: tuple[str, ...] = (), variant: str = "") -> dict:
     """Render one shader in its own wgpu-shadertoy process; returns {'ok', 'error', 'adapter'}.
 
     Reads shaders/<id><variant>.glsl; the frame goes to wgpu/<id><variant><flags>.npy (`flags`
     are crosscheck_wgpu_render.py's)."""
-    stem = row["id"] + variant + "".join(flags)
-    source, frame = folder / "shaders" / f"{row['id']}{variant}.glsl", folder / "wgpu" / f"{stem}.npy"
+    stem = row.id + variant + "".join(flags)
+    source, frame = folder / "shaders" / f"{row.id}{variant}.glsl", folder / "wgpu" / f"{stem}.npy"
     error_file = folder / "wgpu" / f"{stem}.err"
     if args.reuse and frame.exists():
         return {"ok": True, "error": "", "adapter": ""}
@@ -159,13 +153,13 @@ EXPERIMENTS = {"gl_fragcoord": (("--flip-fragcoord",), None),
                "naga_comma": ((), ("--sequenced-commas", sequence_commas))}
 
 
-def classify(row: dict, result, frame: np.ndarray, folder: Path, args) -> tuple[str, str, dict]:
+def classify(row: ShaderRow, result, frame: np.ndarray, folder: Path, args) -> tuple[str, str, dict]:
     """(cause, note, comparison) for a disagreement.
 
     A detected cause with an experiment is tested first: the shader is rendered again by wgpu
     with that cause undone; if the frames then agree, the cause is confirmed; if not, the rest is
     classified on the new frame. Then hand classifications, then the first other detected cause."""
-    found = causes(row["image_code"])
+    found = causes(row.code)
     if result.nonfinite_fraction > 0:
         found.append("nonfinite")
     comparison = compare(result.image, frame)
@@ -176,12 +170,12 @@ def classify(row: dict, result, frame: np.ndarray, folder: Path, args) -> tuple[
         variant = kept_variant
         if rewrite is not None:
             variant = kept_variant + rewrite[0]
-            (folder / "shaders" / f"{row['id']}{variant}.glsl").write_text(rewrite[1](
-                (folder / "shaders" / f"{row['id']}{kept_variant}.glsl").read_text()))
+            (folder / "shaders" / f"{row.id}{variant}.glsl").write_text(rewrite[1](
+                (folder / "shaders" / f"{row.id}{kept_variant}.glsl").read_text()))
         again = render_wgpu(args.wgpu_python, row, folder, args, kept_flags + flags, variant)
         if not again["ok"]:
             continue
-        undone = compare(result.image, np.load(folder / "wgpu" / f"{row['id']}{variant}{''.join(kept_flags + flags)}.npy"))
+        undone = compare(result.image, np.load(folder / "wgpu" / f"{row.id}{variant}{''.join(kept_flags + flags)}.npy"))
         if undone["mean_abs"] >= comparison["mean_abs"]:
             continue  # undoing it changed nothing: not this cause
         kept_flags, kept_variant, comparison = kept_flags + flags, variant, undone
@@ -192,8 +186,8 @@ def classify(row: dict, result, frame: np.ndarray, folder: Path, args) -> tuple[
             return undone_causes[0], note, comparison
     if undone_causes:  # part of the difference explained; the rest goes to the next cause
         found = undone_causes + found
-    if row["id"] in HAND_CLASSIFIED:
-        cause, note = HAND_CLASSIFIED[row["id"]]
+    if row.id in HAND_CLASSIFIED:
+        cause, note = HAND_CLASSIFIED[row.id]
         return cause, note, comparison
     return (found[0], ", ".join(found[1:]), comparison) if found else ("unexplained", "", comparison)
 
@@ -238,8 +232,8 @@ def main() -> None:
 
     rows = newest(args.corpus, args.n, args.year, ids)
     for row in rows:
-        (folder / "shaders" / f"{row['id']}.glsl").write_text(row["image_code"], encoding="utf-8")
-    dates = [datetime.fromtimestamp(int(r["date"]), timezone.utc).date() for r in rows]
+        (folder / "shaders" / f"{row.id}.glsl").write_text(row.code, encoding="utf-8")
+    dates = [datetime.fromtimestamp(int(r.date), timezone.utc).date() for r in rows]
     console.print(f"{len(rows)} shaders, the newest{f' of {args.year}' if args.year else ''}"
                   f"{' among --ids' if ids else ''} ({min(dates)} to {max(dates)}), at {width}x{height}, "
                   f"iTime {args.time:g}; run folder {folder}")
@@ -247,25 +241,25 @@ def main() -> None:
     with ThreadPoolExecutor(args.jobs) as executor:
         theirs = list(executor.map(lambda row: render_wgpu(args.wgpu_python, row, folder, args), rows))
     with RenderPool(workers=args.workers, timeout=args.timeout) as pool:
-        ours = pool.render_many([row["image_code"] for row in rows], width=width, height=height, time=args.time)
+        ours = pool.render_many([row.code for row in rows], width=width, height=height, time=args.time)
         renderer = pool.renderer
 
     records = []
     for row, mine, other in zip(rows, ours, theirs):
-        record = {"id": row["id"], "name": row["name"], "author": row["author"],
+        record = {"id": row.id, "name": row.name, "author": row.author,
                   "earthshader": "ok" if mine.ok else mine.error.kind,
                   "wgpu": "ok" if other["ok"] else other["error"],
                   "mean_abs": None, "max_abs": None, "share_over_8": None, "agree": None,
-                  "cause": "", "side": "", "note": "", "mean_abs_after_experiments": None, "detected": ",".join(causes(row["image_code"]))}
+                  "cause": "", "side": "", "note": "", "mean_abs_after_experiments": None, "detected": ",".join(causes(row.code))}
         if mine.ok and other["ok"]:
-            frame = np.load(folder / "wgpu" / f"{row['id']}.npy")
+            frame = np.load(folder / "wgpu" / f"{row.id}.npy")
             record.update(compare(mine.image, frame))
             record["agree"] = record["mean_abs"] <= AGREE_LEVELS
             if not record["agree"]:
                 record["cause"], record["note"], remaining = classify(row, mine, frame, folder, args)
                 record["side"] = CAUSES.get(record["cause"], HAND_NOTES.get(record["cause"], ("?", "")))[0]
                 record["mean_abs_after_experiments"] = remaining["mean_abs"]
-                save_side_by_side(folder / "pairs" / f"{row['id']}.png", mine.image, frame)
+                save_side_by_side(folder / "pairs" / f"{row.id}.png", mine.image, frame)
         records.append(record)
     write_tables(folder, records)
     saved = folder / "wgpu" / "adapter.txt"
@@ -281,7 +275,7 @@ def write_tables(folder: Path, records: list[dict]) -> None:
         writer.writerows(records)
 
 
-def report(console: Console, records: list[dict], rows: list[dict], renderer: str, adapter: str) -> None:
+def report(console: Console, records: list[dict], rows: list[ShaderRow], renderer: str, adapter: str) -> None:
     both = [r for r in records if r["agree"] is not None]
     agree = sum(r["agree"] for r in both)
     only_ours = sum(r["earthshader"] == "ok" and r["wgpu"] != "ok" for r in records)
@@ -295,7 +289,7 @@ def report(console: Console, records: list[dict], rows: list[dict], renderer: st
     for column in ("id", "author", "mean", "max", ">8", "cause", "departs", "note / also detected"):
         table.add_column(column)
     for r in sorted((r for r in both if not r["agree"]), key=lambda r: (r["cause"], -r["mean_abs"])):
-        table.add_row(r["id"], r["author"], f"{r['mean_abs']:.2f}", str(r["max_abs"]), f"{100 * r['share_over_8']:.1f}%",
+        table.add_row(r.id, r.author, f"{r['mean_abs']:.2f}", str(r["max_abs"]), f"{100 * r['share_over_8']:.1f}%",
                       r["cause"], r["side"], r["note"])
     console.print(table)
     theirs = [r for r in both if not r["agree"] and r["side"] == "wgpu-shadertoy"]

@@ -25,8 +25,6 @@ returned), results lost or shifted (missing, or another request's picture), endl
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import os
 import random
 import re
@@ -42,6 +40,7 @@ from rich.console import Console
 from rich.table import Table
 
 from earthshader.data.generators import generate
+from earthshader.data.sources import ShaderRow, read_source
 from earthshader.render import RenderPool
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "shadertoys.jsonl.gz"
@@ -172,8 +171,7 @@ def mutate(code: str, rng: random.Random) -> str:
 
 def load_sources(count: int, rng: random.Random, corpus: Path) -> list[str]:
     if corpus.exists():
-        with gzip.open(corpus, "rt", encoding="utf-8") as lines:
-            rows = [json.loads(line)["image_code"] for line in lines]
+        rows = [row.code for row in read_source(str(corpus)) if isinstance(row, ShaderRow)]
         rows = [r for r in rows if len(r) < 6000]  # keep the run about mutation, not slow raymarchers
         return [rng.choice(rows) for _ in range(count)]
     return [generate(rng.choice(["textures", "primitives"]), rng.randrange(10**6)).code for _ in range(count)]

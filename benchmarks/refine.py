@@ -18,8 +18,6 @@ Disk shader caches are turned off (MESA_SHADER_CACHE_DISABLE, __GL_SHADER_DISK_C
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import os
 import random
 from pathlib import Path
@@ -32,12 +30,12 @@ RECOVERED_SSIM = 0.95
 
 def corpus_candidates(path: Path, seed: int):
     """(name, code) of the corpus's permissive shaders in a fixed shuffled order."""
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        rows = [json.loads(line) for line in handle]
-    rows = sorted((r for r in rows if r.get("permissive")), key=lambda r: r["id"])
+    from earthshader.data.sources import ShaderRow, read_source
+
+    rows = sorted((r for r in read_source(str(path)) if isinstance(r, ShaderRow) and r.permissive), key=lambda r: r.id)
     random.Random(seed).shuffle(rows)
     for row in rows:
-        yield f"{row['id']} ({row['author']})", row["image_code"]
+        yield f"{row.id} ({row.author})", row.code
 
 
 def generator_candidates(seed: int):

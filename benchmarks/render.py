@@ -18,8 +18,6 @@ pool's in-memory program cache never helps.
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import os
 import random
 import time
@@ -34,6 +32,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from earthshader.data.generators import generate  # noqa: E402
+from earthshader.data.sources import ShaderRow, read_source  # noqa: E402
 from earthshader.render import RenderPool, default_workers  # noqa: E402
 from earthshader.render.preprocess import BATCH_SIZE, needs_preprocessing, preprocess_many  # noqa: E402
 
@@ -119,8 +118,7 @@ def suites(n: int, real: int, corpus: Path) -> dict[str, list[str]]:
         "terrains": [generate("terrains", seed).code for seed in range(n)],
     }
     if real and corpus.exists():
-        with gzip.open(corpus, "rt", encoding="utf-8") as lines:
-            rows = [json.loads(line)["image_code"] for line in lines]
+        rows = [row.code for row in read_source(str(corpus)) if isinstance(row, ShaderRow)]
         found["real shaders"] = random.Random(0).sample(rows, min(real, len(rows)))
     for name, codes in found.items():  # unique sources: no cache of any kind can help
         found[name] = [f"// {name} #{i}\n{code}" for i, code in enumerate(codes)]

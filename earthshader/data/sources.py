@@ -72,6 +72,7 @@ class ShaderRow:
     params: dict[str, Any] = field(default_factory=dict)
     difficulty: int = -1  # -1: not a generated program
     family: str = ""
+    date: str = ""  # when the corpus has it: publication time, Unix seconds
 
     @property
     def non_commercial(self) -> bool:
@@ -202,7 +203,8 @@ def row_from_record(record: Any, file: str, line: int) -> ShaderRow | RowProblem
     return ShaderRow(
         code=code, source=file, id=str(record.get("id") or f"{file}:{line}"),
         name=str(record.get("name") or ""), author=str(record.get("author") or ""), license=license_,
-        permissive=bool(permissive) if permissive is not None else bool(_PERMISSIVE.match(license_)))
+        permissive=bool(permissive) if permissive is not None else bool(_PERMISSIVE.match(license_)),
+        date=str(record.get("date") or ""))
 
 
 def _jsonl(path: Path) -> Iterator[ShaderRow | RowProblem]:

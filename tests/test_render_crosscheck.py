@@ -1,13 +1,10 @@
-"""The cross-check's cause detectors (benchmarks/crosscheck_causes.py) on hand-written sources."""
+"""The cross-check's cause detectors (`earthshader.render.crosscheck`) on hand-written sources."""
 
-import runpy
-from pathlib import Path
-
-CAUSES = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "crosscheck_causes.py"))
+from earthshader.render import crosscheck
 
 
 def test_comma_side_effects_are_found_only_in_comma_operators():
-    found = CAUSES["comma_side_effects"]
+    found = crosscheck.comma_side_effects
     assert found("void f() { for (int j = 0; j < 4; j++) p.xy = abs(p.xy), p -= n; }")
     assert found("void f() { if (c) { m.x = 400.0, m.y = 420.0; } }")
     assert found("void f() { for (int j = 0; j < n; j++, k = k + 1) {} }")
@@ -17,7 +14,7 @@ def test_comma_side_effects_are_found_only_in_comma_operators():
 
 
 def test_causes_in_order_of_specificity():
-    causes = CAUSES["causes"]
+    causes = crosscheck.causes
     assert causes("void mainImage(out vec4 O, vec2 u) { O = vec4(gl_FragCoord.y / iResolution.y); }") == \
         ["gl_fragcoord"]
     assert causes("void mainImage(out vec4 O, vec2 f) { O.x = length(f+f-(f=iResolution.xy)); }") == \
@@ -28,7 +25,7 @@ def test_causes_in_order_of_specificity():
 
 
 def test_commas_are_sequenced_as_statements_where_naga_would_drop_their_side_effects():
-    sequence, found = CAUSES["sequence_commas"], CAUSES["comma_side_effects"]
+    sequence, found = crosscheck.sequence_commas, crosscheck.comma_side_effects
     cases = [
         "void f() { a += 1., b += 1.; }",
         "void f() { if (c) m.x = 4., m.y = 2.; else m = vec2(0); }",
@@ -46,7 +43,7 @@ def test_commas_are_sequenced_as_statements_where_naga_would_drop_their_side_eff
 
 
 def test_sequencing_leaves_what_it_cannot_keep_equal():
-    sequence = CAUSES["sequence_commas"]
+    sequence = crosscheck.sequence_commas
     kept = [
         "void f() { for (int j = 0; j < n; j++, k++) { if (j == 2) continue; x += k; } }",  # continue skips the moved part
         "void f() { vec3 p = a, q = b; x = mix(a, b, c); }",  # declarators and arguments are not operators

@@ -1,9 +1,12 @@
 """Why EarthShader and wgpu-shadertoy disagree on a shader: detectors read from its source.
 
-Used by `benchmarks/crosscheck_wgpu.py`; pure functions, no GL. Each detector names one way in
-which two renderers give different pictures of one program: a defect of one of them, or GLSL
-leaving the result undefined. `causes(code)` lists those that the source shows, most specific
-first; the benchmark confirms some by re-rendering (see its `EXPERIMENTS`).
+    from earthshader.render.crosscheck import CAUSES, causes, sequence_commas
+
+The cross-check against wgpu-shadertoy (`benchmarks/crosscheck_wgpu.py`, docs/render.md) names each
+disagreement with them; pure functions, no GL. Each detector names one way in which two renderers give
+different pictures of one program: a defect of one of them, or GLSL leaving the result undefined.
+`causes(code)` lists those that the source shows, most specific first; the benchmark confirms some by
+re-rendering (see its `EXPERIMENTS`).
 
     >>> causes("void mainImage(out vec4 O, vec2 u) { O = gl_FragCoord / iResolution.y; }")
     ['gl_fragcoord']
