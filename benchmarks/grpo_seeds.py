@@ -22,26 +22,23 @@ import sys
 import time
 from pathlib import Path
 
-# The repository first: `python benchmarks/grpo_seeds.py` puts benchmarks/ first, where rewards.py would hide the package
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import numpy as np  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+import numpy as np
+from rich.console import Console
+from rich.table import Table
 
 
 def seed_rows(before: dict, runs: dict[int, dict]) -> tuple[list[list[str]], str]:
     """Table rows (one per seed, then the pooled one: skill, its change ± SE, failed answers, per mode) and a
     line with the seed spread of each mode's change. Pooled pairs each target's skill, averaged over the
     seeds, with the SFT model's."""
-    from earthshader.demo import missed_answers, paired_change
+    from earthshader.evaluation.statistics import missed_answers, paired_change, pooled_over_seeds, seed_spread
 
     modes = ("greedy", "sampled")
     changes = {mode: [paired_change(before[mode]["target_skills"], run[mode]["target_skills"]) for run in runs.values()]
                for mode in modes}
 
-    def cells(skill: float, change: tuple) -> list[str]:
-        return [f"{skill:.3f}", f"{change[0]:+.3f} ± {change[1]:.3f}"]
+    def cells(skill: float, change) -> list[str]:
+        return [f"{skill:.3f}", str(change)]
 
     rows = []
     for i, (seed, after) in enumerate(runs.items()):
@@ -51,11 +48,11 @@ def seed_rows(before: dict, runs: dict[int, dict]) -> tuple[list[list[str]], str
         rows.append(row)
     pooled, spreads = ["pooled"], []
     for mode in modes:
-        per_seed = [mean for mean, _, _ in changes[mode]]
-        spreads.append(f"{mode} {np.std(per_seed, ddof=1):.3f}" if len(per_seed) > 1 else f"{mode} n/a")
-        afters = np.array([run[mode]["target_skills"] for run in runs.values()], dtype=float)
+        spread = seed_spread([change.mean for change in changes[mode]])
+        spreads.append(f"{mode} {spread:.3f}" if len(runs) > 1 else f"{mode} n/a")
         pooled += cells(np.mean([run[mode]["skill"] for run in runs.values()]),
-                        paired_change(before[mode]["target_skills"], np.nanmean(afters, axis=0)))
+                        paired_change(before[mode]["target_skills"],
+                                      pooled_over_seeds([run[mode]["target_skills"] for run in runs.values()])))
         pooled.append(f"{np.mean([missed_answers(run[mode]) for run in runs.values()]):.1f}")
     return rows + [pooled], "seed spread (standard deviation of the per-seed changes): " + ", ".join(spreads)
 
@@ -79,8 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(own)
 
     from earthshader import grpo
-    from earthshader.demo import evaluate_model, missed_answers
+    from earthshader.demo import evaluate_model
     from earthshader.evaluation import load_targets
+    from earthshader.evaluation.statistics import missed_answers
     from earthshader.modeling import model_image_size
 
     size = model_image_size(None, args.sft)

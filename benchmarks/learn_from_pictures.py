@@ -43,12 +43,11 @@ import sys
 import time
 from pathlib import Path
 
-# The repository first: `python benchmarks/x.py` puts benchmarks/ first, where rewards.py would hide the package
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+from rich.console import Console
+from rich.table import Table
 
-import numpy as np  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from earthshader.evaluation.statistics import paired_change, pooled_over_seeds, seed_spread
 
 MODES = ("greedy", "greedy+refine", "best", "best+refine")
 ARMS = ("grpo", "expert", "expert+grpo")
@@ -228,26 +227,20 @@ def starting_scores(start_dir: Path, heldout, args, budget: int, pool) -> tuple[
 
 def skill_cell(after: list[float], before: list[float] | None = None) -> str:
     """Mean skill, and with `before` its change paired by target ± the standard error."""
-    from earthshader.demo import paired_change
-
     if before is None:
         return f"{np.nanmean(after):.3f}"
-    mean, se, _ = paired_change(before, after)
-    return f"{np.nanmean(after):.3f}  {mean:+.3f} ± {se:.3f}"
+    return f"{np.nanmean(after):.3f}  {paired_change(before, after)}"
 
 
-def pooled_over_seeds(by_seed: dict) -> dict:
+def pooled_over_seeds_by_figure(by_seed: dict) -> dict:
     """Each figure's per-target mean over the seeds."""
     keys = next(iter(by_seed.values())).keys()
-    return {key: list(np.nanmean([scores[key] for scores in by_seed.values()], axis=0)) for key in keys}
+    return {key: pooled_over_seeds([scores[key] for scores in by_seed.values()]) for key in keys}
 
 
-def seed_spread(start: list[float], by_seed: dict, mode: str) -> float:
+def mode_spread(start: list[float], by_seed: dict, mode: str) -> float:
     """Standard deviation over seeds of the mean per-target change in `mode` (nan for one seed)."""
-    from earthshader.demo import paired_change
-
-    changes = [paired_change(start, scores[mode])[0] for scores in by_seed.values()]
-    return float(np.std(changes, ddof=1)) if len(changes) > 1 else math.nan
+    return seed_spread([paired_change(start, scores[mode]).mean for scores in by_seed.values()])
 
 
 def comparison_rows(start: dict, results: dict, search: list[float], minutes: dict, budget: int):
@@ -265,8 +258,8 @@ def comparison_rows(start: dict, results: dict, search: list[float], minutes: di
         for seed, scores in by_seed.items():
             rows.append(([f"{arm}, seed {seed}", *[skill_cell(scores[m], start[m]) for m in MODES], *extra(scores),
                           f"{minutes[arm][seed]:.1f}"], False))
-        pooled[arm] = pooled_over_seeds(by_seed)
-        spread = ", ".join(f"{seed_spread(start[m], by_seed, m):.3f}" for m in MODES)
+        pooled[arm] = pooled_over_seeds_by_figure(by_seed)
+        spread = ", ".join(f"{mode_spread(start[m], by_seed, m):.3f}" for m in MODES)
         rows.append(([f"{arm}, pooled", *[skill_cell(pooled[arm][m], start[m]) for m in MODES],
                       *extra(pooled[arm]), f"{np.mean(list(minutes[arm].values())):.1f}"], False))
         rows.append(([f"{arm}, seed sd", *spread.split(", "), "", "", "", ""], True))
@@ -279,8 +272,6 @@ def by_kind(scores: dict, index: list[int]) -> dict:
 
 def goal_lines(kind: str, start: dict, pooled: dict, search: list[float]) -> list[str]:
     """Whether the goals hold on one kind, each with its figures."""
-    from earthshader.demo import paired_change
-
     lines = []
     gains = {arm: paired_change(start["greedy"], scores["greedy"]) for arm, scores in pooled.items()}
     for arm, (mean, se, _) in gains.items():

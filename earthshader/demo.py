@@ -33,6 +33,7 @@ from rich.console import Console
 from rich.table import Table
 
 from earthshader.cli import ArgumentParser, folder_path, non_negative_int, positive_float, positive_int
+from earthshader.evaluation.statistics import missed_answers, paired_change
 
 #: (summary key, title) of the before/after table.
 COLUMNS = [("compile_rate", "compile"), ("nonflat_rate", "non-flat"), ("ssim", "SSIM"),
@@ -66,17 +67,6 @@ def evaluate_model(model_dir: Path, targets, out: Path, seed: int, sampling: tup
 def _mean_skill(samples) -> float:
     skills = [s.skill for s in samples if not math.isnan(s.skill)]
     return float(np.mean(skills)) if skills else math.nan
-
-
-def paired_change(before: list[float], after: list[float]) -> tuple[float, float, int]:
-    """(mean, standard error, n) of the per-target change after - before, over targets scored in both.
-
-    Pairing by target removes the spread between easy and hard targets from the error bar.
-    """
-    changes = np.array([a - b for b, a in zip(before, after) if not (math.isnan(a) or math.isnan(b))])
-    if len(changes) < 2:
-        return (float(changes.mean()) if len(changes) else math.nan), math.nan, len(changes)
-    return float(changes.mean()), float(changes.std(ddof=1) / math.sqrt(len(changes))), len(changes)
 
 
 def comparison_table(before: dict, after: dict, sampling: tuple[int, float], kind: str = "procedural targets",
@@ -174,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         changes = {mode: paired_change(before[kind][mode]["target_skills"], after[kind][mode]["target_skills"])
                    for mode in ("greedy", "sampled")}
         console.print(f"{kind}: skill change (paired by target, ± standard error): " + ", ".join(
-            f"{mode} {mean:+.3f} ± {se:.3f}" for mode, (mean, se, _) in changes.items()))
+            f"{mode} {change}" for mode, change in changes.items()))
         console.print(f"{kind}: {failure_counts(before[kind], after[kind])}")
         summary[kind] = {
             "before": {mode: _figures(before[kind][mode]) for mode in ("greedy", "sampled", "search")
@@ -188,12 +178,6 @@ def main(argv: list[str] | None = None) -> int:
         "kinds": summary, "sampling": {"samples": sampling[0], "temperature": sampling[1]},
         "search_budget": args.search, "timings_s": timings}, indent=2) + "\n")
     return 0
-
-
-def missed_answers(summary: dict, rate: str = "compile_rate") -> int:
-    """How many answers an evaluation summary's `rate` (compile_rate, nonflat_rate) leaves out."""
-    n = summary["n_samples"]
-    return round((1 - summary[rate]) * n) if n else 0
 
 
 def failure_counts(before: dict, after: dict) -> str:

@@ -1,6 +1,5 @@
 """The CPU demo's before/after table: both evaluation modes, the right changes, no wrapped labels."""
 
-import pytest
 from rich.console import Console
 
 from earthshader.demo import COLUMNS, comparison_table, failure_counts
@@ -25,17 +24,6 @@ def test_table_shows_greedy_and_sampled_changes_in_an_80_column_terminal():
     assert "-0.001" in changes[1]  # SSIM 0.379 - 0.380
     assert all(len(line) <= 80 for line in lines)
     assert len(COLUMNS) == 5
-
-
-def test_paired_change_skips_unscored_targets_and_pairs_by_target():
-    import math
-
-    from earthshader.demo import paired_change
-
-    mean, se, n = paired_change([0.1, 0.5, math.nan, 0.2], [0.2, 0.6, 0.9, 0.2])
-    assert n == 3 and mean == pytest.approx(0.2 / 3)
-    assert se == pytest.approx(math.sqrt(((0.1 - 0.2 / 3) ** 2 * 2 + (0.2 / 3) ** 2) / 2) / math.sqrt(3))
-    assert paired_change([0.3], [0.1])[:1] == pytest.approx((-0.2,)) and math.isnan(paired_change([0.3], [0.1])[1])
 
 
 def test_failure_counts_show_what_the_rounded_rates_hide():
