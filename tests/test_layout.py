@@ -1,8 +1,11 @@
-"""The package's shape: no import circle, small files, one command that fronts every entry point."""
+"""The package's shape: the layers of docs/architecture.md hold (no import climbs), no import circle, small
+files, one command that fronts every entry point."""
 
 from __future__ import annotations
 
 import ast
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,33 +16,86 @@ from earthshader.__main__ import COMMANDS
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("earthshader", "rewards")
+ARCHITECTURE = Path("docs") / "architecture.md"
+ENTRY_POINTS = "entry points"
 MAX_LINES = 420
 
+#: Imports that climb today, each (importer, imported): library code that still lives in the entry points
+#: `sft`, `grpo` and `refine`. The list may only shrink, to empty: an import that no longer occurs fails
+#: `test_no_import_climbs_the_layers` until it is struck from here.
+KNOWN_CLIMBS = {
+    ("earthshader.demo", "earthshader.grpo"),
+    ("earthshader.demo", "earthshader.sft"),
+    ("earthshader.evaluation.search", "earthshader.refine"),
+    ("earthshader.expert", "earthshader.sft"),
+    ("earthshader.infer", "earthshader.refine"),
+    ("earthshader.training.expert_iteration", "earthshader.refine"),
+    ("earthshader.training.expert_learning", "earthshader.grpo"),
+    ("earthshader.training.expert_learning", "earthshader.sft"),
+}
 
-def module_names() -> dict[str, Path]:
+
+def module_names(root: Path = REPO) -> dict[str, Path]:
     names = {}
     for package in PACKAGES:
-        for path in (REPO / package).rglob("*.py"):
-            parts = path.relative_to(REPO).with_suffix("").parts
+        for path in (root / package).rglob("*.py"):
+            parts = path.relative_to(root).with_suffix("").parts
             names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return names
 
 
-def import_graph() -> dict[str, set[str]]:
-    """Module -> the project modules it imports anywhere in its body (lazy imports count too)."""
-    names = module_names()
+def import_graph(root: Path = REPO) -> dict[str, set[str]]:
+    """Module -> the project modules it imports anywhere in its body (lazy and relative imports count too)."""
+    names = module_names(root)
     graph = {}
     for name, path in names.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         deps = set()
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                if node.level:  # `from .x import y`, `from .. import z`
+                    base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                    module = ".".join(base + ([module] if module else []))
                 for alias in node.names:
-                    full = f"{node.module}.{alias.name}"
-                    deps.add(full if full in names else node.module)
+                    full = f"{module}.{alias.name}"
+                    deps.add(full if full in names else module)
             elif isinstance(node, ast.Import):
                 deps.update(alias.name for alias in node.names)
         graph[name] = {d for d in deps if d in names and d != name}
     return graph
+
+
+def read_layers(root: Path = REPO) -> list[tuple[str, list[str]]]:
+    """The table under `## Layers` in docs/architecture.md, lowest layer first: (layer, module names)."""
+    section = (root / ARCHITECTURE).read_text().split("\n## Layers\n", 1)[1].split("\n## ", 1)[0]
+    layers = []
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if not line.startswith("|") or cells[0] in ("layer", "") or set(cells[0]) <= set("-: "):
+            continue
+        layers.append((cells[0], re.findall(r"`([\w.]+)`", cells[1])))
+    return layers
+
+
+def layer_of(module: str, layers: list[tuple[str, list[str]]]) -> int | None:
+    """Index of the layer holding `module`: the most specific name that is it or a package above it."""
+    matches = [(len(name), index) for index, (_, names) in enumerate(layers) for name in names
+               if module == name or module.startswith(name + ".")]
+    return max(matches)[1] if matches else None
+
+
+def climbing_imports(root: Path = REPO) -> set[tuple[str, str]]:
+    """(importer, imported) for every import of a higher layer or of an entry point."""
+    layers = read_layers(root)
+    entry = [name for name, _ in layers].index(ENTRY_POINTS)
+    found = set()
+    for module, deps in import_graph(root).items():
+        for dep in deps:
+            mine, theirs = layer_of(module, layers), layer_of(dep, layers)
+            if mine is not None and theirs is not None and (theirs > mine or theirs == entry):
+                found.add((module, dep))
+    return found
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -63,6 +119,66 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         if name not in state:
             visit(name)
     return found
+
+
+def test_the_layer_table_is_read_lowest_first_and_ends_with_the_entry_points():
+    layers = read_layers()
+    assert [name for name, _ in layers][:2] == ["errors", "render, image"] and layers[-1][0] == ENTRY_POINTS
+    assert layers[1][1] == ["earthshader.render", "earthshader.image"]
+    assert layer_of("earthshader.render.__main__", layers) == len(layers) - 1  # the most specific name wins
+    assert layer_of("earthshader.render.pool", layers) == 1
+
+
+def test_every_module_has_a_layer_and_every_name_in_the_table_exists():
+    layers, names = read_layers(), module_names()
+    # The root package holds nothing but its empty __init__: it belongs to no layer.
+    assert import_graph()["earthshader"] == set()
+    assert sorted(m for m in names if m != "earthshader" and layer_of(m, layers) is None) == []
+    assert sorted(n for _, listed in layers for n in listed if n not in names) == []
+
+
+def test_no_import_climbs_the_layers():
+    found = climbing_imports()
+    assert sorted(found - KNOWN_CLIMBS) == []  # a new import of a higher layer or an entry point
+    assert sorted(KNOWN_CLIMBS - found) == []  # gone: strike it from KNOWN_CLIMBS
+
+
+@pytest.fixture
+def package_copy(tmp_path) -> Path:
+    """The package, rewards and the architecture doc, copied to a scratch folder for the check to read."""
+    for package in PACKAGES:
+        shutil.copytree(REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / ARCHITECTURE).parent.mkdir()
+    shutil.copy(REPO / ARCHITECTURE, tmp_path / ARCHITECTURE)
+    return tmp_path
+
+
+@pytest.mark.parametrize(("file", "code", "climb"), [
+    ("earthshader/image/metrics.py", "def _late():\n    from earthshader import grpo\n",  # lazy, an entry point
+     ("earthshader.image.metrics", "earthshader.grpo")),
+    ("earthshader/data/rows.py", "from earthshader.training import recipes\n",  # a higher layer
+     ("earthshader.data.rows", "earthshader.training.recipes")),
+    ("earthshader/data/generators/seeds.py", "from ...modeling import prompts\n",  # relative
+     ("earthshader.data.generators.seeds", "earthshader.modeling.prompts")),
+    ("rewards/base.py", "import earthshader.training\n",  # a whole package
+     ("rewards.base", "earthshader.training")),
+    ("earthshader/render/gl.py", "from earthshader.cli import fail\n",  # the command line, above the renderer
+     ("earthshader.render.gl", "earthshader.cli")),
+    ("earthshader/tiny.py", "import earthshader.logs\n",  # an entry point importing another
+     ("earthshader.tiny", "earthshader.logs")),
+])
+def test_the_check_fails_on_an_import_that_climbs(package_copy, file, code, climb):
+    assert climbing_imports(package_copy) == climbing_imports()
+    with (package_copy / file).open("a") as source:
+        source.write("\n\n" + code)
+    assert climbing_imports(package_copy) - KNOWN_CLIMBS == {climb}
+
+
+def test_the_check_fails_on_a_module_that_no_layer_holds(package_copy):
+    (package_copy / "earthshader" / "newstage.py").write_text('"""A stage the table does not name yet."""\n')
+    layers = read_layers(package_copy)
+    assert [m for m in module_names(package_copy) if m != "earthshader" and layer_of(m, layers) is None] == [
+        "earthshader.newstage"]
 
 
 def test_the_cycle_finder_finds_a_circle():
