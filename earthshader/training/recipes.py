@@ -1,4 +1,5 @@
-"""Recipes: a name in `recipes/<kind>/` (shipped in the wheel beside this package) or a path to a YAML file.
+"""Recipes: a name in `recipes/<kind>/` (at the top of a checkout; `earthshader/recipes/` in the wheel) or a path
+to a YAML file.
 
     >>> resolve_recipe("tiny", "sft").relative_to(RECIPES_DIR).as_posix()
     'sft/tiny.yaml'
@@ -24,8 +25,26 @@ TRAINING_CHECKS = {"per_device_train_batch_size": positive_int, "per_device_eval
                    "gradient_accumulation_steps": positive_int, "learning_rate": non_negative_float,
                    "num_train_epochs": non_negative_float, "weight_decay": non_negative_float}
 
-#: `recipes/` is installed as a top-level folder next to `earthshader/` (in a checkout and in the wheel).
-RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
+
+#: The `earthshader` package's folder (in a checkout, or in site-packages).
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def find_recipes_dir(package: Path = PACKAGE_DIR) -> Path:
+    """The folder of shipped recipes for the `earthshader` package folder `package`.
+
+    The recipes live at the top of the repository; the wheel carries them inside the package as
+    `earthshader/recipes/` (pyproject.toml maps one onto the other), never as a top-level `recipes`
+    package that another distribution could also install. So: the package's own `recipes/` when it has
+    one (installed), else the checkout's, the folder beside the package that holds pyproject.toml.
+    """
+    installed, checkout = package / "recipes", package.parent / "recipes"
+    if not installed.is_dir() and (package.parent / "pyproject.toml").is_file():
+        return checkout
+    return installed
+
+
+RECIPES_DIR = find_recipes_dir()
 
 
 class RecipeNotFoundError(UsageError, FileNotFoundError):
