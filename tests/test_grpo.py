@@ -166,16 +166,50 @@ def test_vllm_sampling_forbids_the_image_token_and_keeps_the_users_options():
     assert grpo_trainer.vllm_generation_kwargs(None, "<|image_pad|>") == {"bad_words": ["<|image_pad|>"]}
 
 
-def test_negative_advantages_are_scaled_before_the_loss(small_tiny_model, tmp_path, monkeypatch):
-    import torch
-    from trl import GRPOTrainer
+@pytest.mark.slow
+def test_scaled_negative_advantages_reach_trls_loss(small_tiny_model, tmp_path):
+    """One real training step (TRL's loop: generation, rewards, advantages, `compute_loss`, backward) on the
+    same batch at negative-advantage scales 1, 0 and 0.5: if TRL stopped calling the method that scales, or
+    stopped reading the advantages it returns, the three losses and gradients would be equal.
 
-    args = grpo.parse(tiny_args(small_tiny_model, tmp_path, "--max_steps", "1", "--negative_advantage_scale", "0.25"))
-    trainer, _ = grpo.build_trainer(*args, "cpu")
-    monkeypatch.setattr(GRPOTrainer, "_generate_and_score_completions",
-                        lambda self, inputs: {"advantages": torch.tensor([1.2, -0.4, 0.0, -2.0])})
-    output = trainer._generate_and_score_completions([])
-    assert output["advantages"].tolist() == pytest.approx([1.2, -0.1, 0.0, -0.5])
+    On-policy (one iteration a generation, no KL term) TRL's loss is linear in the advantages, -sum_i A_i w_i
+    with positive token weights w_i; so scale 0 drops the negative advantages' share (the loss falls), and
+    scale 0.5 lands half way, in the loss and in every gradient. A learning rate of 0 keeps the policy, and
+    so the sampled completions, the same from one step to the next.
+    """
+    import torch
+    from transformers import TrainerCallback
+
+    args = tiny_args(small_tiny_model, tmp_path, "--max_steps", "1", "--beta", "0", "--learning_rate", "0",
+                     "--max_grad_norm", "0", "--reward_funcs", "tests.grpo_plugins:batch_position",
+                     "--reward_weights", "1.0")
+    trainer, _ = grpo.build_trainer(*grpo.parse(args), "cpu")
+    assert trainer.args.steps_per_generation == 1 and trainer.num_iterations == 1  # on-policy
+    seen, grads, compute_loss = [], [], trainer.compute_loss
+
+    def noted(model, inputs, *args, **kwargs):  # TRL's own loss; the advantages it is handed and its value noted
+        loss = compute_loss(model, inputs, *args, **kwargs)
+        seen.append((inputs["advantages"].detach().clone(), loss.item()))
+        return loss
+
+    class Gradients(TrainerCallback):
+        def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+            grads.append(torch.cat([p.grad.flatten().clone() for p in model.parameters() if p.requires_grad]))
+
+    trainer.compute_loss = noted
+    trainer.add_callback(Gradients)
+    for scale in (1.0, 0.0, 0.5):
+        trainer.negative_advantage_scale = scale
+        torch.manual_seed(0)  # the same completions and the same shuffle at every scale
+        trainer.train()
+
+    (plain, loss_1), (no_negatives, loss_0), (halved, loss_half) = seen
+    assert (plain < 0).any() and (plain > 0).any()
+    assert torch.equal(no_negatives, plain.clamp(min=0)) and torch.allclose(halved, plain.where(plain >= 0, plain / 2))
+    assert loss_0 < loss_1
+    assert loss_half == pytest.approx((loss_0 + loss_1) / 2, rel=1e-4, abs=1e-6)
+    assert not torch.allclose(grads[1], grads[0])
+    assert torch.allclose(grads[2], (grads[0] + grads[1]) / 2, rtol=1e-4, atol=1e-7)
 
 
 def test_a_negative_advantage_scale_outside_0_1_is_an_error(small_tiny_model, tmp_path):
