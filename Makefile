@@ -1,5 +1,7 @@
 # EarthShader: every command sets up what it needs on a fresh machine.
-#   make test    install (system EGL/Mesa packages, .venv, CPU torch, the package) and run the tests
+#   make test       install (system EGL/Mesa packages, .venv, CPU torch, the package) and run every test
+#   make test-fast  the same without the tests marked slow (those that train a model, run a command's
+#                   pipeline in a subprocess or render a sweep of hundreds of programs): under 2 minutes
 #   make demo    the main job on the embedded default: tiny model, SFT, GRPO, evaluation, on a CPU
 # Override TORCH (e.g. TORCH="torch==2.13.0 --index-url ...") or PYTHON when needed.
 
@@ -36,6 +38,7 @@ test: setup
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
+# Every test not marked slow (tests/conftest.py fails a test that trains without the mark).
 test-fast: setup
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q -m "not slow"

@@ -110,6 +110,7 @@ def pool():
             os.environ["GALLIVM_PERF"] = previous
 
 
+@pytest.mark.slow  # 500 renders a family, 10,000 in all: minutes on a CPU
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_every_family_compiles_and_renders_non_flat_for_500_seeds(name, pool):
     samples = [generate(name, seed) for seed in range(SEEDS)]

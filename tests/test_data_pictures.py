@@ -290,6 +290,7 @@ def test_a_picture_folder_is_a_dataset_for_eval(photos, small_tiny_model, tmp_pa
     assert "skill" in report["baselines"]["mean_colour"]
 
 
+@pytest.mark.slow
 def test_a_picture_folder_is_a_dataset_path_for_grpo(photos, small_tiny_model, tmp_path):
     from test_grpo import tiny_args
 

@@ -137,6 +137,7 @@ def tiny_args(model, out, *extra):
             "--eval_start", "false", "--disable_tqdm", "true", *extra]
 
 
+@pytest.mark.slow
 def test_sft_on_the_kept_pairs_moves_only_the_trainable_weights(tmp_path, small_tiny_model, pictures):
     script_args, training_args, model_args = expert.parse(tiny_args(small_tiny_model, tmp_path))
     from earthshader.data.rows import Row
@@ -155,6 +156,7 @@ def test_sft_on_the_kept_pairs_moves_only_the_trainable_weights(tmp_path, small_
         assert changed == (name in trainable), f"{name}: changed={changed}, trainable={name in trainable}"
 
 
+@pytest.mark.slow
 def test_a_run_killed_halfway_resumes_without_losing_or_duplicating_pairs(tmp_path, small_tiny_model, monkeypatch,
                                                                            capsys):
     from earthshader import logs, refine

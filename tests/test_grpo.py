@@ -43,6 +43,7 @@ def test_an_unknown_recipe_key_is_an_error(tmp_path):
         grpo.parse(["--recipe", str(recipe)])
 
 
+@pytest.mark.slow
 def test_two_steps_train_the_lora_weights_and_log_every_sample(small_tiny_model, tmp_path):
     script_args, training_args, model_args = grpo.parse(tiny_args(small_tiny_model, tmp_path, "--max_steps", "2"))
     trainer, _ = grpo.build_trainer(script_args, training_args, model_args, "cpu")
@@ -66,6 +67,7 @@ def test_two_steps_train_the_lora_weights_and_log_every_sample(small_tiny_model,
     assert logs_main([str(tmp_path), "--top", "2"]) == 0
 
 
+@pytest.mark.slow
 def test_a_reward_plugin_that_raises_stops_the_run_and_is_named(small_tiny_model, tmp_path):
     args = tiny_args(small_tiny_model, tmp_path, "--max_steps", "1")
     args[args.index("tests.grpo_plugins:completion_length")] = "tests.grpo_plugins:broken"
@@ -83,6 +85,7 @@ def test_truncate_drops_later_steps_and_a_torn_line(tmp_path):
     assert [json.loads(line)["step"] for line in path.read_text().splitlines()] == [1, 1, 2, 2]
 
 
+@pytest.mark.slow
 def test_a_run_killed_with_sigkill_resumes_with_a_clean_log(small_tiny_model, tmp_path):
     command = [sys.executable, "-m", "earthshader.grpo", *tiny_args(small_tiny_model, tmp_path, "--max_steps", "4",
                                                                      "--save_steps", "1", "--save_total_limit", "5")]
@@ -103,6 +106,7 @@ def test_a_run_killed_with_sigkill_resumes_with_a_clean_log(small_tiny_model, tm
     assert steps == sorted(steps) and {s: steps.count(s) for s in set(steps)} == {1: 8, 2: 8, 3: 8, 4: 8}
 
 
+@pytest.mark.slow
 def test_two_processes_split_the_prompts_log_per_rank_and_save_once(small_tiny_model, tmp_path):
     """Data-parallel GRPO (gloo on the CPU, started by torchrun as `accelerate launch` starts it on GPUs)."""
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "earthshader.grpo",

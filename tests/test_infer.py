@@ -17,18 +17,25 @@ SEED = 3  # a level-0 `waves` texture
 
 
 @pytest.fixture(scope="module")
-def memorised(small_tiny_model, tmp_path_factory):
+def waves_picture(tmp_path_factory) -> Path:
+    """The picture of the program the memorised model learns, as a PNG file."""
+    target = tmp_path_factory.mktemp("picture") / "waves.png"
+    Image.fromarray(render(generate("textures", SEED, difficulty=0).code, 84, 84).image).save(target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def memorised(small_tiny_model, waves_picture, tmp_path_factory):
     """The small tiny model after SFT on one program until it writes it back (about a minute on a CPU)."""
     out = tmp_path_factory.mktemp("infer")
     model = sft.main(["--recipe", "tiny", "--model_name_or_path", str(small_tiny_model), "--output_dir",
                       str(out / "sft"), "--generated_examples", "1", "--generator_seed", str(SEED),
                       "--num_train_epochs", "80", "--per_device_train_batch_size", "1", "--learning_rate", "3e-3",
                       "--save_strategy", "no", "--warmup_steps", "0", "--logging_steps", "100"])
-    target = out / "waves.png"
-    Image.fromarray(render(generate("textures", SEED, difficulty=0).code, 84, 84).image).save(target)
-    return model, target
+    return model, waves_picture
 
 
+@pytest.mark.slow
 def test_a_picture_becomes_a_glsl_file_that_the_render_cli_renders(memorised, tmp_path):
     model, target = memorised
     assert main([str(target), "--model", str(model), "--samples", "1", "-o", str(tmp_path)]) == 0
@@ -44,8 +51,8 @@ def test_a_picture_becomes_a_glsl_file_that_the_render_cli_renders(memorised, tm
     assert np.abs(rendered.astype(int) - side_by_side[:, 84:].astype(int)).max() <= 1
 
 
-def test_missing_and_unreadable_images_exit_2(memorised, tmp_path, capsys):
-    model, _ = memorised
+def test_missing_and_unreadable_images_exit_2(small_tiny_model, tmp_path, capsys):
+    model = small_tiny_model
     with pytest.raises(SystemExit) as exit:
         main([str(tmp_path / "missing.png"), "--model", str(model), "-o", str(tmp_path)])
     assert exit.value.code == 2 and "argument images: must be an existing file" in capsys.readouterr().err
@@ -55,8 +62,8 @@ def test_missing_and_unreadable_images_exit_2(memorised, tmp_path, capsys):
     assert "cannot read" in capsys.readouterr().out
 
 
-def test_a_model_that_cannot_be_found_exits_2_naming_it(memorised, tmp_path, capsys):
-    _, target = memorised
+def test_a_model_that_cannot_be_found_exits_2_naming_it(waves_picture, tmp_path, capsys):
+    target = waves_picture
     assert main([str(target), "--model", str(tmp_path / "no-model"), "-o", str(tmp_path)]) == 2
     assert "no-model" in capsys.readouterr().out
 

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -208,9 +209,20 @@ def test_an_unknown_command_exits_2_with_one_line():
     assert out.stderr.strip().count("\n") == 0 and "trian" in out.stderr
 
 
+@pytest.fixture(scope="module")
+def help_outputs() -> dict[str, subprocess.CompletedProcess]:
+    """`earthshader COMMAND --help` for every command, a few at a time (each is an interpreter start-up)."""
+
+    def answer(command: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "earthshader", command, "--help"], capture_output=True,
+                              text=True, cwd=REPO, timeout=120)
+
+    with ThreadPoolExecutor(max_workers=4) as threads:
+        return dict(zip(sorted(COMMANDS), threads.map(answer, sorted(COMMANDS))))
+
+
 @pytest.mark.parametrize("command", sorted(COMMANDS))
-def test_every_command_answers_help(command):
-    out = subprocess.run([sys.executable, "-m", "earthshader", command, "--help"], capture_output=True, text=True,
-                         cwd=REPO, timeout=120)
+def test_every_command_answers_help(command, help_outputs):
+    out = help_outputs[command]
     assert out.returncode == 0, out.stderr
     assert "usage" in out.stdout.lower()

@@ -81,6 +81,7 @@ def test_lifted_texture_generators_render_the_same(render_pool):
     assert exact >= 0.8 * 2 * len(textures)
 
 
+@pytest.mark.slow  # 40 real shaders rendered twice: a render sweep
 @pytest.mark.corpus
 def test_lifting_keeps_real_shaders_renders(render_pool, corpus_path):
     with gzip.open(corpus_path, "rt", encoding="utf-8") as handle:

@@ -12,7 +12,8 @@ import pytest
 
 from earthshader.image.metrics import is_flat
 
-pytestmark = pytest.mark.corpus
+# 200 real shaders, some of them slow raymarchers: a render sweep, in the slow tier
+pytestmark = [pytest.mark.corpus, pytest.mark.slow]
 
 
 def test_a_fixed_sample_of_200_real_shaders_renders_at_98_percent(corpus_path, render_pool):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 import torch
 
 from earthshader import modeling, sft
@@ -30,6 +31,7 @@ def tiny_args(model, output_dir, *extra):
     ]
 
 
+@pytest.mark.slow
 def test_two_steps_change_lora_weights_and_not_base_weights(tmp_path, small_tiny_model):
     script_args, training_args, model_args = sft.parse(tiny_args(small_tiny_model, tmp_path))
     trainer, info = sft.build_trainer(script_args, training_args, model_args, "cpu")
@@ -67,6 +69,7 @@ def test_max_length_never_cuts_the_image_or_the_longest_program(tmp_path, small_
     assert (first_label >= prompt_len - 1).all(), "the loss covers the completion only"
 
 
+@pytest.mark.slow
 def test_entry_point_saves_adapter_processor_and_resumes(tmp_path, small_tiny_model):
     checkpoints = ("--save_strategy", "steps", "--save_steps", "1", "--save_total_limit", "5")
     output = sft.main(tiny_args(small_tiny_model, tmp_path, *checkpoints))
