@@ -80,7 +80,7 @@ def prepare_image(image, size: int) -> Image.Image:
                 f"expected an H x W x 3 (or 4) uint8 image array, got shape {array.shape} dtype {array.dtype}"
             )
         pil = Image.fromarray(array)
-    if pil.mode != "RGB":
+    if pil.mode not in ("RGB", "L"):  # a grey picture crops and resizes as its RGB would, in a third of the memory
         pil = pil.convert("RGB")
     width, height = pil.size
     if width != height:
@@ -89,7 +89,7 @@ def prepare_image(image, size: int) -> Image.Image:
         pil = pil.crop((left, top, left + short, top + short))
     if pil.size != (side, side):
         pil = pil.resize((side, side), Image.Resampling.BICUBIC)
-    return pil
+    return pil if pil.mode == "RGB" else pil.convert("RGB")
 
 
 def make_prompt(instruction: str = INSTRUCTION) -> list[dict]:
