@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from earthshader.cli import ArgumentParser, folder_path, non_negative_int, positive_float, positive_int
+from earthshader.cli import ArgumentParser, folder_path, non_negative_int, positive_float, positive_int, run_entry_point
 
 #: (summary key, title) of the before/after table.
 COLUMNS = [("compile_rate", "compile"), ("nonflat_rate", "non-flat"), ("ssim", "SSIM"),
@@ -214,4 +213,4 @@ def _figures(summary: dict) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_entry_point(main)
