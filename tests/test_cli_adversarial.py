@@ -242,3 +242,17 @@ def test_infer_answers_every_picture_of_a_hostile_folder_with_its_own_files(smal
     assert len(glsl) == 5 and "caf_xe9.glsl" in glsl and not list(out.glob(".*"))  # 5 answered; no temporary files
     printed = capsys.readouterr().out
     assert all(f"{Path(n).stem}.glsl" in printed for n in glsl)
+
+
+@pytest.mark.slow
+def test_the_fuzz_benchmark_prints_every_figure_and_finds_nothing(monkeypatch, capsys):
+    import runpy
+
+    script = REPO / "benchmarks" / "fuzz_inputs.py"
+    monkeypatch.setattr(sys, "argv", [str(script), "--n", "12", "--runs", "12", "--no-cli", "--no-memory"])
+    runpy.run_path(str(script), run_name="__main__")
+    out = capsys.readouterr().out
+    for figure in ("tracebacks", "lost or overwritten results", "silently changed pictures",
+                   "refusal not naming the file"):
+        assert f"{figure}: 0" in out, out
+    assert "extract_glsl on 1 MB of fences" in out
