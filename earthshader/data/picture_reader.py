@@ -5,6 +5,7 @@ dataset) decodes pictures here, behind one set of guards.
     image = read_picture("photo.jpg")               # H x W x 3 uint8, upright, full size
     image = read_picture("photo.jpg", need=84)      # a JPEG may be decoded reduced, its shorter side >= 2 x 84
     image = read_picture(png_bytes)                 # bytes work too (a saved dataset's cells)
+    image, (height, width) = read_fitted("photo.jpg", 84)   # as the model sees it: 84 x 84, fitted as it is read
 
 What it accepts: anything Pillow reads (PNG, JPEG, WebP, ...), in any mode: 8- and 16-bit grey (16 bits are
 scaled to 8, 65535 -> 255, not clipped), palette, grey + alpha, RGB (48-bit RGB is read at its top 8 bits),
@@ -17,7 +18,8 @@ gives the size from the header):
 
 - a picture with a side under `MIN_SIDE` (3) pixels: no similarity metric can score it;
 - sides in a ratio above `MAX_ASPECT` (20:1), such as 3 x 200000: a square crop of it is a sliver;
-- more than `MAX_PIXELS` (50 million) pixels to decode (a decompression bomb: a 30000 x 30000 PNG of 109 KB).
+- more than `MAX_PIXELS` (50 million) pixels to decode (a decompression bomb: a 30000 x 30000 PNG fits in
+  under 1 MB).
   A JPEG that a stage needs smaller is decoded at 1/2, 1/4 or 1/8 of its size (`need`), so a large camera
   JPEG is read within the bound;
 - 32-bit floating-point pixels (no defined range), and files Pillow cannot read (the reason is Pillow's).
