@@ -176,3 +176,10 @@ def test_frames_of_different_sizes_get_every_similarity_rewards_defined_value(na
         warnings.simplefilter("always")
         assert reward(prompts=[None], completions=[answer], frames=[frames], times=[[0.0, 1.0]]) == [None]
     assert any("frames differ in size: 32 x 32, 16 x 16" in str(w.message) for w in caught)
+
+
+def test_the_reward_table_reads_sample_lines_that_lack_a_field():
+    rows = [{"step": 1, "total": 0.5, "rewards": {"ssim": 0.5}, "prompt_id": "p"}]  # no "error": damaged
+    buffer = io.StringIO()
+    Console(file=buffer, width=120).print(reward_table(1, {"reward": 0.5}, rows))
+    assert "compile rate" in buffer.getvalue() and "1.000" in buffer.getvalue()

@@ -314,7 +314,7 @@ def reward_table(step: int, logs: dict, rows: list[dict]) -> Table:
         table.add_row(escape(name), _fmt(logs.get(f"rewards/{name}/mean")), _fmt(logs.get(f"rewards/{name}/std")))
     table.add_row("[bold]total[/]", _fmt(logs.get("reward")), _fmt(logs.get("reward_std")))
     if rows:
-        ok = [r for r in rows if r["error"] is None]
+        ok = [r for r in rows if r.get("error") is None]  # a line read back may lack it
         table.add_row("compile rate", _fmt(len(ok) / len(rows)), "")
         ssim = sorted(r["rewards"]["ssim"] for r in rows if _finite(r["rewards"].get("ssim")))
         if ssim:
