@@ -34,9 +34,12 @@ import sys
 from pathlib import Path
 
 from earthshader.errors import UsageError
+from earthshader.image.sizing import MAX_SIDE  # noqa: F401  (re-exported: every command's size flags)
 
-#: The largest image side the renderer draws (`earthshader.render`: at most 4096 x 4096 pixels).
-MAX_SIDE = 4096
+#: The most answers sampled per picture (`--samples`): more is hours of generation for one picture.
+MAX_SAMPLES = 256
+#: The most renders one picture may spend (`--budget`, `--search`): 100,000 is about 20 minutes at 84 px.
+MAX_RENDERS = 100_000
 
 
 class OneLineErrors:
@@ -101,12 +104,24 @@ def check_fields(config, **types) -> None:
 
 
 def run_entry_point(main) -> None:
-    """Run an entry point's `main()`; a `UsageError` (`earthshader.errors`) ends it with its message on one
-    line (status 2)."""
+    """Run an entry point's `main()` and exit with its status (an int it returns; 0 otherwise).
+
+    Input the user can fix ends with its own one-line message and status 2 (`earthshader.errors.UsageError`); what the
+    machine refuses while the command runs (a full disk, a file that cannot be written: `OSError`;
+    `MemoryError`) ends with one line naming it and status 1; Ctrl-C with status 130. Anything else is a
+    bug and keeps its traceback. Every command of the package runs under it.
+    """
     try:
-        main()
+        status = main()
     except UsageError as err:
         sys.exit(fail(str(err)))
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except (OSError, MemoryError) as err:
+        fail(f"{type(err).__name__}: {err}")
+        sys.exit(1)
+    sys.exit(status if isinstance(status, int) and not isinstance(status, bool) else 0)
 
 
 def fail(message: str) -> int:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from earthshader.cli import ArgumentParser, folder_path, non_negative_int, positive_float, positive_int
+from earthshader.cli import ArgumentParser, folder_path, non_negative_int, positive_float, positive_int, run_entry_point
 from earthshader.evaluation.statistics import missed_answers, paired_change
 
 #: (summary key, title) of the before/after table.
@@ -198,4 +197,4 @@ def _figures(summary: dict) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_entry_point(main)

@@ -27,6 +27,8 @@ import sys
 
 from earthshader import modeling
 from earthshader.cli import (
+    MAX_RENDERS,
+    MAX_SAMPLES,
     MAX_SIDE,
     ArgumentParser,
     float_range,
@@ -36,7 +38,10 @@ from earthshader.cli import (
     non_negative_int,
     positive_float,
     positive_int,
+    run_entry_point,
 )
+from earthshader.data.picture_reader import printable_id
+from earthshader.data.rows import picture_spec
 
 #: Renders a target for the search baseline: about 2 s a target at 84 px on 2 cores (docs/eval.md).
 DEFAULT_EVAL_BUDGET = 200
@@ -47,12 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="Hub id, model folder, or LoRA adapter folder")
     parser.add_argument("--adapter", default=None, help="a LoRA adapter folder to apply on top of --model")
-    parser.add_argument("--dataset", required=True, help="dataset folder, Hub id, generator:NAME, picture folder, "
-                                                          "crops:..., skimage:..., renders:... (docs/pictures.md)")
+    parser.add_argument("--dataset", required=True, type=picture_spec,
+                        help="dataset folder, Hub id, generator:NAME, picture folder, crops:..., skimage:..., "
+                             "renders:... (docs/pictures.md)")
     parser.add_argument("--split", default="test", help="split of --dataset (default test)")
     parser.add_argument("--n", type=positive_int, default=None,
                         help="targets to evaluate (default: all; generators: 16)")
-    parser.add_argument("--samples", type=positive_int, default=1, help="completions per target, K (default 1)")
+    parser.add_argument("--samples", type=int_range(1, MAX_SAMPLES), default=1,
+                        help="completions per target, K (default 1)")
     parser.add_argument("--difficulty", type=non_negative_int, default=None,
                         help="generator: targets of one difficulty level only (default: drawn per seed)")
     parser.add_argument("--size", type=int_range(1, MAX_SIDE), default=None,
@@ -77,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="skip the ShaderEval labels (saves rendering 10 frames per program)")
     parser.add_argument("--sheet", type=non_negative_int, default=12,
                         help="targets shown in the contact sheet (default 12)")
-    parser.add_argument("--search", type=non_negative_int, default=DEFAULT_EVAL_BUDGET, metavar="BUDGET",
+    parser.add_argument("--search", type=int_range(0, MAX_RENDERS), default=DEFAULT_EVAL_BUDGET, metavar="BUDGET",
                         help="renders a target for the model-free search baseline (earthshader.evaluation.search; "
                              f"default {DEFAULT_EVAL_BUDGET}, 0: off)")
     return parser
@@ -90,14 +97,17 @@ def main(argv: list[str] | None = None) -> int:
     backend = modeling.select_backend(args.backend)  # Unsloth, if chosen, before transformers / peft
 
     from rich.console import Console
+    from rich.markup import escape
 
-    from earthshader.evaluation import TargetError, evaluate, load_targets
+    from earthshader.cli import UsageError, fail
+    from earthshader.evaluation import evaluate, load_targets
     from earthshader.evaluation.targets import HELD_OUT_SEED
     from earthshader.render import RenderPool
 
     console = Console() if sys.stdout.isatty() else Console(width=140)
     size = modeling.model_image_size(args.size, args.adapter, args.model)
-    settings = {"model": args.model, "adapter": args.adapter, "dataset": args.dataset, "split": args.split}
+    settings = {"model": printable_id(args.model), "adapter": args.adapter and printable_id(args.adapter),
+                "dataset": printable_id(args.dataset), "split": args.split}
 
     with RenderPool(workers=args.workers, timeout=args.timeout) as pool:
         # 1. Targets
@@ -105,17 +115,15 @@ def main(argv: list[str] | None = None) -> int:
             targets = load_targets(args.dataset, split=args.split, n=args.n, seed=args.seed, size=size, pool=pool,
                                    start=HELD_OUT_SEED if args.start is None else args.start,
                                    difficulty=args.difficulty)
-        except TargetError as err:
-            console.print(f"[red]{err}")
-            return 2
-        console.print(f"{len(targets)} targets from {args.dataset} at {size} px")
+        except UsageError as err:  # what the loader refuses: named, with the reason
+            return fail(str(err) if str(err).startswith("--n") else f"argument --dataset: {err}")
+        console.print(f"{len(targets)} targets from {escape(printable_id(args.dataset))} at {size} px")
 
         # 2. Model
         try:
             model, processor = modeling.load_model_and_adapter(args.model, args.adapter, backend)
-        except modeling.ModelNotFoundError as err:
-            console.print(f"[red]{err}")
-            return 2
+        except (UsageError, ValueError) as err:  # no such model or adapter, an architecture we do not train
+            return fail(str(err) if str(err).startswith("--adapter") else f"argument --model: {err}")
 
         # 3. Generate, render, score
         report = evaluate(model, processor, targets, samples=args.samples, temperature=args.temperature,
@@ -126,9 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     # 4. Report
     report.print(console)
     paths = report.write(args.out, sheet_targets=args.sheet)
-    console.print("wrote " + ", ".join(str(p) for p in paths.values()))
+    console.print(escape("wrote " + ", ".join(printable_id(str(p)) for p in paths.values())))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_entry_point(main)

@@ -28,10 +28,11 @@ from pathlib import Path
 from earthshader import modeling
 from earthshader.cli import run_entry_point
 from earthshader.data.pictures import without_training_pictures
+from earthshader.data.sources import SourceError
 from earthshader.training import expert_learning as learning
 from earthshader.training import expert_runs as runs
 from earthshader.training.arguments import ExpertScriptArguments
-from earthshader.training.recipes import backend_from_argv, parse_recipe_args
+from earthshader.training.recipes import backend_from_argv, check_model_exists, parse_recipe_args
 
 logger = logging.getLogger("earthshader.expert")
 
@@ -50,15 +51,16 @@ def load_pictures(args: ExpertScriptArguments, pool):
     picture is dropped from the held-out set, so that the held-out skill is on pictures never trained on."""
     from earthshader.evaluation import load_targets
 
-    def load(source, split, n, start):
+    def load(source, split, n, start, judged):
         return load_targets(source, split=split, n=n, size=args.image_size, start=start, pool=pool,
-                            difficulty=args.target_difficulty, seed=0)
+                            difficulty=args.target_difficulty, seed=0, judged=judged)
 
-    train = load(args.targets, args.targets_split, args.targets_n, args.targets_start)
-    heldout = load(args.heldout, args.heldout_split, args.heldout_n, args.heldout_start)
+    train = load(args.targets, args.targets_split, args.targets_n, args.targets_start, True)  # trained on: filtered
+    heldout = load(args.heldout, args.heldout_split, args.heldout_n, args.heldout_start, False)
     kept = without_training_pictures(heldout, train)
     if not kept:
-        raise ValueError("every held-out picture is also a training picture: choose other --heldout flags")
+        raise SourceError(f"--heldout {args.heldout!r}: every one of its {len(heldout)} pictures is also a training "
+                          f"picture (--targets {args.targets!r}): choose other --heldout flags")
     return train, kept
 
 
@@ -80,6 +82,7 @@ def main(argv: list[str] | None = None) -> Path:
     run_dir, seed, console = Path(training_args.output_dir), training_args.seed, Console()
     resume = str(training_args.resume_from_checkpoint).lower() == "true"
     sft.build_tiny_if_missing(script_args, model_args)
+    check_model_exists(model_args.model_name_or_path)  # a missing runs/... folder: at once, not after the network
 
     with (RenderPool(workers=script_args.render_workers, timeout=script_args.render_timeout) as pool,
           contextlib.ExitStack() as stack):

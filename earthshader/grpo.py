@@ -25,7 +25,7 @@ from pathlib import Path
 from earthshader import modeling
 from earthshader.cli import run_entry_point
 from earthshader.training.arguments import GRPOScriptArguments, reward_weights
-from earthshader.training.recipes import backend_from_argv, parse_recipe_args
+from earthshader.training.recipes import backend_from_argv, check_model_exists, parse_recipe_args
 from earthshader.training.saving import resume_checkpoint, save_trained
 
 logger = logging.getLogger("earthshader.grpo")
@@ -106,6 +106,8 @@ def build_trainer(script_args: GRPOScriptArguments, training_args, model_args, b
     from earthshader.training.grpo_trainer import RenderGRPOTrainer, vllm_generation_kwargs
     from earthshader.training.run_log import MetricsLog, QuietProgress, RewardTable, SampleLog
     from rewards import configure_shared_cache, for_trl, get_reward_funcs
+
+    check_model_exists(model_args.model_name_or_path)  # a missing runs/... folder: at once, not after the network
 
     # Rewards, and the log that records every sample they score
     configure_shared_cache(workers=script_args.render_workers, timeout=script_args.render_timeout)

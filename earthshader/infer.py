@@ -5,10 +5,12 @@
         --samples 16 --refine --budget 400 -o out/
     python -m earthshader.infer photos/ "crops:skimage:photos?count=8" --model runs/grpo-tiny -o out/
 
-An input is a picture file (read as it is: one that cannot be read exits 2), or any picture source of
-`earthshader.data.rows.load_rows` (docs/pictures.md): a folder of pictures (recursive; unreadable files
-are named and skipped), `crops:...`, `skimage:...`, a saved dataset. Non-square pictures are
-centre-cropped to a square before they are resized to the model's size.
+An input is any picture source of `earthshader.data.rows.load_rows` (docs/pictures.md), checked as every
+stage checks it (`rows.picture_spec`): a picture file, a folder of pictures (recursive), `crops:...`,
+`skimage:...`, a saved dataset. Every picture is read by the one reader and its guards; every picture that
+can be scored is answered, and one that cannot (a flat picture, a 1 x 1 one) is refused by name: a file
+given alone exits 2, one in a folder is named in the log. Non-square pictures are centre-cropped to a square
+before they are resized to the model's size.
 
 For each image: the model (with the shared prompt and image size) writes K programs; each is rendered
 at the image size and scored by skill against the picture's mean-colour image (the evaluation's
@@ -17,34 +19,44 @@ colour); the best is kept and, with `--refine`, its numeric literals are fitted 
 re-rendering (`earthshader.refine`). With `--search BUDGET` the model-free search baseline
 (`earthshader.evaluation.search`: the generators' programs fitted to the picture, BUDGET renders) runs
 too; its program replaces the model's, and is the one refined, when every model sample scores worse.
-Writes `NAME.glsl` (with a header comment: source image, model,
-score) and `NAME.png` (the picture beside the result; NAME from the file name, or the row id of a
-folder's picture with `/` as `_`), and prints a summary. Exits 2 on bad input
-(a missing or unreadable image, a model that cannot be found), 1 when no image got a working shader.
+Writes `NAME.glsl` (with a header comment: source image, model, score) and `NAME.png` (the picture beside
+the result), each to a temporary file renamed into place, and prints a summary of exactly what was written.
+NAME is the picture's path inside its folder (or the file name) without its suffix, `/` made `_`; a crop
+keeps its `@x,y`; two inputs never share a NAME (a short digest of the input is added when they would).
+Exits 2 on bad input (a missing, unreadable or refused picture, a model that cannot be found), naming the
+argument on one line; 1 when no picture got a shader written.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
-import sys
-from dataclasses import dataclass
-from pathlib import Path
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from earthshader.cli import (
+    MAX_RENDERS,
+    MAX_SAMPLES,
     MAX_SIDE,
     ArgumentParser,
+    UsageError,
+    fail,
     folder_path,
     int_range,
     non_negative_float,
-    non_negative_int,
-    positive_int,
+    run_entry_point,
 )
+from earthshader.data.picture_reader import printable_id
+from earthshader.data.rows import picture_spec
 
 
 @dataclass
@@ -61,6 +73,8 @@ class Inferred:
     refine_note: str | None = None  # with --refine: why the program was not refined (None if it was)
     search_skill: float | None = None  # the model-free search's best (`--search`)
     origin: str = "model"  # where the written program came from: "model" or "search"
+    written: list[str] = field(default_factory=list)  # the files written for it, in order
+    not_written: str | None = None  # why its files could not be written
 
     @property
     def final_skill(self) -> float | None:
@@ -69,50 +83,46 @@ class Inferred:
         return self.search_skill if self.origin == "search" else self.skill
 
 
-def read_image(path: Path, size: int) -> np.ndarray:
-    """The picture as the model sees it (square, `size` px, RGB); a clear error if it cannot be read."""
-    from earthshader.modeling.prompts import prepare_image
-
-    if not path.is_file():
-        raise FileNotFoundError(f"no such image: {path}")
-    try:
-        with Image.open(path) as picture:
-            return np.asarray(prepare_image(picture.convert("RGB"), size))
-    except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"cannot read {path} as an image ({err})") from None
-
-
-def picture_input(text: str) -> str:
-    """An input argument: an existing picture file, a folder, or a picture source (`crops:`, `skimage:`, ...).
-
-    A name that ends like a picture file but names no file is refused here, with argparse's one-line error.
-    """
-    from earthshader.data.pictures import PICTURE_SUFFIXES
-
-    path = Path(text)
-    if not path.exists() and path.suffix.lower() in PICTURE_SUFFIXES:
-        raise argparse.ArgumentTypeError(f"must be an existing file, got {text!r} (or a folder of pictures, "
-                                         "crops:..., skimage:...)")
-    return text
-
-
 def read_inputs(inputs: list[str], size: int) -> list[tuple[str, str, np.ndarray]]:
-    """(name, shown as, picture) for every input: picture files as they are, other specs through the loader."""
-    import re
-
-    from earthshader.data.pictures import PICTURE_SUFFIXES
+    """(output name, shown as, picture) for every picture of every input, through the one loader; every
+    scoreable picture is kept (`judged=False`), and the names are unique (`output_name`)."""
     from earthshader.data.rows import load_rows
 
-    targets = []
+    targets, used = [], set()
     for spec in inputs:
-        path = Path(spec)
-        if path.is_file() or (not path.exists() and path.suffix.lower() in PICTURE_SUFFIXES):
-            targets.append((path.stem, path.name, read_image(path, size)))
-            continue
-        for row in load_rows(spec, size=size, split="test"):
-            name = re.sub(r"[^\w.-]+", "_", str(Path(row.id).with_suffix("")) if "@" not in row.id else row.id)
-            targets.append((name, f"{spec} {row.id}", row.image))
+        single = Path(spec).expanduser().is_file()
+        for row in load_rows(spec, size=size, split="test", judged=False):
+            shown = row.id if single else f"{printable_id(spec)} {row.id}"
+            targets.append((output_name(row.id, spec, used), shown, row.image))
     return targets
+
+
+def output_name(row_id: str, spec: str, used: set) -> str:
+    """A file name (without suffix) for a picture, unique among `used` (compared ignoring case; it is added).
+
+    The row id without its file suffix, anything but letters, digits, `.`, `-`, `@` and `,` made `_` (so a
+    crop keeps its `@x,y`); when that is taken, a short digest of the input and the id is added, then a
+    count.
+
+    >>> used = set()
+    >>> [output_name(i, "photos", used) for i in ["a.png", "a.jpg", "sub/x.png", "sub_x.png", "b.png@0,0"]]
+    ['a', 'a-c37f4c', 'sub_x', 'sub_x-fd69e5', 'b.png@0,0']
+    >>> output_name("b.png@0,0", "photos", used), output_name("b.png@0,0", "photos", used)
+    ('b.png@0,0-9196e0', 'b.png@0,0-9196e0-2')
+    """
+    stem = row_id if "@" in row_id else str(PurePosixPath(row_id).with_suffix("")) if row_id else "picture"
+    base = re.sub(r"[^\w.@,-]+", "_", stem).strip("._") or "picture"
+    base = base[:120]
+    name = base
+    if name.casefold() in used:
+        key = "\0".join((spec, row_id)).encode("utf-8", "backslashreplace")
+        name = f"{base}-{hashlib.sha1(key).hexdigest()[:6]}"
+    count, unique = 1, name
+    while unique.casefold() in used:
+        count += 1
+        unique = f"{name}-{count}"
+    used.add(unique.casefold())
+    return unique
 
 
 def best_program(completions: list[str], target: np.ndarray,
@@ -163,15 +173,29 @@ def refine_item(item: Inferred, target: np.ndarray, budget: int, pool) -> None:
 
 
 def write_outputs(out: Path, item: Inferred, source: str, model: str, target: np.ndarray) -> None:
+    """Write `NAME.glsl` and `NAME.png`, each to a temporary file renamed into place (a crash leaves a file
+    whole or absent); `item.written` lists what was written."""
     out.mkdir(parents=True, exist_ok=True)
     origin = (f"best of {item.samples} samples" if item.origin == "model"
               else "the search baseline, better than the model")
-    header = (f"// Generated by EarthShader from {source}\n// model: {model}\n"
+    header = (f"// Generated by EarthShader from {printable_id(source)}\n// model: {printable_id(model)}\n"
               f"// skill vs the mean-colour image: {item.final_skill:.3f} ({origin}"
               f"{', refined' if item.refined_skill is not None else ''})\n")
-    (out / f"{item.name}.glsl").write_text(header + item.code.rstrip() + "\n", encoding="utf-8")
-    side_by_side = np.concatenate([target, item.image], axis=1)
-    Image.fromarray(side_by_side).save(out / f"{item.name}.png")
+    code = (header + item.code.rstrip() + "\n").encode("utf-8", "backslashreplace")
+    _replace(out / f"{item.name}.glsl", lambda path: path.write_bytes(code))
+    item.written.append(f"{item.name}.glsl")
+    side_by_side = Image.fromarray(np.concatenate([target, item.image], axis=1))
+    _replace(out / f"{item.name}.png", lambda path: side_by_side.save(path, format="PNG"))
+    item.written.append(f"{item.name}.png")
+
+
+def _replace(path: Path, write) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,19 +204,21 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = ArgumentParser(prog="python -m earthshader.infer", description=__doc__.split("\n\n")[0],
                             epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("images", nargs="+", type=picture_input,
+    parser.add_argument("images", nargs="+", type=picture_spec,
                         help="pictures (PNG, JPEG, WebP), folders of them, crops:..., skimage:...")
     parser.add_argument("--model", required=True, help="Hub id, model folder, or LoRA adapter folder")
     parser.add_argument("--adapter", default=None, help="a LoRA adapter folder to apply on top of --model")
-    parser.add_argument("--samples", type=positive_int, default=8, help="programs sampled per picture (default 8)")
+    parser.add_argument("--samples", type=int_range(1, MAX_SAMPLES), default=8,
+                        help="programs sampled per picture (default 8)")
     parser.add_argument("--temperature", type=non_negative_float, default=None,
                         help="default: 1.0, or greedy (0) for 1 sample")
     parser.add_argument("--size", type=int_range(1, MAX_SIDE), default=None,
                         help="image side, rounded to a multiple of 28, at least 56 (default: the model's)")
-    parser.add_argument("--max-new-tokens", type=positive_int, default=1024)
+    parser.add_argument("--max-new-tokens", type=int_range(1, 32768), default=1024)
     parser.add_argument("--refine", action="store_true", help="fit the best program's numbers to the picture")
-    parser.add_argument("--budget", type=int_range(MIN_BUDGET), default=300, help="renders for --refine (default 300)")
-    parser.add_argument("--search", type=non_negative_int, default=0, metavar="BUDGET",
+    parser.add_argument("--budget", type=int_range(MIN_BUDGET, MAX_RENDERS), default=300,
+                        help="renders for --refine (default 300)")
+    parser.add_argument("--search", type=int_range(0, MAX_RENDERS), default=0, metavar="BUDGET",
                         help="also run the model-free search baseline with BUDGET renders a picture "
                              "(earthshader.evaluation.search); its program is kept, and refined, when every "
                              "model sample is worse (default 0: off)")
@@ -208,10 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     size = modeling.model_image_size(args.size, args.adapter, args.model)
     try:
         inputs = read_inputs(args.images, size)
+    except UsageError as err:
+        return fail(f"argument images: {err}")
+    try:
         model, processor = modeling.load_model_and_adapter(args.model, args.adapter, backend)
-    except (FileNotFoundError, ValueError, modeling.ModelNotFoundError) as err:
-        console.print(f"[red]error:[/] {err}")
-        return 2
+    except (UsageError, ValueError) as err:  # no such model or adapter, an architecture we do not train
+        return fail(str(err) if str(err).startswith("--adapter") else f"argument --model: {err}")
 
     from earthshader.evaluation.search import SearchLibrary, search
     from earthshader.modeling.generation import generate_completions
@@ -230,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.search:
                 found = search(target, budget=args.search, pool=pool, library=library)
                 item.search_skill = found.skill if found.code is not None else None
-                console.print(f"{shown}: search baseline {found.skill:.3f} from {found.origin}, "
+                console.print(f"{escape(shown)}: search baseline {found.skill:.3f} from {found.origin}, "
                               f"{found.renders} renders in {found.seconds:.1f} s "
                               f"({found.renders / max(found.seconds, 1e-9):.0f} renders/s)")
                 if found.code is not None and (skill is None or found.skill > skill):  # every sample is worse
@@ -238,28 +266,38 @@ def main(argv: list[str] | None = None) -> int:
             if args.refine:
                 refine_item(item, target, args.budget, pool)
                 if item.refine_note is not None:
-                    console.print(f"[yellow]{shown}: not refined: {item.refine_note}[/]")
+                    console.print(f"[yellow]{escape(shown)}: not refined: {escape(item.refine_note)}[/]")
             if item.code is not None:
-                write_outputs(args.out, item, shown, args.adapter or args.model, target)
+                try:
+                    write_outputs(args.out, item, shown, args.adapter or args.model, target)
+                except (OSError, UnicodeError) as err:  # a full disk, a folder taken away: this picture only
+                    item.not_written = f"{type(err).__name__}: {err}"
+                    console.print(f"[red]{escape(shown)}: not written: {escape(item.not_written)}[/]")
             results.append(item)
     console.print(summary_table(results, args.out))
-    return 0 if any(item.code is not None for item in results) else 1
+    return 0 if any(item.written for item in results) else 1
 
 
 def summary_table(results: list[Inferred], out: Path) -> Table:
     searched = any(item.search_skill is not None for item in results)
-    table = Table(title=f"Image to shader ({out})", title_justify="left")
+    table = Table(title=f"Image to shader ({escape(printable_id(str(out)))})", title_justify="left")
     columns = ("image", "rendered", "skill", *(("search skill", "from") if searched else ()), "refined skill",
                "written")
     for column in columns:
         table.add_column(column, justify="left" if column in ("image", "from") else "right")
     for item in results:
         extra = ("-" if item.search_skill is None else f"{item.search_skill:.3f}", item.origin) if searched else ()
-        table.add_row(item.name, f"{item.rendered}/{item.samples}",
+        table.add_row(escape(item.name), f"{item.rendered}/{item.samples}",
                       "-" if item.skill is None else f"{item.skill:.3f}", *extra,
-                      refined_cell(item),
-                      f"{item.name}.glsl, {item.name}.png" if item.code is not None else "nothing rendered")
+                      escape(refined_cell(item)), escape(written_cell(item)))
     return table
+
+
+def written_cell(item: Inferred) -> str:
+    """The summary's "written": the files written for the picture, or why none were."""
+    if item.not_written is not None:
+        return f"not written: {item.not_written}" + (f" (written: {', '.join(item.written)})" if item.written else "")
+    return ", ".join(item.written) if item.written else "nothing rendered"
 
 
 def refined_cell(item: Inferred) -> str:
@@ -270,4 +308,4 @@ def refined_cell(item: Inferred) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_entry_point(main)

@@ -6,45 +6,54 @@
     python -m earthshader.logs runs/grpo-tiny --follow        # refresh every few seconds until Ctrl-C
 
 Reads `metrics.jsonl` (one line per logging step) and `samples.jsonl` (one line per completion), as
-`earthshader.training.run_log` writes them; a torn last line of a file still being written is skipped.
-An expert-iteration run (`rounds.jsonl`, `python -m earthshader.expert`) prints its rounds table.
+`earthshader.training.run_log` writes them, line by line as bytes: a torn last line of a file still being
+written (even one cut inside a multi-byte character) is skipped, and so is a damaged line, with a count of
+them; numbers that are not finite (TRL logs NaN when every reward is None) are shown as "-". An
+expert-iteration run (`rounds.jsonl`, `python -m earthshader.expert`) prints its rounds table; a damaged
+file of it is named on one line (exit status 2).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
+from math import isfinite
 from pathlib import Path
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
-from earthshader.cli import ArgumentParser, existing_folder, non_negative_int, positive_float
+from earthshader.cli import ArgumentParser, existing_folder, non_negative_int, positive_float, run_entry_point
+from earthshader.data.picture_reader import printable_id
 from earthshader.training import expert_runs
-from earthshader.training.run_log import METRICS_FILE, SAMPLES_FILE, reward_table
+from earthshader.training.run_log import METRICS_FILE, SAMPLES_FILE, read_jsonl, reward_table
 
 SPARK = "▁▂▃▄▅▆▇█"
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    """Every complete JSON line of `path` (none if it does not exist yet)."""
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # the line being written right now
-    return rows
+#: What a sample line must hold for the tables (name: type).
+SAMPLE_FIELDS = {"step": int, "total": (int, float), "rewards": dict, "prompt_id": str}
+
+
+def read_samples(path: Path) -> tuple[list[dict], int]:
+    """(the sample lines of `path` that hold what the tables read, how many lines were torn or damaged)."""
+    rows, damaged = read_jsonl(path)
+    kept = [row for row in rows if all(isinstance(row.get(k), t) and not isinstance(row.get(k), bool)
+                                       for k, t in SAMPLE_FIELDS.items())
+            and _number(row["total"]) is not None and (row.get("error") is None or isinstance(row.get("error"), str))]
+    return kept, damaged + len(rows) - len(kept)
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and isfinite(value) \
+        else None
 
 
 def sparkline(values: list[float], width: int = 48) -> str:
-    """Values as a line of block characters, resampled to at most `width` points."""
-    values = [v for v in values if v is not None]
+    """Values as a line of block characters, resampled to at most `width` points (None and NaN left out)."""
+    values = [v for v in map(_number, values) if v is not None]
     if not values:
         return ""
     if len(values) > width:
@@ -62,8 +71,8 @@ def curves(metrics: list[dict]) -> Table:
     table.add_column("curve")
     names = sorted({k.split("/")[1] for row in metrics for k in row
                     if k.startswith("rewards/") and k.endswith("/mean")})
-    for key, label in [(f"rewards/{n}/mean", n) for n in names] + [("reward", "[bold]total[/]")]:
-        values = [row[key] for row in metrics if isinstance(row.get(key), (int, float))]
+    for key, label in [(f"rewards/{n}/mean", escape(n)) for n in names] + [("reward", "[bold]total[/]")]:
+        values = [v for v in (_number(row.get(key)) for row in metrics) if v is not None]
         if values:
             table.add_row(label, f"{values[0]:.3f}", f"{values[-1]:.3f}", sparkline(values))
     return table
@@ -81,38 +90,46 @@ def recent_steps(samples: list[dict], count: int = 8) -> Table:
         totals = [r["total"] for r in rows]
         errors: dict[str, int] = {}
         for r in rows:
-            if r["error"]:
+            if r.get("error"):
                 errors[r["error"]] = errors.get(r["error"], 0) + 1
-        table.add_row(str(step), str(len(rows)), f"{sum(r['error'] is None for r in rows) / len(rows):.2f}",
+        table.add_row(str(step), str(len(rows)), f"{sum(r.get('error') is None for r in rows) / len(rows):.2f}",
                       f"{sum(totals) / len(totals):.3f}", f"{max(totals):.3f}",
-                      ", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or "-")
+                      escape(printable_id(", ".join(f"{k} {v}" for k, v in sorted(errors.items())))) or "-")
     return table
 
 
 def top_samples(samples: list[dict], k: int) -> list:
     parts = []
     for rank, row in enumerate(sorted(samples, key=lambda r: r["total"], reverse=True)[:k], 1):
-        scores = ", ".join(f"{n} {v:.2f}" for n, v in row["rewards"].items() if v is not None)
-        parts.append(f"[bold]#{rank}[/] step {row['step']}, prompt {row['prompt_id']}, "
-                     f"total {row['total']:.3f} ({scores})")
-        parts.append(Syntax(row["code"] or row["completion"] or "(empty)", "glsl", theme="ansi_dark"))
+        scores = ", ".join(f"{n} {v:.2f}" for n, v in row["rewards"].items() if _number(v) is not None)
+        parts.append(f"[bold]#{rank}[/] step {row['step']}, prompt {escape(printable_id(row['prompt_id']))}, "
+                     f"total {row['total']:.3f} ({escape(printable_id(scores))})")
+        code = row.get("code") or row.get("completion") or "(empty)"
+        code = code.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(code, str) else "(damaged)"
+        parts.append(Syntax(code, "glsl", theme="ansi_dark"))
     return parts
 
 
 def view(run_dir: Path, step: int | None, top: int) -> Group:
     if (run_dir / expert_runs.PICTURES_FILE).is_file():
         return expert_runs.view(run_dir)
-    metrics, samples = read_jsonl(run_dir / METRICS_FILE), read_jsonl(run_dir / SAMPLES_FILE)
+    (metrics, torn_metrics), (samples, torn_samples) = read_jsonl(run_dir / METRICS_FILE), read_samples(
+        run_dir / SAMPLES_FILE)
+    where = escape(printable_id(str(run_dir)))
+    notes = [f"[dim]{count} torn or damaged lines of {name} skipped[/]"
+             for name, count in ((METRICS_FILE, torn_metrics), (SAMPLES_FILE, torn_samples)) if count]
     if not metrics and not samples:
-        return Group(f"[yellow]{run_dir}: no {METRICS_FILE} or {SAMPLES_FILE} yet (is this a GRPO run directory?)[/]")
+        return Group(f"[yellow]{where}: no {METRICS_FILE} or {SAMPLES_FILE} lines yet (is this a GRPO run "
+                     "directory?)[/]", *notes)
     if step is not None:
-        samples = [r for r in samples if r["step"] == step]
+        chosen = [r for r in samples if r["step"] == step]
         logs = next((m for m in reversed(metrics) if m.get("step") == step and "reward" in m), {})
-        if not samples:
-            steps = sorted({r["step"] for r in read_jsonl(run_dir / SAMPLES_FILE)})
-            return Group(f"[yellow]no samples for step {step}; steps logged: {steps[0]}..{steps[-1]}[/]")
-        return Group(reward_table(step, logs, samples), *top_samples(samples, top))
-    parts = [f"[bold]{run_dir}[/]: {len(metrics)} logging steps, {len(samples)} samples"]
+        if not chosen:
+            steps = sorted({r["step"] for r in samples})
+            logged = f"steps logged: {steps[0]}..{steps[-1]}" if steps else f"no samples logged yet in {SAMPLES_FILE}"
+            return Group(f"[yellow]no samples for step {step}; {logged}[/]", *notes)
+        return Group(reward_table(step, logs, chosen), *top_samples(chosen, top), *notes)
+    parts = [f"[bold]{where}[/]: {len(metrics)} logging steps, {len(samples)} samples", *notes]
     if metrics:
         parts.append(curves(metrics))
     if samples:
@@ -144,4 +161,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_entry_point(main)

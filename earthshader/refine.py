@@ -23,7 +23,6 @@ benchmark and recovered no more cases: see docs/refine.md.)
 
 from __future__ import annotations
 
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -31,15 +30,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from earthshader.cli import (
+    MAX_RENDERS,
     MAX_SIDE,
     ArgumentParser,
+    UsageError,
     existing_file,
+    fail,
     finite_float,
     int_range,
     new_file_path,
     non_negative_int,
     positive_int,
+    run_entry_point,
 )
+from earthshader.data.picture_reader import printable_id
 from earthshader.glsl.literals import LiftedShader, lift_literals, round_value
 from earthshader.image import metrics
 
@@ -325,18 +329,25 @@ def _now() -> float:
 # -- command line ---------------------------------------------------------------------------------
 
 def load_target(path: str, size: int | None) -> np.ndarray:
-    """The image at `path` as H x W x 3 uint8, resized so that its width is `size` (aspect kept)."""
-    from PIL import Image, UnidentifiedImageError
+    """The picture at `path` as H x W x 3 uint8, read by the one picture reader (its guards: size, shape,
+    16-bit, EXIF orientation) and resized so that its longer side is `size` (aspect kept; None: as read)."""
+    from PIL import Image
+
+    from earthshader.data.pictures import PictureError, read_file
 
     try:
-        with Image.open(path) as image:
-            rgb = image.convert("RGB")
-    except (OSError, UnidentifiedImageError) as err:
-        raise RefineError(f"cannot read the target image {path}: {err}") from err
-    if size is not None and rgb.width != size:
-        height = max(1, round(rgb.height * size / rgb.width))
-        rgb = rgb.resize((size, height), Image.Resampling.LANCZOS)
-    return np.asarray(rgb, dtype=np.uint8)
+        image = read_file(path).image
+    except PictureError as err:
+        raise RefineError(f"cannot read the target image {printable_id(str(path))}: {err}") from None
+    height, width = image.shape[:2]
+    if size is None or max(height, width) == size:
+        return image
+    scale = size / max(height, width)
+    resized = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if min(resized) < MIN_TARGET_SIDE:
+        raise RefineError(f"argument --size: at {size} px the target ({width} x {height} px) would be {resized[0]} x "
+                          f"{resized[1]} px, under {MIN_TARGET_SIDE} px a side: choose a larger --size")
+    return np.asarray(Image.fromarray(image).resize(resized, Image.Resampling.LANCZOS), dtype=np.uint8)
 
 
 def _read_shader(path: str) -> str:
@@ -349,16 +360,17 @@ def _read_shader(path: str) -> str:
 
 def _summary(result: RefineResult, shader: str, out: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"refine {shader} -> {out}", show_header=False)
-    table.add_row("literals", f"{result.lifted} lifted ({result.lift_note}), {result.kept} kept constant, "
-                  f"{len(result.fitted)} fitted")
+    table = Table(title=escape(f"refine {printable_id(str(shader))} -> {printable_id(str(out))}"), show_header=False)
+    table.add_row("literals", escape(f"{result.lifted} lifted ({result.lift_note}), {result.kept} kept constant, "
+                                     f"{len(result.fitted)} fitted"))
     table.add_row("SSIM skill", f"{result.skill_before:.3f} -> {result.skill_after:.3f}")
     table.add_row("SSIM", f"{result.ssim_before:.3f} -> {result.ssim_after:.3f}")
     table.add_row("renders", f"{result.renders} in {result.seconds:.1f} s")
     for line, old, new in result.changes[:12]:
-        table.add_row(f"line {line}", f"{old} -> {new}")
+        table.add_row(f"line {line}", escape(f"{old} -> {new}"))
     if len(result.changes) > 12:
         table.add_row("...", f"{len(result.changes) - 12} more changes")
     Console().print(table)
@@ -367,14 +379,14 @@ def _summary(result: RefineResult, shader: str, out: str) -> None:
 def main(argv=None) -> int:
     parser = ArgumentParser(prog="python -m earthshader.refine", description=__doc__.split("\n")[0])
     parser.add_argument("shader", type=existing_file, help="Shadertoy Image-pass source (.glsl)")
-    parser.add_argument("target", type=existing_file, help="target image (PNG, JPEG, ...)")
+    parser.add_argument("target", type=existing_file, help="target picture (PNG, JPEG, WebP, ...)")
     parser.add_argument("-o", "--output", required=True, type=new_file_path, help="where to write the refined .glsl")
-    parser.add_argument("--budget", type=int_range(MIN_BUDGET), default=300,
+    parser.add_argument("--budget", type=int_range(MIN_BUDGET, MAX_RENDERS), default=300,
                         help=f"renders to spend, checks included (at least {MIN_BUDGET})")
     parser.add_argument("--size", type=int_range(MIN_TARGET_SIDE, MAX_SIDE), default=128,
-                        help="render width in pixels (target resized)")
+                        help="the target's longer side in pixels (resized, aspect kept; default 128)")
     parser.add_argument("--time", type=finite_float, default=0.0, help="iTime of the frame to match")
-    parser.add_argument("--max-dims", type=positive_int, default=None,
+    parser.add_argument("--max-dims", type=int_range(1, 64), default=None,
                         help="most literals fitted at once (default: budget / 100, 2 to 12)")
     parser.add_argument("--seed", type=non_negative_int, default=0)
     parser.add_argument("--workers", type=positive_int, default=None, help="render processes (default: cores)")
@@ -387,14 +399,15 @@ def main(argv=None) -> int:
         with RenderPool(workers=args.workers) as pool:
             result = refine(source, target, budget=args.budget, pool=pool, time=args.time,
                             max_dims=args.max_dims, seed=args.seed)
-    except RefineError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except (RefineError, UsageError) as err:
+        return fail(str(err))
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(result.source, encoding="utf-8")
+    temporary = args.output.with_name(f".{args.output.name}.tmp")
+    temporary.write_text(result.source, encoding="utf-8")
+    temporary.replace(args.output)
     _summary(result, args.shader, args.output)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_entry_point(main)

@@ -21,7 +21,7 @@ from pathlib import Path
 from earthshader import modeling
 from earthshader.cli import run_entry_point
 from earthshader.training.arguments import SFTScriptArguments
-from earthshader.training.recipes import backend_from_argv, parse_recipe_args
+from earthshader.training.recipes import backend_from_argv, check_model_exists, parse_recipe_args
 from earthshader.training.saving import resume_checkpoint, save_trained
 
 logger = logging.getLogger("earthshader.sft")
@@ -58,7 +58,7 @@ def load_pairs(args: SFTScriptArguments, tokenizer) -> list:
         pairs += rows.render_targets(programs, args.image_size, workers=args.render_workers)
     pairs = sft_examples.drop_long_programs(pairs, tokenizer, args.max_code_tokens)
     if not pairs:
-        raise ValueError("no training pairs: set dataset_path, generators + generated_examples, or shadereval")
+        raise rows.SourceError("no training pairs: set dataset_path, generators + generated_examples, or shadereval")
     return pairs
 
 
@@ -75,6 +75,8 @@ def build_trainer(script_args: SFTScriptArguments, training_args, model_args, ba
     from earthshader.training import sft_examples
 
     build_tiny_if_missing(script_args, model_args)
+    if not policy:
+        check_model_exists(model_args.model_name_or_path)  # a missing runs/... folder: at once, not after the network
 
     # Model, processor, LoRA
     model, processor = policy[:2] if policy else modeling.load_model(

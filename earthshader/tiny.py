@@ -8,7 +8,7 @@ What it builds: `earthshader.modeling.tiny`.
 
 from __future__ import annotations
 
-from earthshader.cli import ArgumentParser, folder_path, positive_int
+from earthshader.cli import ArgumentParser, folder_path, positive_int, run_entry_point
 from earthshader.modeling.tiny import ARCHES, build_tiny_model
 
 
@@ -28,4 +28,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_entry_point(main)

@@ -21,10 +21,10 @@ animated targets `frames` (a list of images) with `times` (their `iTime` values,
 Failure policy: a completion can be anything (empty, garbage, an endless loop, NaN colours, an int,
 bytes, a dict of another shape: see `completion_shader`) and never makes a reward raise: it gets the
 reward's `failure_value`. A target image that cannot be scored (smaller than `metrics.MIN_SIDE`, not
-uint8 colour, size 0; or non-finite `times`) should have been refused when the dataset was loaded
-(`earthshader.image.metrics.target_image`); if one reaches a reward anyway, rewards that need a target give
-None ("does not apply") for that row with a `RuntimeWarning` saying why, and `compiles` / `entropy`
-score the render as if there were no target. A reward whose own code fails, a dataset without the
+uint8 colour, size 0; frames of different sizes; or non-finite `times`) should have been refused when the
+dataset was loaded (`earthshader.image.metrics.target_image`); if one reaches a reward anyway, rewards that
+need a target give None ("does not apply") for that row with a `RuntimeWarning` saying why, and `compiles` /
+`entropy` score the render as if there were no target. A reward whose own code fails, a dataset without the
 columns it needs, or a reward that returns NaN or a value of the wrong type raises `RewardError` naming
 the reward: a bug must stop the run, not quietly score 0.
 """
@@ -262,6 +262,9 @@ class RenderReward(Reward):
             frames = tuple(as_image_array(image, self.size) for image in images)
         except ValueError as error:
             raise UnscorableTarget(f"a target cannot be scored ({error})") from None
+        if len({frame.shape for frame in frames}) > 1:  # one render size: every frame must have it
+            sizes = ", ".join(f"{f.shape[1]} x {f.shape[0]}" for f in frames)
+            raise UnscorableTarget(f"a target cannot be scored (its frames differ in size: {sizes})")
         digest = hashlib.blake2b(digest_size=16)
         for frame in frames:
             digest.update(str(frame.shape).encode())

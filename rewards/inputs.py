@@ -7,6 +7,8 @@
     'void mainImage(out vec4 c, in vec2 p) {}'
     >>> column_rows({"image": [1, 2]}, 2)
     [{'image': 1}, {'image': 2}]
+    >>> completion_answer([]), completion_answer([{"role": "assistant"}]), completion_answer(7)
+    ('', '', '')
 
 See `rewards.base` for the failure policy these serve.
 """
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from earthshader.glsl.extract import ExtractedShader, extract_glsl
+from earthshader.glsl.extract import ExtractedShader, completion_text, extract_glsl
 from earthshader.image.metrics import target_image
 
 
@@ -86,6 +88,12 @@ def completion_shader(completion) -> ExtractedShader:
     of another shape, a message whose content is a number, ...) is not an answer: it holds no code.
     """
     return extract_glsl(completion) if _is_completion(completion) else NO_SHADER
+
+
+def completion_answer(completion) -> str:
+    """The answer text of a completion, read by the same rules as `completion_shader` ("" for anything that
+    is not a completion, an empty list, a message without `content`)."""
+    return completion_text(completion) if _is_completion(completion) else ""
 
 
 def _is_completion(completion) -> bool:

@@ -274,8 +274,8 @@ def test_infer_reads_folders_and_specs_beside_files(photos):
 
     names = [name for name, _, _ in read_inputs([str(photos / "a.png"), str(photos), "crops:skimage:brick?count=2"],
                                                 SIZE)]
-    assert names[:5] == ["a", "a", "trip_b", "trip_day2_c", "trip_tall"]
-    assert len(names) == 7 and names[5].startswith("brick_")
+    assert names[0] == "a" and names[1].startswith("a-") and names[2:5] == ["trip_b", "trip_day2_c", "trip_tall"]
+    assert len(names) == 7 and len(set(names)) == 7 and names[5].startswith("brick@")  # unique; crops keep @x,y
 
 
 def test_a_picture_folder_is_a_dataset_for_eval(photos, small_tiny_model, tmp_path):

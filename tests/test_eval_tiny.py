@@ -103,10 +103,12 @@ def test_cli_report_has_the_search_baseline(report, tiny_model_dir, tmp_path, ca
 def test_cli_bad_dataset_exits_2(tiny_model_dir, capsys):
     from earthshader.eval import main
 
-    status = main(["--model", str(tiny_model_dir), "--dataset", "generator:nonsense", "--size", str(SIZE),
-                   "--workers", "1"])
-    assert status == 2
-    assert "unknown generator" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:  # refused by --dataset's argument check, before the model loads
+        main(["--model", str(tiny_model_dir), "--dataset", "generator:nonsense", "--size", str(SIZE),
+              "--workers", "1"])
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert "--dataset" in error and "unknown generator" in error and error.count("\n") == 1
 
 
 def test_report_prints_with_rich(report):

@@ -17,10 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
@@ -37,6 +37,7 @@ from earthshader.cli import (
     non_negative_int,
     positive_float,
     positive_int,
+    run_entry_point,
 )
 from earthshader.data.build import BuildConfig, BuildError, BuildReport, Filters, build
 from earthshader.data.generators import FAMILIES, GROUPS, difficulty_range, generate
@@ -101,10 +102,10 @@ def report_table(report: BuildReport) -> Table:
     table.add_column("outcome")
     table.add_column("rows", justify="right")
     for split, count in report.splits.items():
-        table.add_row(f"kept: {split}", str(count))
+        table.add_row(escape(f"kept: {split}"), str(count))
     for reason, count in sorted(report.counts.items()):
         if reason != "kept" and count:
-            table.add_row(f"rejected: {reason}", str(count))
+            table.add_row(escape(f"rejected: {reason}"), str(count))
     table.add_section()
     table.add_row("[bold]total input rows", f"[bold]{report.total}")
     return table
@@ -129,11 +130,11 @@ def run_build(args: argparse.Namespace, console: Console) -> int:
         fail(str(err))
         return 1
     for problem in report.problems[:MAX_PROBLEMS_SHOWN]:
-        console.print(f"[yellow]corrupt row[/yellow] {problem}")
+        console.print(f"[yellow]corrupt row[/yellow] {escape(problem)}")
     if len(report.problems) > MAX_PROBLEMS_SHOWN:
-        console.print(f"... and {len(report.problems) - MAX_PROBLEMS_SHOWN} more in {out / 'report.json'}")
+        console.print(escape(f"... and {len(report.problems) - MAX_PROBLEMS_SHOWN} more in {out / 'report.json'}"))
     console.print(report_table(report))
-    console.print(f"saved to {out} (datasets.load_from_disk); report in {out / 'report.json'}")
+    console.print(escape(f"saved to {out} (datasets.load_from_disk); report in {out / 'report.json'}"))
     return 0
 
 
@@ -172,4 +173,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_entry_point(main)

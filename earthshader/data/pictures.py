@@ -1,16 +1,21 @@
 """Pictures with no program: image files, folders of them, scikit-image's sample photographs, random crops.
 
     from earthshader.data import pictures
-    found = pictures.read_folder("photos/")             # PNG, JPEG, WebP, in sub-folders too
-    found.pictures[0].id, found.pictures[0].image       # "trip/beach.jpg", H x W x 3 uint8 (full size)
+    found = pictures.read_folder("photos/", side=84)    # PNG, JPEG, WebP, in sub-folders too; each fitted as read
+    found.pictures[0].id, found.pictures[0].image       # "trip/beach.jpg", H x W x 3 uint8
     found.problems                                      # ["broken.png: cannot identify image file ..."]
+    found.unvisited                                     # ["private/: cannot be read (Permission denied)"]
     photos = pictures.skimage_pictures("photos")        # the 12 photographs inside scikit-image's wheel
     crops = pictures.random_crops(photos, size=96, count=256, seed=0)
 
-Everything here is full size and RGB: fitting a picture to the model's square side (centre crop, then
-resize) is `earthshader.modeling.prompts.prepare_image`'s job, done and logged by `earthshader.data.rows`.
-A file that cannot be read is reported in `problems` (named, with the reason) and the others are read;
-a folder with no readable picture is an error that names it.
+Every file is decoded by the one reader, `earthshader.data.picture_reader.read_picture`, behind its guards
+(size, shape, decompression bombs; 16-bit and EXIF-rotated pictures read as they look). Fitting a picture to
+the model's square side (centre crop, then resize) is `earthshader.image.sizing.prepare_image`'s job,
+done and logged by `earthshader.data.rows`, as each picture is read: a folder load holds one picture at
+full size at a time. Crops need the full size: `lazy_folder` keeps pictures in a `PixelCache` of
+`CROP_CACHE_BYTES` and reads again those it had to drop. A file that cannot be read is reported in
+`problems` (named, with the reason) and the others are read; a folder with no readable picture is an
+error that names it.
 
 >>> [p.id for p in skimage_pictures("textures")]
 ['brick', 'grass', 'gravel']
@@ -21,18 +26,27 @@ a folder with no readable picture is an error that names it.
 
 from __future__ import annotations
 
+import os
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
+from earthshader.data.picture_reader import PictureRefused, printable_id, read_fitted, read_picture, to_rgb
 from earthshader.data.sources import SourceError
 
-#: File types read as pictures (by suffix, case-insensitive).
+__all__ = ["PICTURE_SUFFIXES", "Found", "LazyPicture", "Picture", "PictureError", "PixelCache", "lazy_folder",
+           "picture_digest", "picture_files", "random_crops", "read_file", "read_folder", "skimage_pictures",
+           "to_rgb", "without_training_pictures"]
+
+#: File types read as pictures in a folder (by suffix, case-insensitive).
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+#: Bytes of full-size pictures that crops of a folder keep decoded at once.
+CROP_CACHE_BYTES = 512 * 2**20
 
 #: scikit-image sample photographs that ship inside its wheel (`skimage.data.<name>()`, no download).
 SKIMAGE_PHOTOS = ("brick", "grass", "gravel", "astronaut", "coffee", "chelsea", "rocket", "coins", "camera", "moon",
@@ -46,18 +60,28 @@ class PictureError(SourceError):
 
 
 class Picture(NamedTuple):
-    """One picture: an id (a path relative to its folder, a sample name, `name@x,y` for a crop) and its pixels."""
+    """One picture: an id (a path relative to its folder, a sample name, `name@x,y` for a crop), its pixels,
+    and its (height, width) as read, before any fitting (None: as `image`)."""
 
     id: str
-    image: np.ndarray  # H x W x 3 uint8, full size
+    image: np.ndarray  # H x W x 3 uint8
+    size: tuple | None = None
+
+    @property
+    def shape(self) -> tuple:
+        return self.image.shape
 
 
 @dataclass
 class Found:
-    """What reading a picture set gave: the pictures, and the files that could not be read ("name: reason")."""
+    """What reading a picture set gave: the pictures, the files that could not be read ("name: reason"),
+    the folders or links that were not looked into ("private/: cannot be read (...)"), and the pictures
+    that `fit` refused."""
 
-    pictures: list[Picture] = field(default_factory=list)
+    pictures: list = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    unvisited: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # "name (reason)": read, but `fit` said no
 
 
 def picture_digest(image: np.ndarray) -> str:
@@ -82,71 +106,133 @@ def without_training_pictures(heldout: list, train: list, what: str = "held-out 
     return kept
 
 
-def to_rgb(image) -> np.ndarray:
-    """An H x W x 3 uint8 array from a PIL image or an array (grey, boolean, RGBA: converted)."""
-    if isinstance(image, Image.Image):
-        image = image.convert("RGB") if image.mode != "RGB" else image
-        return np.asarray(image, dtype=np.uint8)
-    array = np.asarray(image)
-    if array.dtype == bool:
-        array = array.astype(np.uint8) * 255
-    if array.dtype != np.uint8:
-        raise ValueError(f"expected uint8 pixels, got {array.dtype}")
-    if array.ndim == 2:
-        array = np.stack([array] * 3, axis=-1)
-    if array.ndim != 3 or array.shape[-1] not in (3, 4):
-        raise ValueError(f"expected an H x W, H x W x 3 or H x W x 4 image, got shape {array.shape}")
-    return np.ascontiguousarray(array[..., :3])
-
-
-def decode(data: bytes | str | Path) -> np.ndarray:
-    """Pixels of an image file (a path) or of its bytes; `ValueError` saying why when it cannot be read."""
-    import io
-
-    try:
-        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as picture:
-            picture.load()  # a truncated file fails here, not later
-            return to_rgb(picture)
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as err:
-        raise ValueError(str(err) or type(err).__name__) from None
-
-
-def read_file(path: str | Path) -> Picture:
-    """One image file; `PictureError` naming it when it is missing or cannot be read."""
+def read_file(path: str | Path, *, side: int | None = None) -> Picture:
+    """One image file through the one reader (`read_picture`, or `read_fitted` to `side` px, and their guards);
+    `PictureError` naming it when it is missing, refused or cannot be read."""
     path = Path(path)
     if not path.is_file():
-        raise PictureError(f"no such picture: {path}")
+        what = "a link to a missing file" if path.is_symlink() else "no such file"
+        raise PictureError(f"{printable_id(str(path))}: {what}")
     try:
-        return Picture(path.name, decode(path))
-    except ValueError as err:
-        raise PictureError(f"cannot read {path} as a picture ({err})") from None
+        image, size = read_fitted(path, side) if side else (read_picture(path), None)
+    except PictureRefused as err:
+        raise PictureError(f"cannot read {printable_id(str(path))} as a picture ({err})") from None
+    return Picture(printable_id(path.name), image, size or image.shape[:2])
 
 
-def picture_files(folder: str | Path) -> list[Path]:
-    """The picture files under `folder`, recursively, in sorted order (hidden files and folders skipped)."""
+def picture_files(folder: str | Path) -> tuple[list[Path], list[str]]:
+    """The picture files under `folder`, recursively, in sorted order (hidden files and folders skipped), and
+    what could not be looked at: "sub/: cannot be read (...)", "a.png: a link to a missing file", and links
+    to folders (not followed)."""
     folder = Path(folder)
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in PICTURE_SUFFIXES
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    files, notes = [], []
+
+    def relative(path) -> str:
+        return printable_id(Path(path).relative_to(folder).as_posix())
+
+    def unreadable(error: OSError) -> None:
+        notes.append(f"{relative(error.filename) if error.filename else '?'}/: cannot be read "
+                     f"({error.strerror or error})")
+
+    for root, folders, names in os.walk(folder, onerror=unreadable):
+        here = Path(root)
+        notes += [f"{relative(here / name)}: a link to a folder, not followed" for name in sorted(folders)
+                  if not name.startswith(".") and (here / name).is_symlink()]
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        for name in names:
+            path = here / name
+            if name.startswith(".") or path.suffix.lower() not in PICTURE_SUFFIXES:
+                continue
+            if path.is_file():
+                files.append(path)
+            else:
+                notes.append(f"{relative(path)}: {'a link to a missing file' if path.is_symlink() else 'not a file'}")
+    return sorted(files), notes
 
 
-def read_folder(folder: str | Path) -> Found:
-    """Every picture under `folder` (ids: paths relative to it); unreadable files go to `problems`."""
+def read_folder(folder: str | Path, *, side: int | None = None, keep: Callable[[np.ndarray], np.ndarray | str] | None
+                = None, order: list[int] | None = None, want: int | None = None, cache: PixelCache | None = None
+                ) -> Found:
+    """The pictures under `folder` (ids: paths relative to it, made printable); unreadable ones in `problems`.
+
+    With `side`, each picture is read fitted to `side` px (`read_fitted`) before the next is read, so only one
+    is ever held at full size; `keep` may then refuse it by returning the reason (a str: it goes to
+    `dropped`). `order` is the order to read the files in (indices into the sorted files; default: sorted)
+    and `want` stops once that many are kept; the pictures come back in sorted order. Without `side` they
+    are full size; with `cache`, as `LazyPicture`s whose pixels the cache holds (crops).
+    """
     folder = Path(folder)
-    files = picture_files(folder)
+    files, notes = picture_files(folder)
     if not files:
-        raise PictureError(f"{folder}: no pictures ({', '.join(PICTURE_SUFFIXES)}) in it or its sub-folders, "
-                           "and not a dataset written by datasets' save_to_disk")
-    found = Found()
-    for path in files:
-        name = path.relative_to(folder).as_posix()
+        raise PictureError(f"{printable_id(str(folder))}: no pictures ({', '.join(PICTURE_SUFFIXES)}) in it or "
+                           "its sub-folders, and not a dataset written by datasets' save_to_disk"
+                           + (f" ({'; '.join(notes[:5])})" if notes else ""))
+    found, read = Found(unvisited=notes), {}
+    for index in (range(len(files)) if order is None else order):
+        if want is not None and len(read) >= want:
+            break
+        path, name = files[index], printable_id(files[index].relative_to(folder).as_posix())
         try:
-            found.pictures.append(Picture(name, decode(path)))
-        except ValueError as err:
+            if cache:
+                image = cache.get(path, partial(read_picture, path))
+                read[index] = LazyPicture(name, image.shape, path, cache)
+                continue
+            image, size = read_fitted(path, side) if side else (read_picture(path), None)
+        except PictureRefused as err:
             found.problems.append(f"{name}: {err}")
-    if not found.pictures:
-        raise PictureError(f"{folder}: none of its {len(files)} picture files can be read: "
+            continue
+        verdict = keep(image) if keep else image
+        if isinstance(verdict, str):
+            found.dropped.append(f"{name} ({verdict})")
+        else:
+            read[index] = Picture(name, image, size or image.shape[:2])
+        image = verdict = None  # let the pixels go before the next picture is decoded
+    found.pictures = [read[i] for i in sorted(read)]
+    if not found.pictures and not found.dropped:
+        raise PictureError(f"{printable_id(str(folder))}: none of its {len(files)} picture files can be read: "
                            + "; ".join(found.problems[:5]))
     return found
+
+
+class PixelCache:
+    """Pictures decoded on demand and kept while they fit in `budget` bytes (the least recently used go first;
+    the one just read always stays)."""
+
+    def __init__(self, budget: int = CROP_CACHE_BYTES):
+        self.budget, self.held, self.entries = budget, 0, OrderedDict()
+
+    def get(self, key, load: Callable[[], np.ndarray]) -> np.ndarray:
+        if key in self.entries:
+            self.entries.move_to_end(key)
+            return self.entries[key]
+        image = load()
+        self.entries[key] = image
+        self.held += image.nbytes
+        while self.held > self.budget and len(self.entries) > 1:
+            self.held -= self.entries.popitem(last=False)[1].nbytes
+        return image
+
+
+class LazyPicture:
+    """A full-size picture file whose pixels (`.image`) come from a `PixelCache`, read again when dropped."""
+
+    def __init__(self, id: str, shape: tuple, path: Path, cache: PixelCache):
+        self.id, self.shape, self.path, self.cache = id, shape, path, cache
+
+    @property
+    def image(self) -> np.ndarray:
+        try:
+            image = self.cache.get(self.path, partial(read_picture, self.path))
+        except PictureRefused as err:
+            raise PictureError(f"{self.id}: cannot be read again ({err})") from None
+        if image.shape != self.shape:
+            raise PictureError(f"{self.id}: the file changed while it was read ({self.shape} then {image.shape})")
+        return image
+
+
+def lazy_folder(folder: str | Path, budget: int = CROP_CACHE_BYTES) -> Found:
+    """`read_folder` at full size for crops, holding at most `budget` bytes of pixels at once."""
+    return read_folder(folder, cache=PixelCache(budget))
 
 
 def skimage_pictures(names: str) -> list[Picture]:
@@ -161,20 +247,21 @@ def skimage_pictures(names: str) -> list[Picture]:
     return [Picture(name, to_rgb(getattr(skimage.data, name)())) for name in chosen]
 
 
-def random_crops(pictures: list[Picture], size: int, count: int, seed: int = 0,
+def random_crops(pictures: list, size: int, count: int, seed: int = 0,
                  keep: Callable[[np.ndarray], bool] | None = None, max_tries: int | None = None) -> list[Picture]:
     """`count` square crops of `size` pixels at random places, taken from the pictures in turn.
 
-    The same pictures, size and seed give the same crops, and a larger `count` only adds crops after them.
-    A crop that `keep` rejects (for example a flat patch of sky) is drawn again elsewhere, up to `max_tries`
-    draws in all (default 4 x count + 16). Pictures smaller than `size` give no crops; when none is
-    large enough, `PictureError` says so.
+    `pictures`: `Picture`s or `LazyPicture`s (anything with `id`, `shape` and `image`). The same pictures,
+    size and seed give the same crops, and a larger `count` only adds crops after them. A crop that `keep`
+    rejects (for example a flat patch of sky) is drawn again elsewhere, up to `max_tries` draws in all
+    (default 4 x count + 16). Pictures smaller than `size` give no crops; when none is large enough,
+    `PictureError` says so.
     """
     if size < 1 or count < 1:
         raise PictureError(f"crops need a positive size and count, got size={size}, count={count}")
-    usable = [p for p in pictures if min(p.image.shape[:2]) >= size]
+    usable = [p for p in pictures if min(p.shape[:2]) >= size]
     if not usable:
-        largest = max((min(p.image.shape[:2]) for p in pictures), default=0)
+        largest = max((min(p.shape[:2]) for p in pictures), default=0)
         raise PictureError(f"no picture is at least {size} px on its shorter side (the largest is {largest} px): "
                            "choose a smaller crop size")
     rng = np.random.default_rng(seed)
@@ -183,7 +270,7 @@ def random_crops(pictures: list[Picture], size: int, count: int, seed: int = 0,
     max_tries = max_tries or 4 * count + 16
     while len(crops) < count and tries < max_tries:
         picture = usable[tries % len(usable)]
-        height, width = picture.image.shape[:2]
+        height, width = picture.shape[:2]
         x, y = int(rng.integers(0, width - size + 1)), int(rng.integers(0, height - size + 1))
         tries += 1
         crop = picture.image[y:y + size, x:x + size]

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from earthshader.data.generators import FAMILIES, GROUPS, generate
+from earthshader.data.picture_reader import printable_id
 from earthshader.errors import UsageError
 
 #: Licence given to generated programs (the project's own code).
@@ -134,8 +135,8 @@ def load_split(name: str, split: str, flag: str = "--dataset"):
                               f"(none of {', '.join(SAVED_MARKERS)} in it)")
         try:
             data = datasets.load_from_disk(str(path))
-        except (FileNotFoundError, ValueError) as err:
-            raise SourceError(f"{flag} {name!r} cannot be read as a saved dataset: {err}") from err
+        except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+            raise SourceError(f"{flag} {name!r} cannot be read as a saved dataset: {err}") from None
         if isinstance(data, datasets.DatasetDict):
             if split not in data:
                 raise SourceError(f"{flag} {name!r} has no split {split!r} (its splits: {sorted(data)})")
@@ -165,7 +166,7 @@ def read_source(source: str, n: int | None = None, start: int = 0, difficulty: i
     # Datasets load here, not lazily, so that a missing split or an unreachable Hub fails at once.
     items = {
         "jsonl": lambda: _jsonl(Path(source)),
-        "parquet": lambda: _table_rows(_parquet_rows(Path(source)), Path(source).name),
+        "parquet": lambda: _parquet(Path(source)),
         "saved": lambda: _table_rows(iter(_load_saved(Path(source), split)), Path(source).name),
         "glsl folder": lambda: _glsl_folder(Path(source)),
         "hub": lambda: _table_rows(iter(_load_hub(source, split)), source),
@@ -228,6 +229,8 @@ def _jsonl(path: Path) -> Iterator[ShaderRow | RowProblem]:
                 yield row_from_record(record, path.name, line)
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
         yield RowProblem(path.name, line + 1, "truncated file", str(err))
+    except OSError as err:  # a file that cannot be read at all: not a row problem
+        raise SourceError(f"{path}: cannot be read ({err.strerror or err})") from None
 
 
 def _glsl_folder(folder: Path) -> Iterator[ShaderRow | RowProblem]:
@@ -237,16 +240,19 @@ def _glsl_folder(folder: Path) -> Iterator[ShaderRow | RowProblem]:
                           f"programs to build from: it is a target set for evaluation and GRPO, docs/pictures.md). "
                           f"Valid sources: {LOCAL_ALTERNATIVES}")
     for path in files:
-        relative = str(path.relative_to(folder))
+        relative = printable_id(str(path.relative_to(folder)))
         try:
             code = path.read_bytes().decode("utf-8")
+        except OSError as err:
+            yield RowProblem(relative, 1, "cannot be read", err.strerror or str(err))
+            continue
         except UnicodeDecodeError as err:
             yield RowProblem(relative, 1, "not UTF-8", str(err))
             continue
         if "mainImage" not in code:
             yield RowProblem(relative, 1, "no image_code", "no mainImage function")
             continue
-        yield ShaderRow(code=code, source=folder.name, id=relative, name=path.stem)
+        yield ShaderRow(code=code, source=printable_id(folder.name), id=relative, name=printable_id(path.stem))
 
 
 def _table_rows(rows: Iterator[dict], file: str) -> Iterator[ShaderRow | RowProblem]:
@@ -254,12 +260,24 @@ def _table_rows(rows: Iterator[dict], file: str) -> Iterator[ShaderRow | RowProb
         yield row_from_record(record, file, line)
 
 
-def _parquet_rows(path: Path) -> Iterator[dict]:
+def _parquet(path: Path) -> Iterator[ShaderRow | RowProblem]:
+    """Rows of a parquet file; a file that is not parquet is a `SourceError` naming it, and a file damaged
+    part-way gives the rows before the damage and a `RowProblem` for the rest."""
+    import pyarrow
     import pyarrow.parquet as pq
 
-    table = pq.ParquetFile(path)
-    for batch in table.iter_batches(batch_size=512):
-        yield from batch.to_pylist()
+    try:
+        table = pq.ParquetFile(path)
+    except (pyarrow.ArrowException, OSError) as err:
+        raise SourceError(f"{path}: not a readable parquet file ({type(err).__name__}: {err})") from None
+    line = 0
+    try:
+        for batch in table.iter_batches(batch_size=512):
+            for record in batch.to_pylist():
+                line += 1
+                yield row_from_record(record, path.name, line)
+    except (pyarrow.ArrowException, OSError) as err:
+        yield RowProblem(path.name, line + 1, "truncated file", f"{type(err).__name__}: {err}")
 
 
 def _load_saved(path: Path, split: str):

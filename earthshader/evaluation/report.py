@@ -184,15 +184,16 @@ class EvalReport:
     def print(self, console=None) -> None:
         """Rich tables: the summary with both baselines, then the breakdowns."""
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         console = console or (Console() if sys.stdout.isatty() else Console(width=140))
-        table = Table(title="EarthShader evaluation", caption=_settings_line(self.settings))
+        table = Table(title="EarthShader evaluation", caption=escape(_settings_line(self.settings)))
         table.add_column("")
         for _, title, _ in MAIN_COLUMNS:
             table.add_column(title, justify="right")
         for name, summary in self.table_rows():
-            table.add_row(name, *(fmt(summary.get(key), kind) for key, _, kind in MAIN_COLUMNS))
+            table.add_row(escape(name), *(fmt(summary.get(key), kind) for key, _, kind in MAIN_COLUMNS))
         console.print(table)
         console.print(SKILL_NOTE, style="dim")
         if "search" in self.baselines:
@@ -207,7 +208,8 @@ class EvalReport:
                 for _, column, _ in GROUP_COLUMNS:
                     group_table.add_column(column, justify="right")
                 for name, summary in groups.items():
-                    group_table.add_row(name, *(fmt(summary.get(key), kind) for key, _, kind in GROUP_COLUMNS))
+                    group_table.add_row(escape(str(name)),
+                                        *(fmt(summary.get(key), kind) for key, _, kind in GROUP_COLUMNS))
                 console.print(group_table)
         if self.summary.get("labels"):
             console.print("ShaderEval labels: " + ", ".join(f"{k} {v:.0%}" for k, v in self.summary["labels"].items()))

@@ -9,9 +9,11 @@
     t.image, t.code, t.source, t.family, t.difficulty, t.params, t.time
 
 Every SPEC of `load_rows` works here (docs/pictures.md); the split defaults to `test`. A target is a
-`Row`. For code-withheld renders (`renders:`) the program comes back as `code`: the model is only ever
-shown the image, and the program gives the report its reference baseline (the pipeline check) and the
-ShaderEval labels. Pictures have no program (`code` ""): no reference row, no labels.
+`Row`. Pictures someone asked to be answered are answered: the training filter is off (`judged=False`), and
+only a picture that cannot be scored (a flat one) is refused, by name; expert iteration, which trains on
+its pictures, passes `judged=True`. For code-withheld renders (`renders:`) the program comes back as `code`:
+the model is only ever shown the image, and the program gives the report its reference baseline (the pipeline
+check) and the ShaderEval labels. Pictures have no program (`code` ""): no reference row, no labels.
 
 `generator:NAME` renders fresh programs from seed `start` (default 1,000,000, far from the seeds training
 draws from). Level-0 programs have few parameters, so such a target can still repeat a training program; a
@@ -37,7 +39,8 @@ __all__ = ["GENERATOR_PREFIX", "HELD_OUT_SEED", "Target", "TargetError", "genera
 
 def load_targets(dataset: str, *, split: str = "test", n: int | None = None, seed: int = 0,
                  size: int = prompts.DEFAULT_IMAGE_SIZE, start: int = HELD_OUT_SEED, pool=None,
-                 difficulty: int | None = None) -> list[Target]:
+                 difficulty: int | None = None, judged: bool = False) -> list[Target]:
     """Targets from `dataset` (any `load_rows` spec), `prompts.image_size(size)` square."""
-    rows = load_rows(dataset, split=split, n=n, seed=seed, size=size, start=start, pool=pool, difficulty=difficulty)
+    rows = load_rows(dataset, split=split, n=n, seed=seed, size=size, start=start, pool=pool, difficulty=difficulty,
+                     judged=judged)
     return [replace(row, code=row.reference) if row.reference and not row.code else row for row in rows]

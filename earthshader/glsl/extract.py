@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from earthshader.render.shadertoy import strip_comments
 
@@ -130,8 +131,7 @@ def extract_glsl(completion) -> ExtractedShader:
     )
 
 
-@dataclass(frozen=True)
-class _Block:
+class _Block(NamedTuple):
     code: str
     language: str
     closed: bool
@@ -139,37 +139,36 @@ class _Block:
     end: int  # offset just after the closing fence (or the end of the text)
 
 
+#: One fenced block: the opening fence; then either an info word alone on its line (the code starts on the next
+#: line), a GLSL language word followed by code on the same line, or nothing (code right after the backticks);
+#: then the code, up to a run of at least as many of the same fence character, or the end of the text. One
+#: scan of the text finds every block (`finditer`), so the time is linear in the text, however many fences.
+_BLOCK = re.compile(
+    r"(?P<fence>`{3,}|~{3,})"
+    r"(?:[^\S\n]*(?P<alone>[\w+.#-]*)[^\S\n]*(?:\n|\Z)"
+    r"|[^\S\n]*(?P<lang>(?i:glsles|glsl|frag|fs|shader|cpp|c\+\+|c|hlsl|opengl))(?=\s)"
+    r"|)"
+    r"(?P<body>.*?)"
+    r"(?:(?P<close>(?P=fence)(?:(?<=`)`*|(?<=~)~*))|\Z)",
+    re.DOTALL,
+)
+
+
 def _fenced_blocks(text: str) -> list[_Block]:
     """Fenced blocks in order; a fence left open runs to the end of the text."""
     blocks = []
-    position = 0
-    while True:
-        opening = _FENCE.search(text, position)
-        if opening is None:
-            return blocks
-        marker = opening.group(1)
-        line_end = text.find("\n", opening.end())
-        line_end = len(text) if line_end < 0 else line_end
-        info = text[opening.end() : line_end].strip()
-        word = re.match(r"[\w+.#-]*", info).group(0)
-        if word == info:  # an info word alone: the code starts on the next line
-            language, body_start = info.lower(), min(line_end + 1, len(text))
-        elif word.lower() in GLSL_FENCE_LANGUAGES - {""} and info[len(word)].isspace():  # "```glsl void main..."
-            language, body_start = word.lower(), text.index(info, opening.end()) + len(word)
-        else:  # code right after the backticks, on the same line
-            language, body_start = "", opening.end()
-        closing = re.compile(re.escape(marker[0]) + f"{{{len(marker)},}}").search(text, body_start)
-        if closing is None:
-            blocks.append(_Block(text[body_start:].strip(), language, False, opening.start(), len(text)))
-            return blocks
-        body = text[body_start : closing.start()].strip()
-        blocks.append(_Block(body, language, True, opening.start(), closing.end()))
-        position = closing.end()
+    for match in _BLOCK.finditer(text):
+        _, alone, lang, body, close = match.groups()
+        blocks.append(_Block(body.strip(), (alone if alone is not None else lang or "").lower(), close is not None,
+                             match.start(), match.end()))
+        if close is None:
+            break
+    return blocks
 
 
 def _choose_block(blocks: list[_Block], text: str) -> ExtractedShader:
     def defines_main(block: _Block) -> bool:
-        return bool(_MAIN_IMAGE.search(strip_comments(block.code)))
+        return "mainImage" in block.code and bool(_MAIN_IMAGE.search(strip_comments(block.code)))
 
     def complete(block: _Block) -> bool:
         return block.closed and not _is_unbalanced(block.code)

@@ -263,9 +263,17 @@ def _apply(source: str, edits: list) -> str:
 
 
 def _free_prefix(source: str) -> str:
-    """A uniform name prefix that no identifier of `source` can collide with."""
+    """A uniform name prefix that no identifier of `source` can collide with: `_k`, `_kk`, `_lit`, `_esk`, then
+    `_esk1_`, `_esk2_`, ...: each identifier blocks at most one of those, so one of the first
+    `len(identifiers) + 1` is free, whatever names a shader takes.
+
+    >>> _free_prefix("float _k0, _kk1, _lit2, _esk3, _esk1_0; void _kInit() {}")
+    '_esk2_'
+    """
     idents = set(re.findall(r"[A-Za-z_]\w*", source))
-    for prefix in ("_k", "_kk", "_lit", "_esk"):
-        if not any(re.fullmatch(re.escape(prefix) + r"(\d+|Init)", name) for name in idents):
-            return prefix
-    raise ValueError("cannot find a free uniform prefix")  # needs a deliberately hostile source
+    taken = {name[:-4] for name in idents if name.endswith("Init")}  # the prefixes each identifier blocks
+    for name in idents:
+        digits = len(name) - len(name.rstrip("0123456789"))
+        taken.update(name[:len(name) - k] for k in range(1, digits + 1))
+    candidates = ("_k", "_kk", "_lit", "_esk", *(f"_esk{n}_" for n in range(1, len(idents) + 2)))
+    return next(prefix for prefix in candidates if prefix not in taken)

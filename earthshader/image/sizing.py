@@ -20,6 +20,9 @@ PIXELS_PER_TOKEN_SIDE = 28
 #: Qwen2-VL's image processor upscales anything under 56 x 56 pixels (`min_pixels` = 3136).
 MIN_TOKENS_PER_SIDE = 2
 
+#: The largest image side the renderer draws (`earthshader.render`: at most 4096 x 4096 pixels).
+MAX_SIDE = 4096
+
 #: The side used when nobody asks for another: 224 px = 64 image tokens (448 px = 256).
 DEFAULT_IMAGE_SIZE = 224
 
@@ -59,7 +62,7 @@ def prepare_image(image, size: int) -> Image.Image:
                 f"expected an H x W x 3 (or 4) uint8 image array, got shape {array.shape} dtype {array.dtype}"
             )
         pil = Image.fromarray(array)
-    if pil.mode != "RGB":
+    if pil.mode not in ("RGB", "L"):  # a grey picture crops and resizes as its RGB would, in a third of the memory
         pil = pil.convert("RGB")
     width, height = pil.size
     if width != height:
@@ -68,4 +71,4 @@ def prepare_image(image, size: int) -> Image.Image:
         pil = pil.crop((left, top, left + short, top + short))
     if pil.size != (side, side):
         pil = pil.resize((side, side), Image.Resampling.BICUBIC)
-    return pil
+    return pil if pil.mode == "RGB" else pil.convert("RGB")

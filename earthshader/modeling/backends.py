@@ -15,7 +15,7 @@ point therefore decides the backend before it imports any of them (`select_backe
     >>> choose_backend("tpu")
     Traceback (most recent call last):
     ...
-    ValueError: unknown backend 'tpu'; valid: auto, unsloth, bnb, cpu
+    earthshader.modeling.backends.BackendError: unknown backend 'tpu'; valid: auto, unsloth, bnb, cpu
 
 This module imports no transformers, peft or unsloth at import time.
 """
@@ -25,7 +25,13 @@ from __future__ import annotations
 import importlib.util
 import sys
 
+from earthshader.errors import UsageError
+
 BACKENDS = ("auto", "unsloth", "bnb", "cpu")
+
+
+class BackendError(UsageError, RuntimeError, ValueError):
+    """A backend this machine cannot run (no CUDA GPU, a package missing) or that does not exist."""
 
 
 def _has_package(name: str) -> bool:
@@ -41,7 +47,7 @@ def cuda_available() -> bool:
 def choose_backend(requested: str = "auto") -> str:
     """The backend to use: `requested` checked against this machine, or the best one for `"auto"`."""
     if requested not in BACKENDS:
-        raise ValueError(f"unknown backend {requested!r}; valid: {', '.join(BACKENDS)}")
+        raise BackendError(f"unknown backend {requested!r}; valid: {', '.join(BACKENDS)}")
     cuda = cuda_available()
     if requested == "auto":
         if cuda and _has_package("unsloth"):
@@ -50,11 +56,11 @@ def choose_backend(requested: str = "auto") -> str:
             return "bnb"
         return "cpu"
     if requested in ("unsloth", "bnb") and not cuda:
-        raise RuntimeError(f"backend {requested!r} needs a CUDA GPU and none is visible; use --backend cpu or auto")
+        raise BackendError(f"backend {requested!r} needs a CUDA GPU and none is visible; use --backend cpu or auto")
     if requested == "unsloth" and not _has_package("unsloth"):
-        raise RuntimeError("backend 'unsloth' needs the unsloth package: pip install 'earthshader[gpu]'")
+        raise BackendError("backend 'unsloth' needs the unsloth package: pip install 'earthshader[gpu]'")
     if requested == "bnb" and not _has_package("bitsandbytes"):
-        raise RuntimeError("backend 'bnb' needs the bitsandbytes package: pip install bitsandbytes")
+        raise BackendError("backend 'bnb' needs the bitsandbytes package: pip install bitsandbytes")
     return requested
 
 

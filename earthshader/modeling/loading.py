@@ -30,6 +30,10 @@ class ModelNotFoundError(UsageError, RuntimeError):
     """The model's weights could not be found locally or on the Hugging Face Hub."""
 
 
+class ModelSetupError(UsageError, RuntimeError, ValueError):
+    """A model that is there but cannot be used as asked: another architecture, 4-bit weights on a CPU, a dtype."""
+
+
 def load_processor(name_or_path: str, model_type: str | None = None, **kwargs):
     """The processor (tokenizer + image processor + chat template) of a model, left padding for generation.
 
@@ -68,7 +72,7 @@ def resolve_config(name_or_path: str, revision: str | None = None, local_files_o
 
 def model_type_of(config, name_or_path: str) -> str:
     if config.model_type not in SUPPORTED_MODEL_TYPES:
-        raise ValueError(
+        raise ModelSetupError(
             f"model {name_or_path!r} is a {config.model_type!r} model; supported: {', '.join(SUPPORTED_MODEL_TYPES)}"
         )
     return config.model_type
@@ -107,7 +111,7 @@ def load_model(
         resolve_config(model_path, revision=revision, local_files_only=local_files_only), model_path
     )
     if load_in_4bit and backend == "cpu":
-        raise RuntimeError(
+        raise ModelSetupError(
             f"model {model_path!r}: load_in_4bit needs a CUDA GPU (backends unsloth or bnb) and this machine has "
             "none; on a CPU use the tiny model (--recipe tiny) or set --load_in_4bit false"
         )
@@ -178,5 +182,5 @@ def _torch_dtype(dtype: str, backend: str):
         return torch.float32 if backend == "cpu" else torch.bfloat16
     valid = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
     if dtype not in valid:
-        raise ValueError(f"unknown dtype {dtype!r}; valid: auto, {', '.join(valid)}")
+        raise ModelSetupError(f"unknown dtype {dtype!r}; valid: auto, {', '.join(valid)}")
     return valid[dtype]

@@ -9,8 +9,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from earthshader.errors import UsageError
+
 #: What `earthshader.sft` and `earthshader.grpo` record beside a saved model (image size, base, backend, ...).
 RUN_INFO = "earthshader.json"
+
+
+class RunInfoError(UsageError, ValueError):
+    """An `earthshader.json` that cannot be read (damaged, not a JSON object): the message names the file."""
 
 
 def write_run_info(output_dir: str | Path, info: dict) -> Path:
@@ -34,7 +40,13 @@ def read_run_info(*folders: str | Path | None) -> dict:
     for folder in folders:
         path = Path(folder).expanduser() / RUN_INFO if folder else None
         if path is not None and path.is_file():
-            return json.loads(path.read_text())
+            try:
+                info = json.loads(path.read_bytes().decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as err:
+                raise RunInfoError(f"{path}: damaged ({err}); the training run that wrote it writes it again") from None
+            if not isinstance(info, dict):
+                raise RunInfoError(f"{path}: damaged (a JSON {type(info).__name__}, not an object)")
+            return info
     return {}
 
 
@@ -48,4 +60,11 @@ def model_image_size(requested: int | None, *folders: str | Path | None) -> int:
     """
     from earthshader.modeling.prompts import DEFAULT_IMAGE_SIZE, image_size
 
-    return image_size(requested or read_run_info(*folders).get("image_size") or DEFAULT_IMAGE_SIZE)
+    if requested:
+        return image_size(requested)
+    recorded = read_run_info(*folders).get("image_size")
+    try:
+        return image_size(recorded or DEFAULT_IMAGE_SIZE)
+    except ValueError as err:
+        where = next(str(f) for f in folders if f and (Path(f).expanduser() / RUN_INFO).is_file())
+        raise RunInfoError(f"{Path(where) / RUN_INFO}: damaged (image_size {recorded!r}: {err})") from None

@@ -15,9 +15,18 @@ from pathlib import Path
 
 from PIL import Image
 from rich.console import Console
+from rich.markup import escape
 from rich.syntax import Syntax
 
-from earthshader.cli import MAX_SIDE, ArgumentParser, existing_file, finite_float, new_file_path, positive_float
+from earthshader.cli import (
+    MAX_SIDE,
+    ArgumentParser,
+    existing_file,
+    finite_float,
+    new_file_path,
+    positive_float,
+    run_entry_point,
+)
 from earthshader.render import RenderPool, RenderResult
 
 
@@ -67,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             source, name = args.shader.read_bytes(), str(args.shader)
         except OSError as err:
-            console.print(f"[red]error:[/] argument shader: cannot read {args.shader}: {err.strerror}")
+            console.print(f"[red]error:[/] argument shader: cannot read {escape(str(args.shader))}: {err.strerror}")
             return 2
     times = args.times or [0.0]
     width, height = args.size
@@ -82,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(frame).save(out)
     for diagnostic in result.diagnostics:
-        console.print(f"[yellow]{name}: {diagnostic}[/]")
-    console.print(f"[green]rendered[/] {name} -> {', '.join(map(str, outputs))} "
+        console.print(f"[yellow]{escape(f'{name}: {diagnostic}')}[/]")
+    console.print(f"[green]rendered[/] {escape(name)} -> {escape(', '.join(map(str, outputs)))} "
                   f"({width}x{height}, {result.dialect}, {result.renderer}, "
                   f"compile {result.compile_ms:.0f} ms, render {result.render_ms:.0f} ms)")
     return 0
@@ -96,10 +105,11 @@ def output_paths(output: Path, count: int) -> list[Path]:
 
 
 def report_failure(console: Console, name: str, text: str, result: RenderResult) -> None:
-    console.print(f"[red]error[/] ({result.error.kind}) in {name}: {result.error.message}")
+    console.print(f"[red]error[/] ({result.error.kind}) in {escape(f'{name}: {result.error.message}')}")
     lines = text.splitlines()
     for diagnostic in result.diagnostics:
-        console.print(f"  [bold]{name}:{diagnostic.line or '?'}[/] {diagnostic.severity}: {diagnostic.message}")
+        where, what = f"{name}:{diagnostic.line or '?'}", f"{diagnostic.severity}: {diagnostic.message}"
+        console.print(f"  [bold]{escape(where)}[/] {escape(what)}")
         if diagnostic.line and 1 <= diagnostic.line <= len(lines):
             first = max(1, diagnostic.line - 1)
             snippet = "\n".join(lines[first - 1:diagnostic.line + 1])
@@ -108,4 +118,4 @@ def report_failure(console: Console, name: str, text: str, result: RenderResult)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_entry_point(main)

@@ -43,9 +43,11 @@ class ScriptArguments:
     render_workers: int | None = field(default=None, metadata={"help": "render processes (default: all cores)"})
 
     def __post_init__(self):
+        from earthshader.data.rows import picture_spec  # the one check of a picture set, as every stage's
+
         check_fields(self, image_size=int_range(1, MAX_SIDE), generated_examples=non_negative_int,
                      generator_difficulty=non_negative_int, generator_seed=non_negative_int,
-                     render_workers=positive_int)
+                     render_workers=positive_int, dataset_path=picture_spec)
 
 
 @dataclass
@@ -101,7 +103,7 @@ class GRPOScriptArguments(ScriptArguments):
     def __post_init__(self):
         super().__post_init__()
         check_fields(self, render_timeout=positive_float, grid_every=non_negative_int,
-                     negative_advantage_scale=non_negative_float)
+                     negative_advantage_scale=non_negative_float, selection_samples=int_range(2))
 
 
 def reward_weights(names: list[str], weights: list[float] | None) -> list[float]:
@@ -166,3 +168,11 @@ class ExpertScriptArguments(SFTScriptArguments):
     eval_samples: int = field(default=1, metadata={"help": "held-out samples per picture (1: greedy)"})
     eval_start: bool = field(default=True, metadata={"help": "also score the starting model on the held-out set"})
     render_timeout: float = field(default=5.0, metadata={"help": "seconds one program may take to render"})
+
+    def __post_init__(self):
+        from earthshader.data.rows import picture_spec
+
+        super().__post_init__()
+        check_fields(self, targets=picture_spec, heldout=picture_spec)
+        if self.replay not in ("best", "all"):
+            raise ValueError(f"argument --replay: must be best or all, got {self.replay!r}")

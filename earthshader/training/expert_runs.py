@@ -11,7 +11,9 @@
 Every file is written whole to a temporary name and renamed, so a killed run leaves each file either
 complete or absent. A resumed run redoes the first round without a line in `rounds.jsonl`, reusing its
 pairs when `collect.json` exists and its model when `earthshader.json` does; each round's pairs live in
-one file only, so nothing is lost or counted twice.
+one file only, so nothing is lost or counted twice. A file damaged some other way (cut short, not JSON,
+a record without the fields the run reads) is found by `check_run` when the run resumes, before any round
+runs, and named in a `RunStateError` (one line, exit status 2); `logs` names it the same way.
 
     >>> import tempfile
     >>> run = Path(tempfile.mkdtemp())
@@ -27,8 +29,10 @@ import os
 from pathlib import Path
 
 import numpy as np
+from rich.markup import escape
 from rich.table import Table
 
+from earthshader.data.picture_reader import printable_id
 from earthshader.data.pictures import picture_digest
 from earthshader.errors import UsageError
 
@@ -69,34 +73,98 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
     _atomic_write(path, "".join(json.dumps(row) + "\n" for row in rows))
 
 
-def read_jsonl(path: Path) -> list[dict]:
+#: What each record of the run's files must hold (the fields resuming and the tables read), with their types.
+ROUND_FIELDS = {"round": int, "model": str, "pictures": int, "kept": int, "counts": dict, "teachers": dict,
+                "timing": dict, "heldout": dict, "train_pairs": int, "grammar_pairs": int}
+PAIR_FIELDS = {"picture": int, "skill": (int, float), "code": str, "id": str, "teacher": str}
+PICTURE_FIELDS = {"picture": int}
+
+
+def read_json(path: Path, kind: type = dict):
+    """The JSON value of `path` (a `kind`); `RunStateError` naming the file when it is damaged."""
+    try:
+        value = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RunStateError(f"{path}: damaged ({err}); restore it, or delete it and what depends on it") from None
+    if not isinstance(value, kind):
+        raise RunStateError(f"{path}: damaged (a JSON {type(value).__name__}, not a {kind.__name__})")
+    return value
+
+
+def read_jsonl(path: Path, fields: dict | None = None) -> list[dict]:
+    """Every line of `path` (none if it does not exist), each an object holding `fields` (name: type); a
+    damaged line is a `RunStateError` naming the file and line (these files are written whole, never torn)."""
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = []
+    for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise RunStateError(f"{path}:{number}: damaged ({err}); restore the file, or delete it and what "
+                                "depends on it") from None
+        missing = [name for name, kind in (fields or {}).items()
+                   if not isinstance(row, dict) or not isinstance(row.get(name), kind)
+                   or isinstance(row.get(name), bool)]
+        if not isinstance(row, dict) or missing:
+            raise RunStateError(f"{path}:{number}: damaged (no {', '.join(missing) or 'object'} of the right type)")
+        rows.append(row)
+    return rows
 
 
 def finished_rounds(run_dir: str | Path) -> list[dict]:
     """The records of finished rounds, in order."""
-    return read_jsonl(Path(run_dir) / ROUNDS_FILE)
+    records = read_jsonl(Path(run_dir) / ROUNDS_FILE, ROUND_FIELDS)
+    for index, record in enumerate(records):
+        if record["round"] != index or not all(isinstance(record["timing"].get(p), (int, float)) for p in TIME_PARTS):
+            raise RunStateError(f"{Path(run_dir) / ROUNDS_FILE}:{index + 1}: damaged (round {record['round']} where "
+                                f"round {index} belongs, or its timing lacks {', '.join(TIME_PARTS)})")
+    return records
+
+
+def check_run(run_dir: str | Path, pictures: int) -> list[dict]:
+    """Read every file a resumed run will read (start scores, finished rounds, each round's pairs, picture
+    records, summary, model record) and check it, before any round runs; the finished rounds' records.
+    `pictures`: how many training pictures the run has (a pair's `picture` indexes them)."""
+    from earthshader.modeling.run_info import read_run_info
+
+    run_dir = Path(run_dir)
+    if (run_dir / START_FILE).is_file():
+        read_json(run_dir / START_FILE)
+    records = finished_rounds(run_dir)
+    for r in range(len(records) + 1):
+        folder = round_dir(run_dir, r)
+        pairs = read_jsonl(folder / "pairs.jsonl", PAIR_FIELDS)
+        read_jsonl(folder / "pictures.jsonl", PICTURE_FIELDS)
+        if (folder / "collect.json").is_file() and not isinstance(read_json(folder / "collect.json").get("timing"),
+                                                                   dict):
+            raise RunStateError(f"{folder / 'collect.json'}: damaged (no timing)")
+        outside = [p["picture"] for p in pairs if not 0 <= p["picture"] < pictures]
+        if outside:
+            raise RunStateError(f"{folder / 'pairs.jsonl'}: damaged (pictures {outside[:5]} of {pictures})")
+        read_run_info(model_dir(run_dir, r))
+    return records
 
 
 def prepare(run_dir: str | Path, targets, resume: bool) -> list[dict]:
-    """Check the run directory against this run; the finished rounds' records (none for a fresh run)."""
+    """Check the run directory against this run, and every file a resume reads (`check_run`), before any
+    round runs; the finished rounds' records (none for a fresh run)."""
     run_dir = Path(run_dir)
     manifest = [{"id": t.id, "sha1": picture_digest(t.image)} for t in targets]
-    done = finished_rounds(run_dir)
-    started = (run_dir / PICTURES_FILE).is_file()
-    if started and not resume:
-        raise RunStateError(f"{run_dir} already holds an expert-iteration run ({len(done)} rounds finished): pass "
-                            "--resume_from_checkpoint true to continue it, or choose another --output_dir")
-    if started:
-        recorded = json.loads((run_dir / PICTURES_FILE).read_text())
-        if recorded != manifest:
-            raise RunStateError(f"{run_dir} was started on other training pictures ({len(recorded)} recorded, "
-                                f"{len(manifest)} now, or their pixels differ): resume with the same targets flags")
-    else:
+    if not (run_dir / PICTURES_FILE).is_file():
         write_json(run_dir / PICTURES_FILE, manifest)
-    return done
+        return []
+    if not resume:
+        raise RunStateError(f"{run_dir} already holds an expert-iteration run ({len(finished_rounds(run_dir))} rounds "
+                            "finished): pass --resume_from_checkpoint true to continue it, or choose another "
+                            "--output_dir")
+    recorded = read_json(run_dir / PICTURES_FILE, list)
+    if recorded != manifest:
+        raise RunStateError(f"{run_dir} was started on other training pictures ({len(recorded)} recorded, "
+                            f"{len(manifest)} now, or their pixels differ): resume with the same targets flags")
+    return check_run(run_dir, len(manifest))
 
 
 def save_collected(run_dir: str | Path, round_index: int, collected, settings: dict) -> None:
@@ -115,9 +183,9 @@ def load_collected(run_dir: str | Path, round_index: int):
     folder = round_dir(run_dir, round_index)
     if not (folder / "collect.json").is_file():
         return None
-    summary = json.loads((folder / "collect.json").read_text())
-    return Collected(pairs=read_jsonl(folder / "pairs.jsonl"), pictures=read_jsonl(folder / "pictures.jsonl"),
-                     timing=summary["timing"])
+    summary = read_json(folder / "collect.json")
+    return Collected(pairs=read_jsonl(folder / "pairs.jsonl", PAIR_FIELDS),
+                     pictures=read_jsonl(folder / "pictures.jsonl", PICTURE_FIELDS), timing=summary["timing"])
 
 
 def model_saved(run_dir: str | Path, round_index: int) -> bool:
@@ -130,7 +198,7 @@ def pairs_until(run_dir: str | Path, round_index: int, replay: str) -> list[dict
     """The pairs SFT learns from after `round_index`: every round's ("all"), or the best per picture ("best")."""
     if replay not in ("best", "all"):
         raise ValueError(f"--replay {replay!r}: valid values are best, all")
-    pairs = [p for r in range(round_index + 1) for p in read_jsonl(round_dir(run_dir, r) / "pairs.jsonl")]
+    pairs = [p for r in range(round_index + 1) for p in read_jsonl(round_dir(run_dir, r) / "pairs.jsonl", PAIR_FIELDS)]
     if replay == "all":
         return pairs
     best: dict[int, dict] = {}
@@ -175,7 +243,7 @@ def over_time(records: list[dict], minutes: float) -> bool:
 
 
 def _f(value, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
 
 
 #: Short names of the teachers in the table.
@@ -196,11 +264,16 @@ def rounds_table(records: list[dict], start: dict | None = None) -> Table:
     for r in records:
         counts = r["counts"]
         teachers = ", ".join(f"{TEACHER_SHORT.get(k, k)} {v}" for k, v in sorted(r["teachers"].items()))
-        table.add_row(str(r["round"]), f"{r['kept']}/{r['pictures']}", str(counts.get("no_render", 0)),
-                      str(counts.get("below_margin", 0) + counts.get("rerender_mismatch", 0)),
-                      f"{_f(r['sample_skill'])} -> {_f(r['kept_skill'])}", teachers or "-",
+        table.add_row(str(r["round"]), f"{r['kept']}/{r['pictures']}", _count(counts, "no_render"),
+                      _count(counts, "below_margin", "rerender_mismatch"),
+                      f"{_f(r.get('sample_skill'))} -> {_f(r.get('kept_skill'))}", escape(teachers) or "-",
                       f"{r['train_pairs']} + {r['grammar_pairs']}", _heldout(r["heldout"]))
     return table
+
+
+def _count(counts: dict, *keys: str) -> str:
+    values = [counts.get(key, 0) for key in keys]
+    return str(sum(values)) if all(isinstance(v, int) for v in values) else "-"
 
 
 def _heldout(scores: dict) -> str:
@@ -229,8 +302,9 @@ def view(run_dir: str | Path):
 
     run_dir = Path(run_dir)
     records = finished_rounds(run_dir)
-    start = json.loads((run_dir / START_FILE).read_text()) if (run_dir / START_FILE).is_file() else None
-    parts = [f"[bold]{run_dir}[/]: {len(records)} rounds finished", rounds_table(records, start),
+    start = read_json(run_dir / START_FILE) if (run_dir / START_FILE).is_file() else None
+    parts = [f"[bold]{escape(printable_id(str(run_dir)))}[/]: {len(records)} rounds finished",
+             rounds_table(records, start),
              time_table(records, start)]
     unfinished = round_dir(run_dir, len(records))
     if (unfinished / "collect.json").is_file():

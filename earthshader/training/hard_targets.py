@@ -37,11 +37,17 @@ from pathlib import Path
 
 import numpy as np
 
+from earthshader.cli import UsageError
+
 logger = logging.getLogger("earthshader.grpo")
 
 #: The JSONL file in the run directory: one line per candidate target.
 SELECTION_FILE = "hard_targets.jsonl"
 
+
+
+class SelectionError(UsageError, ValueError):
+    """Hard-target selection kept no target: the recipe's thresholds (the message says which to move)."""
 
 @dataclass
 class TargetScore:
@@ -79,6 +85,7 @@ class Selection:
     def print(self, console=None, rows: int = 20) -> None:
         """A rich table of the first `rows` candidates, then the summary line."""
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         console = console or Console()
@@ -86,7 +93,7 @@ class Selection:
         for column in ("target", "mean reward", "std", "rewards", "decision"):
             table.add_column(column, justify="right" if column in ("mean reward", "std") else "left")
         for s in self.scores[:rows]:
-            table.add_row(s.id, f"{s.mean:.3f}", f"{s.std:.3f}", " ".join(f"{r:.2f}" for r in s.rewards),
+            table.add_row(escape(str(s.id)), f"{s.mean:.3f}", f"{s.std:.3f}", " ".join(f"{r:.2f}" for r in s.rewards),
                           f"[green]{s.reason}[/]" if s.kept else f"[dim]{s.reason}[/]")
         if len(self.scores) > rows:
             table.add_row("...", "", "", "", f"{len(self.scores) - rows} more in {SELECTION_FILE}")
@@ -207,7 +214,7 @@ def select_for_grpo(model, processor, dataset, reward_funcs, script_args, traini
         path = selection.write(training_args.output_dir)
         logger.info("%s; decisions in %s", selection.summary(), path)
     if not selection.kept:
-        raise ValueError(f"hard-target selection kept none of {len(dataset)} targets (see "
+        raise SelectionError(f"hard-target selection kept none of {len(dataset)} targets (see "
                          f"{Path(training_args.output_dir) / SELECTION_FILE}): raise selection_max_mean_reward "
                          f"or lower selection_min_reward_std (with no spread at all, more selection_samples or a "
                          f"higher temperature)")

@@ -116,6 +116,42 @@ def parse_recipe_args(argv: list[str], kind: str, default_recipe: str, dataclass
     return parsed
 
 
+def check_model_exists(name: str) -> None:
+    """`ModelNotFoundError` (one line, exit status 2) at once, without the network, when `name` is a local
+    folder that does not exist: the folder a shipped recipe writes (`runs/sft-grammar-school`: the message
+    says which stage makes it), or a path that cannot be a Hub id (`./x`, `a/b/c`, or inside a folder that
+    exists here). Anything else may be a Hub id and is left to the loader.
+
+    >>> check_model_exists("Qwen/Qwen2-VL-7B-Instruct")  # may be a Hub id: the loader decides
+    >>> check_model_exists("./no/such/model")
+    Traceback (most recent call last):
+    earthshader.modeling.loading.ModelNotFoundError: argument --model_name_or_path: './no/such/model': no such \
+local folder (a Hub id is owner/name)
+    """
+    from earthshader.modeling import ModelNotFoundError
+
+    problem = _missing_local_model(name)
+    if problem:
+        raise ModelNotFoundError(f"argument --model_name_or_path: {problem}")
+
+
+def _missing_local_model(name: str) -> str | None:
+    import yaml
+
+    path = Path(name).expanduser()
+    if path.exists():
+        return None
+    for recipe in sorted(RECIPES_DIR.glob("*/*.yaml")):
+        output = (yaml.safe_load(recipe.read_text()) or {}).get("output_dir")
+        if output and Path(output) == Path(name):
+            return (f"{name!r} does not exist: `earthshader {recipe.parent.name} --recipe {recipe.stem}` writes it; "
+                    "run that first, or pass a Hub id (such as Qwen/Qwen2-VL-7B-Instruct) to start from a base model")
+    parts = Path(name).parts
+    if name.startswith((".", "/", "~")) or len(parts) > 2 or (len(parts) == 2 and Path(parts[0]).is_dir()):
+        return f"{name!r}: no such local folder (a Hub id is owner/name)"
+    return None
+
+
 def backend_from_argv(argv: list[str], kind: str | None = None, default_recipe: str | None = None,
                       default: str = "auto") -> str:
     """The `--backend` value from a command line, else from the recipe's YAML, else `default`.

@@ -31,15 +31,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from rich.console import Console
+from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 from transformers import TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 
-from earthshader.glsl.extract import extract_glsl
+from earthshader.data.picture_reader import printable_id
 from rewards.base import RewardError
 from rewards.cache import RenderRequest, shared_cache
 from rewards.concurrent import ConcurrentReward, is_async
+from rewards.inputs import as_image_array, completion_answer, completion_shader
 
 SAMPLES_FILE = "samples.jsonl"
 METRICS_FILE = "metrics.jsonl"
@@ -48,30 +50,60 @@ METRICS_FILE = "metrics.jsonl"
 def truncate_jsonl(path: Path, last_step: int) -> int:
     """Keep the lines of `path` whose `step` is at most `last_step` (and drop a torn last line).
 
-    Returns how many lines were dropped. Rewrites atomically (write a temporary file, then rename).
+    Lines are read as bytes and decoded one at a time, so a line cut inside a multi-byte character by a
+    kill is dropped like any other torn line. Returns how many lines were dropped. Rewrites atomically
+    (write a temporary file, then rename).
     """
     if not path.exists():
         return 0
     kept, dropped = [], 0
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                dropped += 1  # a line cut by a kill
-                continue
-            if row.get("step", 0) <= last_step:
-                kept.append(line if line.endswith("\n") else line + "\n")
-            else:
-                dropped += 1
+    for raw in path.read_bytes().splitlines(keepends=True):
+        row = _json_line(raw)
+        if row is None:
+            dropped += int(bool(raw.strip()))  # a line cut by a kill, or damaged
+            continue
+        step = row.get("step", 0)
+        if isinstance(step, (int, float)) and step <= last_step:
+            kept.append(raw if raw.endswith(b"\n") else raw + b"\n")
+        else:
+            dropped += 1
     tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(kept), encoding="utf-8")
+    tmp.write_bytes(b"".join(kept))
     os.replace(tmp, path)
     return dropped
 
 
+def _json_line(raw: bytes) -> dict | None:
+    """The JSON object of one line of a run file, or None when the line is not one (torn, damaged)."""
+    try:
+        row = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return row if isinstance(row, dict) else None
+
+
+def read_jsonl(path: Path) -> tuple[list[dict], int]:
+    """(every JSON object line of `path`, how many lines were not one): a run's logs as `logs` reads them,
+    while the run may still be writing the last line (none if the file does not exist yet)."""
+    if not path.exists():
+        return [], 0
+    rows, damaged = [], 0
+    for raw in path.read_bytes().splitlines():
+        row = _json_line(raw)
+        if row is None:
+            damaged += int(bool(raw.strip()))
+        else:
+            rows.append(row)
+    return rows, damaged
+
+
+def _text(value) -> str:
+    """Text that can be written as UTF-8 whatever it holds (a lone surrogate becomes `\\udcNN`)."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(value, str) else ""
+
+
 def _append_lines(path: Path, rows: list[dict]) -> None:
-    with path.open("a", encoding="utf-8") as out:
+    with path.open("a", encoding="utf-8", errors="backslashreplace") as out:
         out.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
         out.flush()
         os.fsync(out.fileno())
@@ -130,24 +162,40 @@ class SampleLog:
             save_grid(self.run_dir / "grids" / f"step_{step:06d}.png", rows)
 
     def _rows(self, step: int, completions, values: dict, columns: dict) -> list[dict]:
-        texts = [c[-1]["content"] if isinstance(c, list) else str(c) for c in completions]
-        codes = [extract_glsl(text).code for text in texts]
-        targets = [np.asarray(image.convert("RGB") if hasattr(image, "convert") else image)
-                   for image in columns.get("image", [None] * len(texts))]
+        """One row per completion, read as the rewards read them (`rewards.inputs`): a completion of any shape
+        and a missing or unscorable image give the rewards' defined outcome (no code, no target), never an
+        exception; ids are made printable (`printable_id`)."""
+        texts = [_text(completion_answer(c)) for c in completions]
+        codes = [_text(completion_shader(c).code) for c in completions]
+        images = columns.get("image")
+        targets = [_target(images[i] if isinstance(images, (list, tuple)) and i < len(images) else None)
+                   for i in range(len(texts))]
         requests = [RenderRequest(code, t.shape[1], t.shape[0]) if code and t is not None else None
                     for code, t in zip(codes, targets)]
         renders = shared_cache().render(requests)  # the rewards rendered these: cache hits
+        ids = columns.get("id")
         rows = []
         for i, (text, code, render) in enumerate(zip(texts, codes, renders)):
             rewards = {name: values[name][i] for name in self.reward_names}
             total = sum(w * v for w, v in zip(self.weights, rewards.values()) if v is not None)
+            prompt_id = ids[i] if isinstance(ids, (list, tuple)) and i < len(ids) else i
             rows.append({
-                "step": step, "prompt_id": str(columns.get("id", [i] * len(texts))[i]), "completion": text,
+                "step": step, "prompt_id": printable_id(str(prompt_id)), "completion": text,
                 "code": code, "rewards": rewards, "total": total,
-                "error": render.error_kind, "error_message": render.error.message if render.error else None,
+                "error": render.error_kind, "error_message": _text(render.error.message) if render.error else None,
                 "_target": targets[i], "_image": render.image,
             })
         return rows
+
+
+def _target(image) -> np.ndarray | None:
+    """A row's target as the rewards read it, or None when there is none or it cannot be scored."""
+    if image is None:
+        return None
+    try:
+        return as_image_array(image)
+    except ValueError:
+        return None
 
 
 class _RecordedReward:
@@ -250,7 +298,7 @@ class RewardTable(TrainerCallback):
         self.console.print(reward_table(state.global_step, logs, rows))
         if self.show_code and rows:
             best = max(rows, key=lambda r: r["total"])
-            self.console.print(f"best sample (prompt {best['prompt_id']}, total {best['total']:.3f}):")
+            self.console.print(f"best sample (prompt {escape(best['prompt_id'])}, total {best['total']:.3f}):")
             self.console.print(Syntax(best["code"] or best["completion"] or "(empty)", "glsl",
                                       theme="ansi_dark", line_numbers=False, word_wrap=True))
 
@@ -263,26 +311,29 @@ def reward_table(step: int, logs: dict, rows: list[dict]) -> Table:
     table.add_column("std", justify="right")
     names = sorted({k.split("/")[1] for k in logs if k.startswith("rewards/") and k.endswith("/mean")})
     for name in names:
-        table.add_row(name, _fmt(logs.get(f"rewards/{name}/mean")), _fmt(logs.get(f"rewards/{name}/std")))
+        table.add_row(escape(name), _fmt(logs.get(f"rewards/{name}/mean")), _fmt(logs.get(f"rewards/{name}/std")))
     table.add_row("[bold]total[/]", _fmt(logs.get("reward")), _fmt(logs.get("reward_std")))
     if rows:
-        ok = [r for r in rows if r["error"] is None]
+        ok = [r for r in rows if r.get("error") is None]  # a line read back may lack it
         table.add_row("compile rate", _fmt(len(ok) / len(rows)), "")
-        ssim = sorted(r["rewards"]["ssim"] for r in rows if r["rewards"].get("ssim") is not None)
+        ssim = sorted(r["rewards"]["ssim"] for r in rows if _finite(r["rewards"].get("ssim")))
         if ssim:
             table.add_row("ssim best / median", _fmt(ssim[-1]), _fmt(ssim[len(ssim) // 2]))
     generate_and_score = logs.get("time/generate_and_score_s")
     rewards_s = logs.get("time/rewards_s")
     step_s = logs.get("step_time")
-    if generate_and_score is not None and rewards_s is not None:
+    if _finite(generate_and_score) and _finite(rewards_s):
         table.add_row("time: generation s", _fmt(generate_and_score - rewards_s), "")
         table.add_row("time: render + rewards s", _fmt(rewards_s), "")
-        if step_s is not None:
+        if _finite(step_s):
             table.add_row("time: optimisation s", _fmt(max(0.0, step_s - generate_and_score)), "")
     return table
 
 
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _fmt(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:.3f}"
+    """A number with three decimals; "-" for None, NaN (TRL logs NaN when every reward is None) or anything else."""
+    return f"{value:.3f}" if _finite(value) else "-"

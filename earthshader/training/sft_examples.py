@@ -16,8 +16,10 @@ says so instead of training on nothing.
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
+import zlib
 from pathlib import Path
 
 from earthshader.data.rows import Row
@@ -36,15 +38,16 @@ def shadereval_programs(source: str = "hub") -> list[Row]:
     A local file is JSON lines (optionally gzipped) with `id`, `image_code` and `in_shadereval` fields,
     such as `../shared/data/shadertoys.jsonl.gz`; only its `in_shadereval` rows are used.
     """
-    import gzip
-
     path = Path(source).expanduser()
     if path.is_file():  # the factory's rows do not carry `in_shadereval`, so this format is read here
-        with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as handle:
-            records = [json.loads(line) for line in handle if line.strip()]
-        found = [(str(r["id"]), r["image_code"]) for r in records if r.get("in_shadereval")]
+        records, damaged = _shadereval_lines(path)
+        if damaged:
+            logger.warning("--shadereval %s: %d damaged lines skipped: %s", source, len(damaged),
+                           "; ".join(damaged[:5]))
+        found = [(str(r.get("id")), r["image_code"]) for r in records
+                 if r.get("in_shadereval") and isinstance(r.get("image_code"), str)]
         if not found:
-            raise ValueError(f"--shadereval {source}: no rows with in_shadereval true (the shared corpus format)")
+            raise SourceError(f"--shadereval {source}: no rows with in_shadereval true (the shared corpus format)")
         origin = f"corpus:{path.name}"
     else:
         from earthshader.data.sources import RowProblem
@@ -53,8 +56,8 @@ def shadereval_programs(source: str = "hub") -> list[Row]:
         try:
             found = [(r.id, r.code) for r in read_source(hub_id, split="test") if not isinstance(r, RowProblem)]
         except SourceError as err:
-            raise RuntimeError(f"--shadereval {source!r}: {err}. Or pass the local corpus: --shadereval "
-                               "../shared/data/shadertoys.jsonl.gz, or --shadereval none") from err
+            raise SourceError(f"--shadereval {source!r}: {err}. Or pass the local corpus: --shadereval "
+                              "../shared/data/shadertoys.jsonl.gz, or --shadereval none") from err
         origin = f"hub:{hub_id}"
     programs, seen = [], set()
     for shader_id, code in found:  # the Hub dataset has one row per function: keep one per shader
@@ -62,6 +65,30 @@ def shadereval_programs(source: str = "hub") -> list[Row]:
             seen.add(shader_id)
             programs.append(Row(code=code, source=origin, id=shader_id))
     return programs
+
+
+def _shadereval_lines(path: Path) -> tuple[list[dict], list[str]]:
+    """The JSON objects of a corpus file, and "line N: reason" for each line that is not one (cut, not UTF-8)."""
+    records, damaged = [], []
+    opener = gzip.open if path.suffix == ".gz" else open
+    number = 0
+    try:
+        with opener(path, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    record = json.loads(raw.decode("utf-8"))
+                except (UnicodeDecodeError, json.JSONDecodeError) as err:
+                    damaged.append(f"line {number}: {err}")
+                    continue
+                if isinstance(record, dict):
+                    records.append(record)
+                else:
+                    damaged.append(f"line {number}: not an object")
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        damaged.append(f"line {number + 1}: the file is cut short ({err})")
+    return records, damaged
 
 
 def require_programs(rows: list[Row], spec: str) -> list[Row]:
