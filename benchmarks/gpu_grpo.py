@@ -4,7 +4,7 @@
 
 Builds a model with Qwen2-VL-2B's shapes (28 text layers of width 1536, a 32-layer vision tower of
 width 1280) and random weights, saves it, and trains it through the project's own GRPO code path
-(`earthshader.grpo.build_trainer` with the `textures` recipe: 4-bit QLoRA, group of 8, the default
+(`earthshader.training.grpo_stage.build_trainer` with the `textures` recipe: 4-bit QLoRA, group of 8, the default
 reward mix). Differences from a real run, on purpose:
 - the vocabulary is the tiny model's GLSL tokenizer (about 1,000 tokens, not 151,936): the output
   layer is smaller, so generation is slightly faster than with the real vocabulary;
@@ -102,9 +102,10 @@ def main() -> None:
     if not torch.cuda.is_available():
         print("no CUDA device: this benchmark needs a GPU (nothing measured)")
         return
-    from earthshader import grpo
     from earthshader.data.generators import generate
     from earthshader.modeling.tiny import build_tiny_model
+    from earthshader.training import grpo_stage
+    from earthshader.training.recipes import recipe_arguments
 
     start = time.perf_counter()
     tiny_dir = build_tiny_model(args.out / "tiny")
@@ -113,13 +114,12 @@ def main() -> None:
     print(f"built a Qwen2-VL-2B-shaped model with random weights: {params / 1e9:.2f} B parameters "
           f"({time.perf_counter() - start:.0f} s)")
 
-    script_args, training_args, model_args = grpo.parse([
-        "--recipe", "textures", "--model_name_or_path", str(model_dir), "--backend", args.backend,
-        "--output_dir", str(args.out / "run"), "--max_steps", str(args.steps), "--generated_examples", "16",
-        "--image_size", str(args.image_size), "--max_completion_length", str(args.completion),
-        "--gradient_accumulation_steps", "1", "--save_strategy", "no", "--logging_steps", "1",
-        "--grid_every", "0", "--curriculum", "false", "--warmup_steps", "0"])
-    trainer, _ = grpo.build_trainer(script_args, training_args, model_args, args.backend)
+    script_args, training_args, model_args = recipe_arguments(
+        "grpo", "textures", model_name_or_path=model_dir, backend=args.backend, output_dir=args.out / "run",
+        max_steps=args.steps, generated_examples=16, image_size=args.image_size,
+        max_completion_length=args.completion, gradient_accumulation_steps=1, save_strategy="no", logging_steps=1,
+        grid_every=0, curriculum=False, warmup_steps=0)
+    trainer, _ = grpo_stage.build_trainer(script_args, training_args, model_args, args.backend)
     programs = [generate("textures", 900_000 + i).code for i in range(256)]
     substitute = RealisticPrograms(programs)
     trainer.reward_funcs = [substitute.wrap(f) for f in trainer.reward_funcs]

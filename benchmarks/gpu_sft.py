@@ -154,22 +154,22 @@ def main() -> None:
     cuda = not args.smoke_cpu
     backend = "bnb" if cuda else "cpu"
 
-    from earthshader import modeling, sft
+    from earthshader import modeling
     from earthshader.modeling import prompts
     from earthshader.training import sft_examples
+    from earthshader.training.recipes import recipe_arguments
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="gpu-sft-"))
     try:
         write_random_model(workdir, QWEN2_VL_7B if cuda else SMOKE, "cuda" if cuda else "cpu")
-        recipe = ["--recipe", "grammar-school", "--model_name_or_path", str(workdir / "model"), "--backend", backend,
-                  "--max_steps", str(args.steps), "--gradient_accumulation_steps", str(args.grad_accum),
-                  "--output_dir", str(workdir / "out"), "--save_strategy", "no", "--logging_steps", "1",
-                  "--image_size", str(args.image_size)]
+        settings = {"model_name_or_path": workdir / "model", "backend": backend, "max_steps": args.steps,
+                    "gradient_accumulation_steps": args.grad_accum, "output_dir": workdir / "out",
+                    "save_strategy": "no", "logging_steps": 1, "image_size": args.image_size}
         if args.batch_size:
-            recipe += ["--per_device_train_batch_size", str(args.batch_size)]
+            settings["per_device_train_batch_size"] = args.batch_size
         if not cuda:
-            recipe += ["--load_in_4bit", "false", "--bf16", "false", "--dtype", "float32"]
-        script_args, training_args, model_args = sft.parse(recipe)
+            settings |= {"load_in_4bit": False, "bf16": False, "dtype": "float32"}
+        script_args, training_args, model_args = recipe_arguments("sft", "grammar-school", **settings)
 
         start = time.perf_counter()
         model, processor = modeling.load_model(str(workdir / "model"), backend, dtype=model_args.dtype)

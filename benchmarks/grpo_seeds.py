@@ -5,8 +5,10 @@
 
 Trains the GRPO recipe (`--recipe`, default `tiny`) from one SFT model once per seed, each run in
 OUT/seed-S, and evaluates the SFT model and every GRPO model on the same held-out procedural targets,
-as the demo does (`earthshader.demo.evaluate_model`): the greedy answer, and `--eval-samples` answers
-per target at the recipe's temperature. Arguments after `--` go to `python -m earthshader.grpo`.
+as the demo does (`earthshader.evaluation.run.evaluate_model`): the greedy answer, and `--eval-samples`
+answers per target at the recipe's temperature. Arguments after `--` are GRPO flags, as
+`python -m earthshader.grpo` takes them (the GRPO stage, `earthshader.training.grpo_stage`, runs in this
+process).
 
 Printed for each seed and pooled: the skill change paired by target (± its standard error over
 targets) and the answers that fail to render. Pooled is the per-target change averaged over the seeds;
@@ -75,22 +77,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/grpo-seeds"))
     args = parser.parse_args(own)
 
-    from earthshader import grpo
-    from earthshader.demo import evaluate_model
     from earthshader.evaluation import load_targets
+    from earthshader.evaluation.run import evaluate_model
     from earthshader.evaluation.statistics import missed_answers
     from earthshader.modeling import model_image_size
+    from earthshader.training import grpo_stage
+    from earthshader.training.recipes import recipe_arguments
 
     size = model_image_size(None, args.sft)
     targets = load_targets("generator:textures", n=args.eval_n, size=size, difficulty=0)
-    base_args = ["--recipe", args.recipe, "--model_name_or_path", str(args.sft), "--image_size", str(size), *grpo_extra]
-    sampling = (args.eval_samples, grpo.parse(base_args)[1].temperature)
+    settings = {"recipe": args.recipe, "model_name_or_path": str(args.sft), "image_size": size, "flags": grpo_extra}
+
+    def grpo_arguments(**run):
+        return recipe_arguments("grpo", args.recipe, flags=grpo_extra, model_name_or_path=args.sft, image_size=size,
+                                **run)
+
+    sampling = (args.eval_samples, grpo_arguments()[1].temperature)
     before = evaluate_model(args.sft, targets, args.out / "eval-sft", 0, sampling)
     runs, minutes = {}, {}
     for seed in args.seeds:
         run_dir = args.out / f"seed-{seed}"
         started = time.perf_counter()
-        grpo.main([*base_args, "--output_dir", str(run_dir), "--seed", str(seed)])
+        grpo_stage.run(*grpo_arguments(output_dir=run_dir, seed=seed))
         minutes[seed] = (time.perf_counter() - started) / 60
         runs[seed] = evaluate_model(run_dir, targets, run_dir / "eval", 0, sampling)
 
@@ -117,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "seeds.json").write_text(json.dumps({
         "sft": {mode: figures(summary) for mode, summary in before.items()},
         "runs": {seed: {mode: figures(summary) for mode, summary in run.items()} for seed, run in runs.items()},
-        "grpo_minutes": minutes, "grpo_args": base_args, "targets": len(targets)}, indent=2, default=float) + "\n")
+        "grpo_minutes": minutes, "grpo_args": settings, "targets": len(targets)}, indent=2, default=float) + "\n")
     return 0
 
 

@@ -13,10 +13,11 @@
    families, code-withheld renders of corpus shaders, crops of photographs, optionally terrains):
    `--train-n` training pictures per kind, written as PNG files to OUT/train (the learner sees pixels
    only), and `--eval-n` held-out pictures per kind that share no program and no photograph with them.
-3. Each arm (`--arms`) trains from the start on OUT/train for `--minutes` of wall time per seed: `grpo`
-   (`earthshader.grpo --recipe tiny --dataset_path OUT/train`, stopped by a time limit), `expert`
-   (`earthshader.expert --recipe tiny`, starting no round that would end past the limit), `expert+grpo`
-   (expert iteration for half the time, then GRPO from its model for the rest).
+3. Each arm (`--arms`) trains from the start on OUT/train for `--minutes` of wall time per seed, through the
+   stages' `time_limit_minutes`: `grpo` (`earthshader.training.grpo_stage`, recipe `tiny` with `dataset_path`
+   OUT/train, starting no step that would end past the limit), `expert` (`earthshader.training.expert_stage`,
+   recipe `tiny`, starting no round that would end past it), `expert+grpo` (expert iteration for half the
+   time, then GRPO from its model for the rest).
 4. The start and every trained model answer the same held-out pictures, paired by target: the greedy
    answer and the best of `--best-of` samples (temperature 1), each as answered and after test-time
    refinement (`earthshader.refine`, `--refine-budget` renders), beside the mean-colour image (skill 0)
@@ -28,9 +29,9 @@ error over targets; per seed, then pooled over seeds as the mean per target, wit
 per-seed changes), greedy compile and non-flat rates, median skill of best-of-K + refinement, minutes
 trained; then whether the goals hold. Figures go to OUT/learn_from_pictures.json.
 
-Time is equal only to within a round or a step: a started expert round finishes (scoring its own 8
-held-out pictures inside the arm's time), and GRPO stops after the step that passes the limit; the
-minutes column says what each arm took.
+Time is equal only to within a round or a step: each stops before a round or step that, as long as the
+average one so far, would end past the limit (an expert round scores its own 8 held-out pictures inside the
+arm's time); the minutes column says what each arm took.
 """
 
 from __future__ import annotations
@@ -84,14 +85,15 @@ def parse_args(argv):
 
 def starting_model(args) -> Path:
     """`--start`, or the grammar school trained at OUT/sft-grammar when it is not there yet."""
-    from earthshader import sft
     from earthshader.modeling.run_info import RUN_INFO
+    from earthshader.training import sft_stage
+    from earthshader.training.recipes import recipe_arguments
 
     start = args.start or args.out / "sft-grammar"
     if (start / RUN_INFO).exists():
         return start
-    return sft.main([*shlex.split(args.sft_args), "--output_dir", str(start),
-                     "--model_name_or_path", str(args.out / "tiny-qwen2-vl")])
+    return sft_stage.run(*recipe_arguments("sft", flags=shlex.split(args.sft_args), output_dir=start,
+                                           model_name_or_path=args.out / "tiny-qwen2-vl"))
 
 
 def build_pictures(args, size: int, pool):
@@ -108,49 +110,39 @@ def build_pictures(args, size: int, pool):
     return kinds, [row for rows in by_kind.values() for row in rows]
 
 
-def train_grpo(recipe: str, model: str, out: Path, seed: int, seconds: float, flags: list[str]) -> Path:
-    """`earthshader.grpo`'s trainer from `model`, stopped once `seconds` have passed; the saved model."""
-    from transformers import TrainerCallback
+def train_grpo(recipe: str, model: str, out: Path, seed: int, seconds: float, arm: tuple[dict, list[str]]) -> Path:
+    """The GRPO stage from `model`, starting no step that would end past `seconds`; the saved model. `arm`:
+    the benchmark's settings for it and the user's `--grpo-args` flags."""
+    from earthshader.training import grpo_stage
+    from earthshader.training.recipes import recipe_arguments
 
-    from earthshader import grpo
-    from earthshader.training.saving import save_trained
-
-    class TimeLimit(TrainerCallback):
-        def __init__(self):
-            self.started = time.perf_counter()
-
-        def on_step_end(self, args, state, control, **kwargs):
-            control.should_training_stop = time.perf_counter() - self.started > seconds
-
-    script_args, training_args, model_args = grpo.parse(
-        ["--recipe", recipe, "--model_name_or_path", model, "--output_dir", str(out), "--seed", str(seed),
-         "--max_steps", "1000000", "--save_strategy", "no", *flags])
-    trainer, sample_log = grpo.build_trainer(script_args, training_args, model_args, "cpu")
-    sample_log.start_fresh()
-    trainer.add_callback(TimeLimit())
-    trainer.train()
-    info = {"image_size": script_args.image_size, "base_model": model, "backend": "cpu"}
-    return save_trained(trainer, out, info, merged=trainer.merged_policy)
+    settings, flags = arm
+    return grpo_stage.run(*recipe_arguments("grpo", recipe, flags=flags, model_name_or_path=model, output_dir=out,
+                                            seed=seed, max_steps=1_000_000, save_strategy="no",
+                                            time_limit_minutes=seconds / 60, **settings))
 
 
-def train_expert(recipe: str, model: str, out: Path, seed: int, seconds: float, flags: list[str]) -> Path:
-    from earthshader import expert
+def train_expert(recipe: str, model: str, out: Path, seed: int, seconds: float, arm: tuple[dict, list[str]]) -> Path:
+    """Expert iteration from `model`, starting no round that would end past `seconds`; the last round's model."""
+    from earthshader.training import expert_stage
+    from earthshader.training.recipes import recipe_arguments
 
-    return expert.main(["--recipe", recipe, "--model_name_or_path", model, "--output_dir", str(out), "--seed",
-                        str(seed), "--rounds", "1000", "--time_limit_minutes", str(seconds / 60),
-                        "--eval_start", "false", "--heldout_n", "8", *flags])
+    settings, flags = arm
+    return expert_stage.run(*recipe_arguments("expert", recipe, flags=flags, model_name_or_path=model, output_dir=out,
+                                              seed=seed, rounds=1000, time_limit_minutes=seconds / 60,
+                                              eval_start=False, heldout_n=8, **settings))
 
 
-def train_arm(arm: str, args, start: Path, out: Path, seed: int, flags: dict) -> Path:
+def train_arm(arm: str, args, start: Path, out: Path, seed: int, stages: dict) -> Path:
     seconds = 60 * args.minutes
     if arm == "grpo":
-        return train_grpo(args.grpo_recipe, str(start), out, seed, seconds, flags["grpo"])
+        return train_grpo(args.grpo_recipe, str(start), out, seed, seconds, stages["grpo"])
     if arm == "expert":
-        return train_expert(args.expert_recipe, str(start), out, seed, seconds, flags["expert"])
+        return train_expert(args.expert_recipe, str(start), out, seed, seconds, stages["expert"])
     began = time.perf_counter()
-    half = train_expert(args.expert_recipe, str(start), out / "expert", seed, seconds / 2, flags["expert"])
+    half = train_expert(args.expert_recipe, str(start), out / "expert", seed, seconds / 2, stages["expert"])
     left = seconds - (time.perf_counter() - began)
-    return train_grpo(args.grpo_recipe, str(half), out / "grpo", seed, max(left, 1.0), flags["grpo"])
+    return train_grpo(args.grpo_recipe, str(half), out / "grpo", seed, max(left, 1.0), stages["grpo"])
 
 
 def trained_model(arm: str, out: Path) -> Path | None:
@@ -300,10 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     start_dir = starting_model(args)
     size = read_run_info(start_dir).get("image_size", 84)
-    flags = {"grpo": ["--dataset_path", str(args.out / "train"), "--image_size", str(size),
-                      *shlex.split(args.grpo_args)],
-             "expert": ["--targets", str(args.out / "train"), "--targets_n", "100000", "--heldout",
-                        str(args.out / "heldout"), "--image_size", str(size), *shlex.split(args.expert_args)]}
+    stages = {"grpo": ({"dataset_path": args.out / "train", "image_size": size}, shlex.split(args.grpo_args)),
+              "expert": ({"targets": args.out / "train", "targets_n": 100_000, "heldout": args.out / "heldout",
+                          "image_size": size}, shlex.split(args.expert_args))}
     budget = args.best_of + args.refine_budget
     with RenderPool(workers=args.workers) as pool:
         kinds, heldout = build_pictures(args, size, pool)
@@ -314,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
                 out, t = args.out / f"seed-{seed}" / arm, time.perf_counter()
                 model = trained_model(arm, out) if args.reuse_trained else None
                 if model is None:
-                    model = train_arm(arm, args, start_dir, out, seed, flags)
+                    model = train_arm(arm, args, start_dir, out, seed, stages)
                     minutes[arm][seed] = (time.perf_counter() - t) / 60
                 else:
                     print(f"{arm}, seed {seed}: scoring the model an earlier run trained, {model}")

@@ -3,7 +3,7 @@
     bash benchmarks/vllm_cpu_check.sh                     # builds its own venv, then runs this script
     python benchmarks/vllm_cpu_check.py --model runs/tiny-qwen2-vl --steps 4 [--lr 1e-2] [--no-sync]
 
-Trains the tiny recipe through `earthshader.grpo` with vLLM sampling the completions, and prints per
+Trains the tiny recipe through the GRPO stage (`earthshader.training.grpo_stage`) with vLLM sampling the completions, and prints per
 step TRL's `sampling/sampling_logp_difference`: the mean gap, per sampled token, between vLLM's
 log-probability and the trainer's. It is near zero only if vLLM sees the same prompt, image and weights
 as the trainer; `--no-sync` (vLLM keeps the weights it loaded) is the control that shows the gap a
@@ -65,13 +65,14 @@ def main() -> None:
     if args.no_sync:
         skip_weight_sync()
 
-    from earthshader import grpo
+    from earthshader.training import grpo_stage
+    from earthshader.training.recipes import recipe_arguments
 
     out = Path(args.out or tempfile.mkdtemp(prefix="vllm-check-"))
-    grpo.main(["--recipe", "tiny", "--model_name_or_path", args.model, "--output_dir", str(out),
-               "--max_steps", str(args.steps), "--logging_steps", "1", "--learning_rate", str(args.lr),
-               "--save_strategy", "no", "--use_vllm", "true", "--vllm_mode", "colocate",
-               "--vllm_gpu_memory_utilization", "0.1", "--vllm_enable_sleep_mode", "false"])
+    grpo_stage.run(*recipe_arguments("grpo", "tiny", model_name_or_path=args.model, output_dir=out,
+                                     max_steps=args.steps, logging_steps=1, learning_rate=args.lr,
+                                     save_strategy="no", use_vllm=True, vllm_mode="colocate",
+                                     vllm_gpu_memory_utilization=0.1, vllm_enable_sleep_mode=False))
     print(f"\nvLLM colocate, {'no weight sync (control)' if args.no_sync else 'weights synced each step'}, "
           f"vLLM dtype {args.dtype}, lr {args.lr}")
     print("step  logp gap mean  logp gap max  compiles  total reward  generate+score s")

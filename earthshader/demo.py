@@ -3,16 +3,18 @@
     python -m earthshader.demo                       # what `make demo` runs (about 14 minutes on 2 idle cores)
     python -m earthshader.demo --out runs/demo --grpo-steps 100 --eval-n 16 --eval-samples 2 --search 0
 
-1. `python -m earthshader.sft --recipe tiny --generators primitives gradient` builds the tiny Qwen2-VL (its
-   tokenizer trained on GLSL) and teaches it the grammar school: circles, boxes and gradients, as programs;
+1. the SFT stage (`earthshader.training.sft_stage`, the `tiny` recipe with `--generators primitives gradient`)
+   builds the tiny Qwen2-VL (its tokenizer trained on GLSL) and teaches it the grammar school: circles, boxes
+   and gradients, as programs;
 2. pictures with no program (`earthshader.data.picture_kinds`): textures of six families the grammar
    school never saw (`textures`) and crops of scikit-image's photographs (`photos`); `--train-n` training
    pictures of each, written as PNG files to OUT/pictures/train, and `--eval-n` held-out pictures of each
    (other generator seeds; crops of other photographs) in OUT/pictures/heldout;
 3. the SFT model is evaluated on each kind's held-out pictures, beside the model-free search baseline
    (`--search` renders a picture; `earthshader.evaluation.search`);
-4. `python -m earthshader.grpo --recipe tiny --dataset_path OUT/pictures/train` trains it from rendered
-   rewards alone: no program of any training picture exists for it to imitate;
+4. the GRPO stage (`earthshader.training.grpo_stage`, the `tiny` recipe with `dataset_path`
+   OUT/pictures/train) trains it from rendered rewards alone: no program of any training picture exists for
+   it to imitate;
 5. the GRPO model is evaluated on the same pictures, and a table per kind compares the two: compile rate,
    non-flat rate, mean SSIM, the mean-colour image's SSIM, and skill over that baseline (the figure that a
    flat grey image cannot fake). Both models are evaluated twice: the greedy answer (one per picture),
@@ -23,49 +25,19 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from earthshader.cli import ArgumentParser, folder_path, non_negative_int, positive_float, positive_int, run_entry_point
+from earthshader.evaluation.run import evaluate_model
 from earthshader.evaluation.statistics import missed_answers, paired_change
 
 #: (summary key, title) of the before/after table.
 COLUMNS = [("compile_rate", "compile"), ("nonflat_rate", "non-flat"), ("ssim", "SSIM"),
            ("baseline_ssim", "mean-colour SSIM"), ("skill", "skill")]
-
-
-def evaluate_model(model_dir: Path, targets, out: Path, seed: int, sampling: tuple[int, float],
-                   search_budget: int = 0) -> dict:
-    """Load a saved model and evaluate it on `targets` twice: greedily (one answer per target) and as a
-    sampled policy (`sampling` = (samples per target, temperature)). Writes both reports under `out`;
-    returns {"greedy": summary, "sampled": summary}, plus "search" (the search baseline's summary, run
-    with the greedy evaluation) when `search_budget` > 0."""
-    from earthshader.evaluation import evaluate
-    from earthshader.modeling import load_model
-
-    model, processor = load_model(str(model_dir), "cpu")
-    samples, temperature = sampling
-    summaries = {}
-    for name, k, t in (("greedy", 1, 0.0), ("sampled", samples, temperature)):
-        report = evaluate(model, processor, targets, samples=k, temperature=t, seed=seed, max_new_tokens=256,
-                          settings={"model": str(model_dir)}, search_budget=search_budget if name == "greedy" else 0)
-        report.write(out / name)
-        if name == "greedy":
-            report.print()
-            if "search" in report.baselines:
-                summaries["search"] = report.baselines["search"]
-        summaries[name] = {**report.summary, "target_skills": [_mean_skill(row) for row in report.scored]}
-    return summaries
-
-
-def _mean_skill(samples) -> float:
-    skills = [s.skill for s in samples if not math.isnan(s.skill)]
-    return float(np.mean(skills)) if skills else math.nan
 
 
 def comparison_table(before: dict, after: dict, sampling: tuple[int, float], kind: str = "procedural targets",
@@ -117,15 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     timings = {}
 
     # 1. The grammar school (builds the tiny model first)
-    from earthshader import grpo, sft
     from earthshader.data.picture_kinds import GRAMMAR_SCHOOL
+    from earthshader.training import grpo_stage, sft_stage
+    from earthshader.training.recipes import recipe_arguments
 
-    sft_args = [*GRAMMAR_SCHOOL, "--model_name_or_path", str(out / "tiny-qwen2-vl"),
-                "--output_dir", str(out / "sft-tiny")]
-    if args.sft_epochs is not None:
-        sft_args += ["--num_train_epochs", str(args.sft_epochs)]
+    epochs = {} if args.sft_epochs is None else {"num_train_epochs": args.sft_epochs}
     t = time.perf_counter()
-    sft_dir = sft.main(sft_args)
+    sft_dir = sft_stage.run(*recipe_arguments("sft", flags=GRAMMAR_SCHOOL, model_name_or_path=out / "tiny-qwen2-vl",
+                                              output_dir=out / "sft-tiny", **epochs))
     timings["sft_s"] = time.perf_counter() - t
 
     # 2. Pictures with no program, at the size SFT trained on; 3. the SFT model's figures and the search baseline
@@ -139,18 +110,17 @@ def main(argv: list[str] | None = None) -> int:
     with RenderPool() as pool:
         heldout = write_sets(DEMO_KINDS, out / "pictures", train_n=args.train_n, heldout_n=args.eval_n, size=size,
                              pool=pool)
-    grpo_args = ["--recipe", "tiny", "--model_name_or_path", str(sft_dir), "--output_dir", str(out / "grpo-tiny"),
-                 "--image_size", str(size), "--dataset_path", str(out / "pictures" / "train"), "--seed", str(args.seed)]
-    if args.grpo_steps is not None:
-        grpo_args += ["--max_steps", str(args.grpo_steps)]
-    sampling = (args.eval_samples, grpo.parse(grpo_args)[1].temperature)
+    steps = {} if args.grpo_steps is None else {"max_steps": args.grpo_steps}
+    grpo_args = recipe_arguments("grpo", "tiny", model_name_or_path=sft_dir, output_dir=out / "grpo-tiny",
+                                 image_size=size, dataset_path=out / "pictures" / "train", seed=args.seed, **steps)
+    sampling = (args.eval_samples, grpo_args[1].temperature)
     before = {kind: evaluate_model(sft_dir, targets, out / "eval-sft" / kind, args.seed, sampling, args.search)
               for kind, targets in heldout.items()}
     timings["eval_s"] = time.perf_counter() - t
 
     # 4. GRPO from the SFT model, on the training pictures
     t = time.perf_counter()
-    grpo_dir = grpo.main(grpo_args)
+    grpo_dir = grpo_stage.run(*grpo_args)
     timings["grpo_s"] = time.perf_counter() - t
 
     # 5. The GRPO model on the same pictures, and the comparison

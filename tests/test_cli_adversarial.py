@@ -135,13 +135,13 @@ def test_a_shader_holding_every_uniform_prefix_is_still_refined(render_pool):
 
 
 def test_expert_whose_held_out_pictures_are_its_training_pictures_names_the_flag():
-    from earthshader import expert
+    from earthshader.training import expert_stage
     from earthshader.data.sources import SourceError
     from earthshader.training.arguments import ExpertScriptArguments
 
     args = ExpertScriptArguments(targets="skimage:brick,grass", heldout="skimage:brick,grass", image_size=56)
     with pytest.raises(SourceError, match="--heldout 'skimage:brick,grass': every one of its 2 pictures is also"):
-        expert.load_pictures(args, pool=None)
+        expert_stage.load_pictures(args, pool=None)
 
 
 def test_a_corrupt_parquet_source_is_one_line_from_the_data_command(tmp_path, capsys):

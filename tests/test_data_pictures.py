@@ -249,16 +249,16 @@ def test_one_id_scheme_for_generated_programs_in_every_stage(render_pool):
 
 
 def test_grpo_targets_from_pictures_carry_no_code(photos, tmp_path, render_pool):
-    from earthshader import grpo
+    from earthshader.training import grpo_stage
     from earthshader.training.arguments import GRPOScriptArguments
 
-    dataset = grpo.build_dataset(GRPOScriptArguments(dataset_path=str(photos), image_size=SIZE, render_workers=1))
+    dataset = grpo_stage.build_dataset(GRPOScriptArguments(dataset_path=str(photos), image_size=SIZE, render_workers=1))
     assert len(dataset) == 4 and "code" not in dataset.column_names and "frames" not in dataset.column_names
     assert dataset[0]["image"].size == (SIZE, SIZE)
     corpus = tmp_path / "tiny.jsonl.gz"
     write_corpus(corpus, [generate("textures", seed, difficulty=0).code for seed in range(6)])
-    timed = grpo.build_dataset(GRPOScriptArguments(dataset_path=f"renders:{corpus}?time=2&test_fraction=0.3",
-                                                   image_size=SIZE, render_workers=1))
+    timed = grpo_stage.build_dataset(GRPOScriptArguments(dataset_path=f"renders:{corpus}?time=2&test_fraction=0.3",
+                                                         image_size=SIZE, render_workers=1))
     assert "code" not in timed.column_names and set(timed[0]["times"]) == {2.0}  # rewards render at iTime 2 too
 
 
@@ -295,11 +295,12 @@ def test_a_picture_folder_is_a_dataset_path_for_grpo(photos, small_tiny_model, t
     from test_grpo import tiny_args
 
     from earthshader import grpo
+    from earthshader.training import grpo_stage
 
     script_args, training_args, model_args = grpo.parse(
         tiny_args(small_tiny_model, tmp_path / "run", "--max_steps", "2", "--dataset_path", str(photos),
                   "--image_size", str(SIZE)))
-    trainer, _ = grpo.build_trainer(script_args, training_args, model_args, "cpu")
+    trainer, _ = grpo_stage.build_trainer(script_args, training_args, model_args, "cpu")
     assert len(trainer.train_dataset) == 4
     trainer.train()
     rows = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]

@@ -17,7 +17,7 @@ import yaml
 from earthshader import expert
 from earthshader.evaluation import load_targets
 from earthshader.evaluation.scoring import score_programs
-from earthshader.training import expert_iteration, expert_learning, expert_runs
+from earthshader.training import expert_iteration, expert_learning, expert_runs, expert_stage
 from earthshader.training.expert_iteration import RoundSettings, TeacherUnavailable, check_teachers, collect_round
 from earthshader.training.recipes import available_recipes, resolve_recipe
 
@@ -175,7 +175,7 @@ def test_a_run_killed_halfway_resumes_without_losing_or_duplicating_pairs(tmp_pa
         key = tuple(id(i) for i in images)
         return samplers[key](model, processor, images, **kwargs)
 
-    real_load = expert.load_pictures
+    real_load = expert_stage.load_pictures
 
     def load_pictures(args, pool):
         train, heldout = real_load(args, pool)
@@ -183,7 +183,7 @@ def test_a_run_killed_halfway_resumes_without_losing_or_duplicating_pairs(tmp_pa
         return train, heldout
 
     monkeypatch.setattr(expert_iteration, "generation", types.SimpleNamespace(generate_completions=sample))
-    monkeypatch.setattr(expert, "load_pictures", load_pictures)
+    monkeypatch.setattr(expert_stage, "load_pictures", load_pictures)
     monkeypatch.setattr(refine, "refine", refine_then_die)
     with pytest.raises(KeyboardInterrupt):
         expert.main(tiny_args(small_tiny_model, tmp_path))

@@ -12,7 +12,7 @@ import pytest
 
 from earthshader import grpo
 from earthshader.logs import main as logs_main
-from earthshader.training import grpo_trainer, saving
+from earthshader.training import grpo_stage, grpo_trainer, saving
 from earthshader.training.recipes import available_recipes, resolve_recipe
 from earthshader.training.run_log import truncate_jsonl
 from rewards import RewardError
@@ -46,7 +46,7 @@ def test_an_unknown_recipe_key_is_an_error(tmp_path):
 @pytest.mark.slow
 def test_two_steps_train_the_lora_weights_and_log_every_sample(small_tiny_model, tmp_path):
     script_args, training_args, model_args = grpo.parse(tiny_args(small_tiny_model, tmp_path, "--max_steps", "2"))
-    trainer, _ = grpo.build_trainer(script_args, training_args, model_args, "cpu")
+    trainer, _ = grpo_stage.build_trainer(script_args, training_args, model_args, "cpu")
     from trl.trainer.utils import is_async_callable
 
     assert [is_async_callable(f) for f in trainer.reward_funcs] == [False, True, True, False]  # render rewards
@@ -72,7 +72,7 @@ def test_a_reward_plugin_that_raises_stops_the_run_and_is_named(small_tiny_model
     args = tiny_args(small_tiny_model, tmp_path, "--max_steps", "1")
     args[args.index("tests.grpo_plugins:completion_length")] = "tests.grpo_plugins:broken"
     script_args, training_args, model_args = grpo.parse(args)
-    trainer, _ = grpo.build_trainer(script_args, training_args, model_args, "cpu")
+    trainer, _ = grpo_stage.build_trainer(script_args, training_args, model_args, "cpu")
     with pytest.raises(RewardError, match=r"'broken'.*tests.grpo_plugins.broken.*ZeroDivisionError"):
         trainer.train()
 
@@ -187,7 +187,7 @@ def test_scaled_negative_advantages_reach_trls_loss(small_tiny_model, tmp_path):
     args = tiny_args(small_tiny_model, tmp_path, "--max_steps", "1", "--beta", "0", "--learning_rate", "0",
                      "--max_grad_norm", "0", "--reward_funcs", "tests.grpo_plugins:batch_position",
                      "--reward_weights", "1.0")
-    trainer, _ = grpo.build_trainer(*grpo.parse(args), "cpu")
+    trainer, _ = grpo_stage.build_trainer(*grpo.parse(args), "cpu")
     assert trainer.args.steps_per_generation == 1 and trainer.num_iterations == 1  # on-policy
     seen, grads, compute_loss = [], [], trainer.compute_loss
 
@@ -219,7 +219,7 @@ def test_scaled_negative_advantages_reach_trls_loss(small_tiny_model, tmp_path):
 def test_a_negative_advantage_scale_outside_0_1_is_an_error(small_tiny_model, tmp_path):
     args = grpo.parse(tiny_args(small_tiny_model, tmp_path, "--negative_advantage_scale", "1.5"))
     with pytest.raises(ValueError, match="negative_advantage_scale"):
-        grpo.build_trainer(*args, "cpu")
+        grpo_stage.build_trainer(*args, "cpu")
 
 
 def test_resume_skips_a_checkpoint_killed_while_saving(tmp_path):

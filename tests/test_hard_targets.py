@@ -8,6 +8,7 @@ import math
 import pytest
 
 from earthshader import grpo
+from earthshader.training import grpo_stage
 from earthshader.training.arguments import GRPOScriptArguments
 from earthshader.training.hard_targets import SELECTION_FILE, decide, sample_targets, score_targets, select_hard_targets
 
@@ -36,7 +37,7 @@ def setup(small_tiny_model):
     from earthshader.modeling import load_model
 
     model, processor = load_model(str(small_tiny_model), "cpu")
-    dataset = grpo.build_dataset(GRPOScriptArguments(generators=["textures"], generated_examples=3,
+    dataset = grpo_stage.build_dataset(GRPOScriptArguments(generators=["textures"], generated_examples=3,
                                                      generator_difficulty=0, image_size=SIZE, render_workers=1))
     assert len(dataset) == 3
     completions = sample_targets(model, processor, dataset, samples=SAMPLES, image_size=SIZE, max_new_tokens=12)
@@ -100,13 +101,13 @@ def test_grpo_selects_before_training_and_logs_to_the_run_dir(small_tiny_model, 
     args = tiny_args(small_tiny_model, tmp_path, "--max_steps", "1", "--select_hard_targets", "true",
                      "--selection_samples", "2", "--selection_max_mean_reward", "100", "--selection_min_reward_std", "0")
     script_args, training_args, model_args = grpo.parse(args)
-    trainer, _ = grpo.build_trainer(script_args, training_args, model_args, "cpu")
+    trainer, _ = grpo_stage.build_trainer(script_args, training_args, model_args, "cpu")
     lines = [json.loads(line) for line in (tmp_path / SELECTION_FILE).read_text().splitlines()]
     assert len(lines) == 6 and len(trainer.train_dataset) == sum(line["kept"] for line in lines) > 0
 
     none = grpo.parse(args[:-4] + ["--selection_max_mean_reward", "-100", "--output_dir", str(tmp_path / "none")])
     with pytest.raises(ValueError, match="kept none of 6 targets"):
-        grpo.build_trainer(*none, "cpu")
+        grpo_stage.build_trainer(*none, "cpu")
 
 
 def test_targets_at_the_median_are_kept():

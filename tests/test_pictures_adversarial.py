@@ -257,8 +257,8 @@ def test_evaluation_answers_every_scoreable_picture_and_training_filters_them(tm
 
 
 def test_file_names_that_are_not_utf8_give_printable_ids_everywhere(tmp_path):
-    from earthshader import grpo
     from earthshader.infer import output_name
+    from earthshader.training import grpo_stage
     from earthshader.training.arguments import GRPOScriptArguments
 
     folder = tmp_path / "dump"
@@ -269,7 +269,7 @@ def test_file_names_that_are_not_utf8_give_printable_ids_everywhere(tmp_path):
     rows = load_rows(str(folder), size=SIZE)
     assert [r.id for r in rows] == ["caf\\xe9.png", "plain.png"]
     assert all(r.id.encode("utf-8") for r in rows)
-    dataset = grpo.build_dataset(GRPOScriptArguments(dataset_path=str(folder), image_size=SIZE, render_workers=1))
+    dataset = grpo_stage.build_dataset(GRPOScriptArguments(dataset_path=str(folder), image_size=SIZE, render_workers=1))
     assert dataset["id"] == ["caf\\xe9.png", "plain.png"]  # pyarrow stores them
     out = tmp_path / "out"
     out.mkdir()

@@ -9,14 +9,14 @@ import pytest
 import yaml
 
 from earthshader import sft
-from earthshader.training.recipes import RECIPES_DIR, available_recipes, resolve_recipe
+from earthshader.training.recipes import RECIPES_DIR, STAGES, available_recipes, resolve_recipe
 
 RECIPES = available_recipes("sft")
 
 
 def test_the_shipped_recipes_are_there():
     assert {"tiny", "grammar-school"} <= set(RECIPES)
-    assert sft.DEFAULT_RECIPE in RECIPES
+    assert STAGES["sft"].default_recipe in RECIPES
 
 
 @pytest.mark.parametrize("name", RECIPES)

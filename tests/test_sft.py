@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from earthshader import modeling, sft
+from earthshader.training import sft_stage
 
 
 def tiny_args(model, output_dir, *extra):
@@ -34,7 +35,7 @@ def tiny_args(model, output_dir, *extra):
 @pytest.mark.slow
 def test_two_steps_change_lora_weights_and_not_base_weights(tmp_path, small_tiny_model):
     script_args, training_args, model_args = sft.parse(tiny_args(small_tiny_model, tmp_path))
-    trainer, info = sft.build_trainer(script_args, training_args, model_args, "cpu")
+    trainer, info = sft_stage.build_trainer(script_args, training_args, model_args, "cpu")
     assert info["examples"] == 8 and info["image_size"] == 84
     before = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
     trainable = {name for name, p in trainer.model.named_parameters() if p.requires_grad}
@@ -55,7 +56,7 @@ def test_max_length_never_cuts_the_image_or_the_longest_program(tmp_path, small_
     from earthshader.training import sft_examples
 
     script_args, training_args, model_args = sft.parse(tiny_args(small_tiny_model, tmp_path))
-    trainer, _ = sft.build_trainer(script_args, training_args, model_args, "cpu")
+    trainer, _ = sft_stage.build_trainer(script_args, training_args, model_args, "cpu")
     collator = trainer.data_collator
     batch = collator([trainer.train_dataset[i] for i in range(len(trainer.train_dataset))])
     assert batch["input_ids"].shape[1] <= training_args.max_length
@@ -95,6 +96,6 @@ def test_no_progress_bar_when_output_is_not_a_terminal(tmp_path, small_tiny_mode
 
     monkeypatch.setattr("sys.stderr", io.StringIO())  # as under `make demo > log`
     args = [a for a in tiny_args(small_tiny_model, tmp_path) if a not in ("--disable_tqdm", "true")]
-    trainer, _ = sft.build_trainer(*sft.parse(args), "cpu")
+    trainer, _ = sft_stage.build_trainer(*sft.parse(args), "cpu")
     callbacks = {type(c) for c in trainer.callback_handler.callbacks}
     assert PrinterCallback in callbacks and ProgressCallback not in callbacks  # log lines, no bar

@@ -54,7 +54,8 @@ def saved_dataset(tmp_path, images):
 @pytest.mark.parametrize("bad, reason", [(GOOD[:2], "2 x 32 pixels"),
                                          (np.full((32, 32, 3), 128, np.uint8), "flat")])
 def test_a_grpo_dataset_row_that_cannot_be_a_target_is_named_and_skipped(tmp_path, caplog, bad, reason):
-    from earthshader.grpo import GRPOScriptArguments, build_dataset
+    from earthshader.training.arguments import GRPOScriptArguments
+    from earthshader.training.grpo_stage import build_dataset
 
     path = saved_dataset(tmp_path, [GOOD, GOOD[::-1], bad])
     with caplog.at_level("WARNING"):
@@ -76,7 +77,7 @@ def test_an_evaluation_dataset_row_that_cannot_be_a_target_is_named_and_skipped(
 @pytest.mark.parametrize("field, value", [("image_size", 0), ("render_workers", 0), ("render_timeout", -1.0),
                                           ("generated_examples", -2)])
 def test_grpo_script_arguments_check_their_values(field, value):
-    from earthshader.grpo import GRPOScriptArguments
+    from earthshader.training.arguments import GRPOScriptArguments
 
     with pytest.raises(ValueError, match=f"argument --{field}: must be"):
         GRPOScriptArguments(**{field: value})

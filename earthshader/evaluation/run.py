@@ -7,6 +7,8 @@
     report.summary["compile_rate"], report.summary["nonflat_rate"]
 
     report = evaluate_completions([["```glsl ...```"], ...], targets)  # no model: score given answers
+    summaries = evaluate_model("runs/sft-tiny", targets, Path("runs/eval"), seed=0, sampling=(4, 0.5))
+                                                                        # a saved model: greedy and sampled
 
 `evaluate` is what `python -m earthshader.eval` runs after loading the model and the targets, so the
 GRPO demo's before/after table and the CLI report the same numbers. Sampling is seeded (`seed`), so
@@ -16,7 +18,11 @@ left as it was (a trainer's run does not change because it was evaluated in betw
 
 from __future__ import annotations
 
+import math
 import time
+from pathlib import Path
+
+import numpy as np
 
 from earthshader.evaluation.aggregate import breakdown, summarise, summarise_best_of_k
 from earthshader.evaluation.report import EvalReport
@@ -124,3 +130,31 @@ def evaluate_completions(completions: list[list], targets, *, pool=None, tokeniz
         completions=[[completion_text(c) for c in row] for row in completions],
         search=list(zip(search_rows, searched)),
     )
+
+
+def evaluate_model(model_dir: Path, targets, out: Path, seed: int, sampling: tuple[int, float],
+                   search_budget: int = 0) -> dict:
+    """Load a saved model and evaluate it on `targets` twice: greedily (one answer per target) and as a
+    sampled policy (`sampling` = (samples per target, temperature)). Writes both reports under `out`;
+    returns {"greedy": summary, "sampled": summary}, plus "search" (the search baseline's summary, run
+    with the greedy evaluation) when `search_budget` > 0."""
+    from earthshader.modeling import load_model
+
+    model, processor = load_model(str(model_dir), "cpu")
+    samples, temperature = sampling
+    summaries = {}
+    for name, k, t in (("greedy", 1, 0.0), ("sampled", samples, temperature)):
+        report = evaluate(model, processor, targets, samples=k, temperature=t, seed=seed, max_new_tokens=256,
+                          settings={"model": str(model_dir)}, search_budget=search_budget if name == "greedy" else 0)
+        report.write(out / name)
+        if name == "greedy":
+            report.print()
+            if "search" in report.baselines:
+                summaries["search"] = report.baselines["search"]
+        summaries[name] = {**report.summary, "target_skills": [_mean_skill(row) for row in report.scored]}
+    return summaries
+
+
+def _mean_skill(samples) -> float:
+    skills = [s.skill for s in samples if not math.isnan(s.skill)]
+    return float(np.mean(skills)) if skills else math.nan

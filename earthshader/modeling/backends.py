@@ -6,6 +6,8 @@
 | `bnb`     | CUDA and `bitsandbytes`                | transformers + bitsandbytes 4-bit NF4 (QLoRA)           |
 | `cpu`     | otherwise                              | full precision (float32) weights, LoRA on top           |
 
+`load_in_4bit: false` in a recipe loads 16-bit weights (LoRA instead of QLoRA) on either GPU backend.
+
 Unsloth patches trl, transformers and peft when it is imported, so it must be imported first. An entry
 point therefore decides the backend before it imports any of them (`select_backend`), reading the
 `--backend` flag or the recipe with `earthshader.training.recipes.backend_from_argv`:
@@ -67,7 +69,7 @@ def choose_backend(requested: str = "auto") -> str:
 def select_backend(requested: str = "auto") -> str:
     """`choose_backend`, then import Unsloth if it won, before anything imports trl / transformers / peft."""
     backend = choose_backend(requested)
-    if backend == "unsloth":
+    if backend == "unsloth" and "unsloth" not in sys.modules:  # imported already: it patched them then
         clashing = [m for m in ("trl", "transformers", "peft") if m in sys.modules]
         if clashing:
             raise RuntimeError(

@@ -101,8 +101,9 @@ def load_model(
 
     An adapter directory (one with `adapter_config.json`, as `earthshader.sft` saves) loads its base model
     and then the adapter, with the processor saved beside the adapter. `dtype="auto"` means float32 on the
-    CPU and bfloat16 on a GPU. The GPU backends always load 4-bit weights; `load_in_4bit=True` with the `cpu`
-    backend is refused (after the weights are found), since a 7B model in float32 needs about 30 GB.
+    CPU and bfloat16 on a GPU. The GPU backends load 4-bit weights unless `load_in_4bit` is False (then weights
+    of `dtype`); `load_in_4bit=True` with the `cpu` backend is refused (after the weights are found), since a
+    7B model in float32 needs about 30 GB.
     """
     backend = choose_backend(backend)
     base = adapter_base(name_or_path)
@@ -121,7 +122,7 @@ def load_model(
 
         extra = {"revision": revision} if revision else {}
         model, processor = FastVisionModel.from_pretrained(
-            model_path, load_in_4bit=True, max_seq_length=max_seq_length, **extra
+            model_path, load_in_4bit=load_in_4bit is not False, max_seq_length=max_seq_length, **extra
         )
     else:
         import torch
@@ -131,7 +132,7 @@ def load_model(
         kwargs = {"revision": revision, "dtype": torch_dtype, "local_files_only": local_files_only}
         if attn_implementation:
             kwargs["attn_implementation"] = attn_implementation
-        if backend == "bnb":
+        if backend == "bnb" and load_in_4bit is not False:
             from transformers import BitsAndBytesConfig
 
             kwargs["quantization_config"] = BitsAndBytesConfig(
@@ -140,6 +141,7 @@ def load_model(
                 bnb_4bit_use_double_quant=True,
                 bnb_4bit_compute_dtype=torch_dtype if torch_dtype != torch.float32 else torch.bfloat16,
             )
+        if backend == "bnb":
             kwargs["device_map"] = {"": torch.cuda.current_device()}
         model = AutoModelForImageTextToText.from_pretrained(model_path, **kwargs)
         processor = load_processor(

@@ -1,4 +1,4 @@
-"""The arguments SFT and GRPO share, one name per field; each stage's own fields extend them.
+"""The arguments SFT, GRPO and expert iteration share, one name per field; each stage's own fields extend them.
 
 A recipe YAML fills these next to TRL's `SFTConfig` / `GRPOConfig` and `ModelConfig` (see
 `earthshader.training.recipes.parse_recipe_args`); every field is also a flag, spelt with underscores
@@ -41,13 +41,17 @@ class ScriptArguments:
     generator_difficulty: int | None = field(default=None, metadata={"help": "one difficulty level, or all"})
     generator_seed: int = field(default=0, metadata={"help": "first seed (evaluation uses seeds from 1000000)"})
     render_workers: int | None = field(default=None, metadata={"help": "render processes (default: all cores)"})
+    time_limit_minutes: float = field(default=0.0, metadata={
+        "help": "start no training step (SFT, GRPO) or round (expert iteration) that would end after this many "
+                "minutes of them (0: no limit); earthshader.training.time_limit"})
 
     def __post_init__(self):
         from earthshader.data.rows import picture_spec  # the one check of a picture set, as every stage's
 
         check_fields(self, image_size=int_range(1, MAX_SIDE), generated_examples=non_negative_int,
                      generator_difficulty=non_negative_int, generator_seed=non_negative_int,
-                     render_workers=positive_int, dataset_path=picture_spec)
+                     render_workers=positive_int, dataset_path=picture_spec,
+                     time_limit_minutes=non_negative_float)
 
 
 @dataclass
@@ -142,8 +146,6 @@ class ExpertScriptArguments(SFTScriptArguments):
     heldout_start: int = field(default=1_000_000, metadata={"help": "generator:NAME only: first seed"})
     target_difficulty: int | None = field(default=None, metadata={"help": "generator:NAME only: one level, or all"})
     rounds: int = field(default=3, metadata={"help": "rounds of sample, refine, learn"})
-    time_limit_minutes: float = field(default=0.0, metadata={"help": "start no round that would end after this "
-                                                                     "many minutes of rounds (0: no limit)"})
     samples_per_picture: int = field(default=8, metadata={"help": "programs sampled per picture (K)"})
     sample_temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
     sample_top_p: float = field(default=1.0, metadata={"help": "nucleus sampling"})

@@ -5,10 +5,10 @@
     pairs = learning.sft_pairs(kept, train, tokenizer, max_code_tokens=256)    # kept pairs -> SFT pairs
     pairs += learning.grammar_pairs(script_args, 2, tokenizer)                 # grammar-school programs
     trainer, info, merged = learning.build_learner(script_args, training_args, model_args, "cpu", policy,
-                                                   pairs, out)                 # earthshader.sft's trainer
+                                                   pairs, out)                 # the SFT stage's trainer
     scores = learning.heldout_scores(policy, "cpu", script_args, heldout, seed=0, pool=pool)
 
-`python -m earthshader.expert` (earthshader/expert.py) calls these in order; docs/expert.md.
+`earthshader.training.expert_stage.run` (`python -m earthshader.expert`) calls these in order; docs/expert.md.
 """
 
 from __future__ import annotations
@@ -48,12 +48,12 @@ def refine_pools(args: ExpertScriptArguments, pool, stack: contextlib.ExitStack)
 
 def grammar_pairs(args: ExpertScriptArguments, round_index: int, tokenizer) -> list[dict]:
     """The grammar-school programs mixed into a round's SFT (none when the recipe names no source)."""
-    from earthshader import sft
+    from earthshader.training import sft_stage
 
     if not (args.dataset_path or (args.generators and args.generated_examples > 0) or args.shadereval):
         return []
     shift = round_index * args.generated_examples if args.grammar_every_round else 0
-    return sft.load_pairs(dataclasses.replace(args, generator_seed=args.generator_seed + shift), tokenizer)
+    return sft_stage.load_pairs(dataclasses.replace(args, generator_seed=args.generator_seed + shift), tokenizer)
 
 
 def sft_pairs(kept: list[dict], train, tokenizer, max_code_tokens: int) -> list:
@@ -67,21 +67,22 @@ def sft_pairs(kept: list[dict], train, tokenizer, max_code_tokens: int) -> list:
 
 
 def build_learner(script_args, training_args, model_args, backend: str, policy: str, pairs: list[dict], out: Path):
-    """`(trainer, info, merged)`: `earthshader.sft`'s trainer on `pairs`, fine-tuning the model at `policy`.
+    """`(trainer, info, merged)`: the SFT stage's trainer on `pairs`, fine-tuning the model at `policy`.
 
-    The policy is loaded as GRPO loads it (`earthshader.grpo.load_policy`): a LoRA adapter is merged and a
-    fresh LoRA goes on top on the CPU (`merged`: the model is then saved whole), or trained on on a GPU.
+    The policy is loaded by the one policy loader (`earthshader.training.policy.load_policy`): a LoRA adapter
+    is merged and a fresh LoRA goes on top on the CPU (`merged`: the model is then saved whole), or trained on
+    on a GPU.
     """
-    from earthshader import grpo, sft
+    from earthshader.training import sft_stage
+    from earthshader.training.policy import load_policy
 
     model_args = copy.copy(model_args)
     model_args.model_name_or_path = policy
-    model, processor, peft_config, merged = grpo.load_policy(model_args, backend)
+    loaded = load_policy(model_args, backend)
     args = copy.deepcopy(training_args)
     args.output_dir, args.resume_from_checkpoint = str(out), None
-    trainer, info = sft.build_trainer(script_args, args, model_args, backend, pairs=pairs,
-                                      policy=(model, processor, peft_config))
-    return trainer, info, merged
+    trainer, info = sft_stage.build_trainer(script_args, args, model_args, backend, pairs=pairs, policy=loaded)
+    return trainer, info, loaded.merged
 
 
 def heldout_scores(policy: str, backend: str, args: ExpertScriptArguments, heldout, seed: int, pool) -> dict:

@@ -35,6 +35,7 @@ from rich.table import Table
 from earthshader.data.picture_reader import printable_id
 from earthshader.data.pictures import picture_digest
 from earthshader.errors import UsageError
+from earthshader.training.time_limit import past_limit
 
 ROUNDS_FILE = "rounds.jsonl"
 START_FILE = "start.json"
@@ -239,7 +240,7 @@ def over_time(records: list[dict], minutes: float) -> bool:
     if minutes <= 0 or not records:
         return False
     spent = [sum(r["timing"][part] for part in TIME_PARTS) for r in records]
-    return sum(spent) + sum(spent) / len(spent) > 60 * minutes
+    return past_limit(sum(spent), sum(spent) / len(spent), minutes)
 
 
 def _f(value, digits: int = 3) -> str:

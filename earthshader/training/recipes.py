@@ -1,5 +1,6 @@
 """Recipes: a name in `recipes/<kind>/` (at the top of a checkout; `earthshader/recipes/` in the wheel) or a path
-to a YAML file.
+to a YAML file; and a stage's arguments from a recipe, flags and Python overrides, for the command line and for
+Python callers alike (`recipe_arguments`, `command_line_arguments`).
 
     >>> resolve_recipe("tiny", "sft").relative_to(RECIPES_DIR).as_posix()
     'sft/tiny.yaml'
@@ -15,10 +16,14 @@ to a YAML file.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from earthshader.cli import OneLineErrors, check_fields, non_negative_float, positive_int
 from earthshader.errors import UsageError
+from earthshader.modeling.backends import select_backend
+from earthshader.training.arguments import ExpertScriptArguments, GRPOScriptArguments, SFTScriptArguments
 
 #: Training arguments that transformers and TRL accept out of range (and that would fail later, mid-run).
 TRAINING_CHECKS = {"per_device_train_batch_size": positive_int, "per_device_eval_batch_size": positive_int,
@@ -79,32 +84,120 @@ def resolve_recipe(name_or_path: str, kind: str | None) -> Path:
     )
 
 
-def parse_recipe_args(argv: list[str], kind: str, default_recipe: str, dataclass_types: tuple):
+@dataclass(frozen=True)
+class Stage:
+    """What a training stage's arguments are made of: its recipes (`recipes/<kind>/`), its default recipe, its
+    own arguments (`earthshader.training.arguments`) and the name of TRL's config class for its trainer."""
+
+    kind: str
+    default_recipe: str
+    script_arguments: type
+    trl_config: str
+
+    def argument_types(self) -> tuple:
+        """`(script arguments, TRL's config, TRL's ModelConfig)`: the classes the parser fills (imports TRL)."""
+        import trl
+
+        return self.script_arguments, getattr(trl, self.trl_config), trl.ModelConfig
+
+
+#: Every training stage, by the folder its recipes are filed under.
+STAGES = {
+    "sft": Stage("sft", "grammar-school", SFTScriptArguments, "SFTConfig"),
+    "grpo": Stage("grpo", "textures", GRPOScriptArguments, "GRPOConfig"),
+    "expert": Stage("expert", "tiny", ExpertScriptArguments, "SFTConfig"),  # each round's SFT
+}
+
+
+class RecipeArgumentError(UsageError, ValueError):
+    """A recipe value, flag or override that the stage's parser refuses; the message is the line the command
+    line prints, naming the field."""
+
+
+def recipe_arguments(kind: str, recipe: str | None = None, *, flags: Sequence[str] = (), **overrides):
+    """`(script_args, training_args, model_args)` of a stage, for Python callers: no command line needed.
+
+    The recipe (a name in `recipes/<kind>/` or a path; the stage's default when None) gives defaults; `flags`
+    (as a user types them, e.g. passed on from a benchmark's own command line) and `overrides` (field=value,
+    Python values) replace them, all through the command line's parser and its checks. A field given both as
+    a flag and as an override is refused, so that neither silently wins; so is a bad value or an unknown
+    field, with `RecipeArgumentError`. The backend is selected first (Unsloth must be imported before TRL).
+
+        script_args, training_args, model_args = recipe_arguments("grpo", "tiny", output_dir="runs/x", max_steps=2)
+        grpo_stage.run(script_args, training_args, model_args)
+    """
+    if kind not in STAGES:
+        raise RecipeArgumentError(f"no training stage {kind!r}; valid: {', '.join(STAGES)}")
+    flags = list(flags)
+    if recipe is not None:
+        if "--recipe" in flags or "--config" in flags:
+            raise RecipeArgumentError(f"recipe {recipe!r} given twice: as an argument and in flags {flags}")
+        flags = ["--recipe", str(recipe), *flags]
+    overrides = {name: str(value) if isinstance(value, Path) else value for name, value in overrides.items()}
+    select_backend(str(overrides.get("backend") or backend_from_argv(flags, kind, STAGES[kind].default_recipe)))
+    return parse_recipe_args(flags, STAGES[kind], overrides=overrides, raise_errors=True)
+
+
+def command_line_arguments(kind: str, argv: Sequence[str]):
+    """`recipe_arguments` for an entry point's command line: a bad value exits with status 2 and one line, and
+    `--help` answers at once, without selecting a backend or importing TRL."""
+    argv = list(argv)
+    if not set(argv) & set(HELP_FLAGS):
+        select_backend(backend_from_argv(argv, kind, STAGES[kind].default_recipe))  # Unsloth first
+    return parse_recipe_args(argv, STAGES[kind])
+
+
+#: `--help` lists the stage's own arguments (fast); `--help-all` TRL's too (it imports TRL: seconds).
+HELP_FLAGS = ("-h", "--help", "--help-all")
+
+
+def parse_recipe_args(argv: Sequence[str], stage: Stage, *, overrides: dict | None = None,
+                      raise_errors: bool = False):
     """Parse `--recipe NAME|PATH` (or `--config FILE`) plus flags with TRL's parser, one instance per type.
 
-    The recipe gives defaults, flags override them, unknown keys are an error. Without a GPU,
-    `--use_cpu true` is added unless given: a GPU recipe (bf16) would otherwise fail to parse here,
-    before its real error (no weights, no CUDA) can be reported.
+    The recipe gives defaults, `overrides` replace its values, flags override both; unknown keys are an
+    error. Without a GPU, `--use_cpu true` is added unless given: a GPU recipe (bf16) would otherwise fail
+    to parse here, before its real error (no weights, no CUDA) can be reported. Errors exit with status 2
+    and one line, or raise `RecipeArgumentError` with that line when `raise_errors`.
     """
     from trl import TrlParser
 
     from earthshader.modeling.backends import cuda_available
 
-    argv = list(argv)
-    if "--recipe" in argv:
-        i = argv.index("--recipe")
-        if i + 1 >= len(argv):
-            raise SystemExit(f"--recipe needs a name ({', '.join(available_recipes(kind))}) or a .yaml path")
-        argv[i:i + 2] = ["--config", str(resolve_recipe(argv[i + 1], kind))]
-    elif "--config" not in argv:
-        argv = ["--config", str(resolve_recipe(default_recipe, kind)), *argv]
-    if not cuda_available() and not any(a.startswith("--use_cpu") for a in argv):
-        argv += ["--use_cpu", "true"]
+    kind, overrides, argv = stage.kind, dict(overrides or {}), list(argv)
+    full_help = "--help-all" in argv
+    argv = ["--help" if a == "--help-all" else a for a in argv]
+    short_help = not full_help and bool(set(argv) & set(HELP_FLAGS))
 
     class RecipeParser(OneLineErrors, TrlParser):
         """TRL's parser; a bad value (a flag's type, or a config's own check) is one line and exit 2."""
 
-    parser = RecipeParser(dataclass_types, prog=f"python -m earthshader.{kind}")
+        def error(self, message: str):
+            if raise_errors:
+                raise RecipeArgumentError(" ".join(f"{self.prog}: error: {message}".split()))
+            super().error(message)
+
+        def set_defaults_with_config(self, **config) -> list[str]:
+            return super().set_defaults_with_config(**{**config, **overrides})  # the recipe, then the overrides
+
+    epilog = (f"Every field of TRL's {stage.trl_config} (--learning_rate, --max_steps, --output_dir, ...) and "
+              "ModelConfig (--model_name_or_path, --lora_r, ...) is a flag and a recipe key too: --help-all lists "
+              "them (it imports TRL, a few seconds).") if short_help else None
+    parser = RecipeParser((stage.script_arguments,) if short_help else stage.argument_types(),
+                          prog=f"python -m earthshader.{kind}", epilog=epilog)
+    if "--recipe" in argv:
+        i = argv.index("--recipe")
+        if i + 1 >= len(argv):
+            parser.error(f"--recipe needs a name ({', '.join(available_recipes(kind))}) or a .yaml path")
+        argv[i:i + 2] = ["--config", str(resolve_recipe(argv[i + 1], kind))]
+    elif "--config" not in argv:
+        argv = ["--config", str(resolve_recipe(stage.default_recipe, kind)), *argv]
+    if overrides:
+        _check_overrides(parser, overrides, argv, stage)
+    if not short_help and "use_cpu" not in overrides and not any(a.startswith("--use_cpu") for a in argv) \
+            and not cuda_available():
+        argv += ["--use_cpu", "true"]
+
     try:
         parsed = parser.parse_args_and_config(argv)
         for config in parsed:  # what transformers' TrainingArguments leave unchecked
@@ -114,6 +207,19 @@ def parse_recipe_args(argv: list[str], kind: str, default_recipe: str, dataclass
     except ZeroDivisionError:  # GRPOConfig divides by num_generations before checking it
         parser.error("argument --num_generations: must be a whole number of at least 2 (completions per prompt)")
     return parsed
+
+
+def _check_overrides(parser, overrides: dict, argv: list[str], stage: Stage) -> None:
+    """Refuse an override that names no field of the stage, or a field that a flag in `argv` also sets."""
+    known = {f.name for types in stage.argument_types() for f in fields(types)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        parser.error(f"unknown field(s) {', '.join(unknown)}: not an argument of {stage.script_arguments.__name__}, "
+                     f"{stage.trl_config} or ModelConfig")
+    flagged = {a[2:].split("=", 1)[0].replace("-", "_") for a in argv if a.startswith("--")}
+    both = sorted(name for name in overrides if name in flagged or f"no_{name}" in flagged)
+    if both:
+        parser.error(f"{', '.join('--' + name for name in both)} given both as a flag and as an override")
 
 
 def check_model_exists(name: str) -> None:

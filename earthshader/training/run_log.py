@@ -2,8 +2,11 @@
 
     sample_log = SampleLog(run_dir, reward_names, weights, grid_every=10)
     reward_funcs = [sample_log.wrap(f) for f in for_trl(reward_funcs)]  # records every reward of every sample
-    trainer.add_callback(MetricsLog(run_dir))                        # metrics.jsonl, one line per log step
-    trainer.add_callback(RewardTable(sample_log))                    # a rich table at each logging step
+    trainer.add_callback(MetricsLog(run_dir))       # metrics.jsonl, one line per log step
+    trainer.add_callback(RewardTable(sample_log))   # a rich table at each logging step
+
+This module imports no transformers (`python -m earthshader.logs` reads runs with it); the trainer callbacks
+that write and print these live in `earthshader.training.callbacks`.
 
 Files under the run directory (read them with `python -m earthshader.logs RUN_DIR`):
 - `samples.jsonl`: one line per completion: step, prompt id, completion, extracted code, each reward,
@@ -30,12 +33,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from rich.console import Console
 from rich.markup import escape
-from rich.syntax import Syntax
 from rich.table import Table
-from transformers import TrainerCallback
-from transformers.trainer_callback import ProgressCallback
 
 from earthshader.data.picture_reader import printable_id
 from rewards.base import RewardError
@@ -102,7 +101,8 @@ def _text(value) -> str:
     return value.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(value, str) else ""
 
 
-def _append_lines(path: Path, rows: list[dict]) -> None:
+def append_lines(path: Path, rows: list[dict]) -> None:
+    """Append `rows` as JSON lines, flushed to disk: a killed run keeps every line written before."""
     with path.open("a", encoding="utf-8", errors="backslashreplace") as out:
         out.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
         out.flush()
@@ -156,7 +156,7 @@ class SampleLog:
         state = columns.get("trainer_state")
         step = (state.global_step if state is not None else 0) + 1  # the step this batch trains
         rows = self._rows(step, completions, batch["values"], columns)
-        _append_lines(self.path, [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows])
+        append_lines(self.path, [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows])
         self.recent.extend(rows)
         if self.grid_every and step % self.grid_every == 0 and self.rank == 0:
             save_grid(self.run_dir / "grids" / f"step_{step:06d}.png", rows)
@@ -261,50 +261,8 @@ def save_grid(path: Path, rows: list[dict], prompts: int = 4, cell: int = 96) ->
     grid.save(path)
 
 
-class MetricsLog(TrainerCallback):
-    """Appends the trainer's logs to `metrics.jsonl` (one line per logging step, with its step)."""
-
-    def __init__(self, run_dir: str | Path):
-        self.path = Path(run_dir) / METRICS_FILE
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if state.is_world_process_zero and logs:
-            _append_lines(self.path, [{"step": state.global_step, "time": time.time(), **logs}])
-
-
-class QuietProgress(ProgressCallback):
-    """transformers' progress bar without its dump of every log dict (RewardTable shows them).
-
-    Only for a terminal: in a log file a progress bar is a stream of carriage returns, and the reward
-    table already names each logging step.
-    """
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        pass
-
-
-class RewardTable(TrainerCallback):
-    """At each logging step, a rich table of the rewards, render outcomes, times and the best sample."""
-
-    def __init__(self, sample_log: SampleLog, console: Console | None = None, show_code: bool = True):
-        self.sample_log = sample_log
-        self.console = console or Console()
-        self.show_code = show_code
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if not state.is_world_process_zero or not logs or "loss" not in logs and "reward" not in logs:
-            return
-        rows, self.sample_log.recent = self.sample_log.recent, []
-        self.console.print(reward_table(state.global_step, logs, rows))
-        if self.show_code and rows:
-            best = max(rows, key=lambda r: r["total"])
-            self.console.print(f"best sample (prompt {escape(best['prompt_id'])}, total {best['total']:.3f}):")
-            self.console.print(Syntax(best["code"] or best["completion"] or "(empty)", "glsl",
-                                      theme="ansi_dark", line_numbers=False, word_wrap=True))
-
-
 def reward_table(step: int, logs: dict, rows: list[dict]) -> Table:
-    """The table RewardTable prints; also used by `python -m earthshader.logs`."""
+    """The table `callbacks.RewardTable` prints; also used by `python -m earthshader.logs`."""
     table = Table(title=f"step {step}", title_justify="left", show_edge=False)
     table.add_column("reward")
     table.add_column("mean", justify="right")
