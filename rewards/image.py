@@ -167,6 +167,9 @@ class AppearanceReward(SimilarityReward):
     """
 
     name = "appearance"
+    #: Each target's renders are scored in one batched call once all are in: texture statistics cost about a
+    #: third less a candidate in a batch, and far less under load (one call instead of hundreds of small ones).
+    batched = True
 
     def __init__(self, colour_weight: float = 0.25, floor: float = 0.0, size=None, cache=None,
                  parallel_scoring: bool = True):
@@ -182,6 +185,9 @@ class AppearanceReward(SimilarityReward):
 
     def compare(self, candidate, prepared):
         return prepared.similarity(candidate)
+
+    def compare_many(self, candidates, prepared):
+        return list(prepared.similarities(candidates))
 
     def target(self, row):
         target = super().target(row)

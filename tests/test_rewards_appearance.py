@@ -85,30 +85,31 @@ def test_registered_picklable_and_equal_to_the_measure(cache, target):
     assert score(reward, [translated(TEXTURE, 17, 9)], target)[0] == pytest.approx(max(0.0, expected), abs=1e-9)
 
 
-def test_scoring_threads_keep_torch_to_one_thread_each_and_leave_the_trainer_alone(cache, target):
-    """Run as training runs it (TRL's async rewards, a scoring thread pool, render processes started by spawn)."""
+def test_scored_in_one_batch_per_target_on_one_torch_thread_leaving_the_trainer_alone(cache, target, monkeypatch):
+    """Run as training runs it (TRL's async rewards beside `ssim`'s scoring threads, render processes started by
+    spawn): each target's renders go through the texture statistics in one call, on one torch thread, off the
+    calling thread, and the calling thread's torch setting is untouched."""
     import torch
+    from plenoptic.models.portilla_simoncelli import PortillaSimoncelli
 
-    before = torch.get_num_threads()
-    seen = []
-    original = AppearanceScorer.similarities
+    calls = []
+    forward = PortillaSimoncelli.forward
 
-    def recording(self, candidates):
-        seen.append((threading.current_thread().name, torch.get_num_threads()))
-        return original(self, candidates)
+    def recording(self, image, *args, **kwargs):
+        calls.append((threading.current_thread() is threading.main_thread(), torch.get_num_threads(), len(image)))
+        return forward(self, image, *args, **kwargs)
 
-    codes = [TEXTURE, translated(TEXTURE, 17, 9), translated(TEXTURE, 3, 30), NOISE]
+    codes = [TEXTURE, translated(TEXTURE, 17, 9), translated(TEXTURE, 3, 30), NOISE, TEXTURE]
+    moved = [render_image(code, 64) for code in codes[:4]]
+    expected = [max(0.0, value) for value in AppearanceScorer(target).similarities(moved)]
     funcs = get_reward_funcs(["ssim", "appearance"])
     for func in funcs:
         func.cache = cache
-    serial = AppearanceReward(cache=cache, parallel_scoring=False)
-    expected = score(serial, codes, target)
-    try:
-        AppearanceScorer.similarities = recording
-        values = call_rewards(for_trl(funcs), prompts=[[]] * 4, completions=[completion(c) for c in codes],
-                              image=[target] * 4)
-    finally:
-        AppearanceScorer.similarities = original
-    assert values[1] == pytest.approx(expected, abs=1e-9)
-    assert any(name.startswith("reward-score") for name, _ in seen)  # scored on the scoring threads
-    assert torch.get_num_threads() == before  # the training thread's setting is untouched
+    before = torch.get_num_threads()
+    monkeypatch.setattr(PortillaSimoncelli, "forward", recording)
+    values = call_rewards(for_trl(funcs), prompts=[[]] * 5, completions=[completion(c) for c in codes],
+                          image=[target] * 5)
+    assert values[1] == pytest.approx(expected + expected[:1], abs=1e-6)
+    assert [size for _, _, size in calls] == [1, 4]  # the target, then its 4 distinct renders in one batch
+    assert all(not in_main and threads == 1 for in_main, threads, _ in calls)
+    assert torch.get_num_threads() == before
