@@ -124,6 +124,12 @@ def median_table(title, columns, rows):
     return table
 
 
+def probability_paired(a, b) -> float:
+    """Share of targets where `a` beats `b` (ties half)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.mean((a > b) + 0.5 * (a == b)))
+
+
 def cost(targets, candidates, batch, settings) -> dict[str, float]:
     """ms per candidate on one core, targets prepared: best of 3 (`appearance 1 by 1`: one call each)."""
     times = {"structure (ssim+edges+pixel)": [], "appearance": [], "appearance 1 by 1": []}
@@ -144,6 +150,110 @@ def cost(targets, candidates, batch, settings) -> dict[str, float]:
                     appearance.similarity(candidate)
                 times["appearance 1 by 1"].append((time.perf_counter() - start) / 8)
     return {name: 1000 * min(values) for name, values in times.items()}
+
+
+FOOLING = ("translated", "another seed", "white noise", "shuffled", "stripe", "flat")
+
+
+def score_textures(cases, measures, settings, flat_zero):
+    """Per measure: translated skills, same-family and other-family skills with P, and the fooling cases."""
+    targets, moved, reseeded, families = cases
+    out = {m: {"translated": [], "same": [], "other": [], "p": [], **{k: [] for k in FOOLING}} for m in measures}
+    for i, target in enumerate(targets):
+        fakes = impostors(target, seed=i)
+        others = [j for j in range(len(targets)) if families[j] != families[i]]
+        scored = skills(target, [moved[i], reseeded[i], *fakes.values(), *(reseeded[j] for j in others)],
+                        measures, settings)
+        for m in measures:
+            values = scored[m]
+            for k, name in enumerate(FOOLING):
+                out[m][name].append(values[k])
+            out[m]["same"].append(values[1])
+            out[m]["other"] += list(values[6:])
+            out[m]["p"].append(probability(values[1:2], values[6:]))
+            flat_zero[m] &= bool(values[5] == 0.0)
+    return out
+
+
+def score_photos(photos, measures, settings, flat_zero):
+    """Per measure: skills of another crop of the same photograph and of other photographs, P per target."""
+    names = np.array([crop.id.split("@")[0] for crop in photos])
+    out = {m: {"same": [], "other": [], "p_textures": [], "p_all": []} for m in measures}
+    for i, target in enumerate(photos):
+        scored = skills(target.image, [p.image for p in photos] + [metrics.mean_colour_image(target.image)],
+                        measures, settings)
+        same = [j for j in range(len(photos)) if j != i and names[j] == names[i]]
+        other = [j for j in range(len(photos)) if names[j] != names[i]]
+        for m in measures:
+            values = scored[m]
+            out[m]["same"] += list(values[same])
+            out[m]["other"] += list(values[other])
+            p = probability(values[same], values[other])
+            out[m]["p_all"].append(p)
+            if names[i] in SKIMAGE_SETS["textures"]:
+                out[m]["p_textures"].append(p)
+            flat_zero[m] &= bool(values[-1] == 0.0)
+    return out
+
+
+def score_corpus(corpus, measures, settings, flat_zero):
+    """Per measure: skills of the same shader at another time and offset, of other shaders, P per target."""
+    first, moved = corpus
+    out = {m: {"same": [], "other": [], "p": []} for m in measures}
+    for i, target in enumerate(first):
+        others = [image for j, image in enumerate(first) if j != i]
+        scored = skills(target, [moved[i], metrics.mean_colour_image(target), *others], measures, settings)
+        for m in measures:
+            values = scored[m]
+            out[m]["same"].append(values[0])
+            out[m]["other"] += list(values[2:])
+            out[m]["p"].append(probability(values[:1], values[2:]))
+            flat_zero[m] &= bool(values[1] == 0.0)
+    return out
+
+
+def signed(value) -> str:
+    return f"{value:+.2f}"
+
+
+def report(console, args, measures, textures, photos, shader, counts, ms, flat_zero, seconds):
+    med = np.median
+    console.print(median_table(
+        f"Same look against another: medians of skill, P(same > other) ({counts[0]} texture targets, "
+        f"{counts[1]} photo crops, {counts[2]} corpus shaders)",
+        ["translated", "below flat", "family: same", "other", "P", "photo: same", "other", "P textures", "P all",
+         "corpus: same", "other", "P"],
+        [(m, [signed(med(textures[m]["translated"])), f"{np.mean(np.array(textures[m]['translated']) < 0):.0%}",
+              signed(med(textures[m]["same"])), signed(med(textures[m]["other"])), f"{np.mean(textures[m]['p']):.2f}",
+              signed(med(photos[m]["same"])), signed(med(photos[m]["other"])),
+              f"{np.mean(photos[m]['p_textures']):.2f}", f"{np.mean(photos[m]['p_all']):.2f}"]
+          + ([signed(med(shader[m]["same"])), signed(med(shader[m]["other"])), f"{np.mean(shader[m]['p']):.2f}"]
+             if shader else ["-", "-", "-"])) for m in measures]))
+    if shader is None:
+        console.print(f"corpus part skipped: {args.corpus} not found (the Shadertoy corpus is not in the repository)"
+                      if args.corpus_n else "corpus part skipped: --corpus-n 0")
+    console.print(median_table(
+        f"Fooling cases on the {counts[0]} texture targets: median skill, and the share of targets where the "
+        "translated right program beats each by more than 0.5",
+        list(FOOLING) + [f"beats {name}" for name in FOOLING[2:]],
+        [(m, [signed(med(textures[m][n])) for n in FOOLING]
+          + [f"{probability_paired(np.array(textures[m]['translated']) - 0.5, textures[m][n]):.0%}"
+             for n in FOOLING[2:]]) for m in measures]))
+    console.print("Cost, ms per candidate on one core with the target prepared (best of 3): "
+                  + ", ".join(f"{k} {v:.1f}" for k, v in ms.items())
+                  + f"; rendering took {seconds[0]:.0f} s, scoring {seconds[1]:.0f} s")
+    goals = [("translated copies: median appearance skill >= 0.85", med(textures["appearance"]["translated"]), 0.85),
+             ("another crop of the same texture photograph beats another photograph's: P >= 0.90",
+              np.mean(photos["appearance"]["p_textures"]), 0.90)]
+    for text, value, goal in goals:
+        console.print(f"goal {'met' if value >= goal else 'NOT met'}: {text} (got {value:.3f})")
+    console.print(f"goal {'met' if flat_zero['appearance'] else 'NOT met'}: the flat mean-colour image scores exactly "
+                  f"0 on every target ({', '.join(m for m in measures if flat_zero[m])} do)")
+    if args.size == 96:
+        console.print(f"goal {'met' if ms['appearance'] <= 20 else 'NOT met'}: <= 20 ms per candidate at 96 px on one "
+                      f"core (got {ms['appearance']:.1f} ms batched, {ms['appearance 1 by 1']:.1f} ms one at a time)")
+    else:
+        console.print("goal not checked: the 20 ms goal is stated at 96 px (--size 96)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -177,117 +287,22 @@ def main(argv: list[str] | None = None) -> None:
 
     start = time.perf_counter()
     with RenderPool(workers=args.workers, timeout=10.0) as pool:
-        targets, moved, reseeded, families = texture_cases(pool, args)
+        cases = texture_cases(pool, args)
         corpus = corpus_cases(pool, args) if args.corpus_n > 0 else None
     rendered = time.perf_counter() - start
-    families = np.array(families)
     photos = [crop for picture in skimage_pictures(",".join(SKIMAGE_PHOTOS))
               for crop in random_crops([picture], size=args.size, count=args.crops, seed=args.crop_seed)]
-    names = np.array([crop.id.split("@")[0] for crop in photos])
-
     start = time.perf_counter()
     flat_zero = {m: True for m in measures}
-    translated_skills = {m: [] for m in measures}
-    family = {m: {"same": [], "other": [], "p": []} for m in measures}
-    fooling = {m: {k: [] for k in ("translated", "another seed", "white noise", "shuffled", "stripe", "flat")}
-               for m in measures}
-    for i, target in enumerate(targets):
-        fakes = impostors(target, seed=i)
-        others = [j for j in range(len(targets)) if families[j] != families[i]]
-        candidates = [moved[i], reseeded[i], *fakes.values(), *(reseeded[j] for j in others)]
-        scored = skills(target, candidates, measures, settings)
-        for m in measures:
-            values = scored[m]
-            translated_skills[m].append(values[0])
-            family[m]["same"].append(values[1])
-            family[m]["other"] += list(values[6:])
-            family[m]["p"].append(probability(values[1:2], values[6:]))
-            for k, name in enumerate(fooling[m]):
-                fooling[m][name].append(values[k])
-            flat_zero[m] &= bool(values[5] == 0.0)
-    photo = {m: {"same": [], "other": [], "p_textures": [], "p_all": []} for m in measures}
-    for i, target in enumerate(photos):
-        scored = skills(target.image, [p.image for p in photos] + [metrics.mean_colour_image(target.image)],
-                        measures, settings)
-        same = [j for j in range(len(photos)) if j != i and names[j] == names[i]]
-        other = [j for j in range(len(photos)) if names[j] != names[i]]
-        for m in measures:
-            values = scored[m]
-            photo[m]["same"] += list(values[same])
-            photo[m]["other"] += list(values[other])
-            p = probability(values[same], values[other])
-            photo[m]["p_all"].append(p)
-            if names[i] in SKIMAGE_SETS["textures"]:
-                photo[m]["p_textures"].append(p)
-            flat_zero[m] &= bool(values[-1] == 0.0)
-    shader = None
-    if corpus is not None:
-        shader = {m: {"same": [], "other": [], "p": []} for m in measures}
-        first, moved_corpus = corpus
-        for i, target in enumerate(first):
-            others = [image for j, image in enumerate(first) if j != i]
-            scored = skills(target, [moved_corpus[i], metrics.mean_colour_image(target), *others], measures, settings)
-            for m in measures:
-                values = scored[m]
-                shader[m]["same"].append(values[0])
-                shader[m]["other"] += list(values[2:])
-                shader[m]["p"].append(probability(values[:1], values[2:]))
-                flat_zero[m] &= bool(values[1] == 0.0)
-    scored_s = time.perf_counter() - start
+    textures = score_textures(cases, measures, settings, flat_zero)
+    photo = score_photos(photos, measures, settings, flat_zero)
+    shader = score_corpus(corpus, measures, settings, flat_zero) if corpus else None
+    scored = time.perf_counter() - start
+    targets = cases[0]
     ms = cost(targets[:: max(1, len(targets) // 4)][:4], [p.image for p in photos], min(args.batch, len(photos)),
               settings)
-
-    def f(value):
-        return f"{value:+.2f}"
-
-    def share(values, below=0.0):
-        return f"{np.mean(np.asarray(values) < below):.0%}"
-
-    console.print(median_table(
-        f"Same look against another: medians of skill, P(same > other) ({len(targets)} texture targets, "
-        f"{len(photos)} photo crops, {len(corpus[0]) if corpus else 0} corpus shaders)",
-        ["translated", "below flat", "family: same", "other", "P", "photo: same", "other", "P textures", "P all",
-         "corpus: same", "other", "P"],
-        [(m, [f(np.median(translated_skills[m])), share(translated_skills[m]), f(np.median(family[m]["same"])),
-              f(np.median(family[m]["other"])), f"{np.mean(family[m]['p']):.2f}", f(np.median(photo[m]["same"])),
-              f(np.median(photo[m]["other"])), f"{np.mean(photo[m]['p_textures']):.2f}",
-              f"{np.mean(photo[m]['p_all']):.2f}"]
-          + ([f(np.median(shader[m]["same"])), f(np.median(shader[m]["other"])), f"{np.mean(shader[m]['p']):.2f}"]
-             if shader else ["-", "-", "-"])) for m in measures]))
-    if corpus is None:
-        console.print(f"corpus part skipped: {args.corpus} not found (the Shadertoy corpus is not in the repository)")
-    names_fooling = list(fooling["appearance"])
-    console.print(median_table(
-        f"Fooling cases on the {len(targets)} texture targets: median skill, and the share of targets where the "
-        "translated right program beats each",
-        names_fooling + [f"beats {name}" for name in names_fooling[2:]],
-        [(m, [f(np.median(fooling[m][n])) for n in names_fooling]
-          + [f"{probability_paired(fooling[m]['translated'], fooling[m][n]):.0%}" for n in names_fooling[2:]])
-         for m in measures]))
-    console.print("Cost, ms per candidate on one core with the target prepared (best of 3): "
-                  + ", ".join(f"{k} {v:.1f}" for k, v in ms.items())
-                  + f"; rendering took {rendered:.0f} s, scoring {scored_s:.0f} s")
-    appearance = "appearance"
-    goals = [
-        ("translated copies: median appearance skill >= 0.85", np.median(translated_skills[appearance]), 0.85),
-        ("another crop of the same texture photograph beats another photograph's: P >= 0.90",
-         np.mean(photo[appearance]["p_textures"]), 0.90),
-    ]
-    for text, value, goal in goals:
-        console.print(f"goal {'met' if value >= goal else 'NOT met'}: {text} (got {value:.3f})")
-    console.print(f"goal {'met' if flat_zero[appearance] else 'NOT met'}: the flat mean-colour image scores exactly 0 "
-                  f"on every target ({', '.join(m for m in measures if flat_zero[m])} do)")
-    if args.size == 96:
-        console.print(f"goal {'met' if ms['appearance'] <= 20 else 'NOT met'}: <= 20 ms per candidate at 96 px on one "
-                      f"core (got {ms['appearance']:.1f} ms batched, {ms['appearance 1 by 1']:.1f} ms one at a time)")
-    else:
-        console.print("goal not checked: the 20 ms goal is stated at 96 px (--size 96)")
-
-
-def probability_paired(a, b) -> float:
-    """Share of targets where `a` beats `b` (ties half)."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    return float(np.mean((a > b) + 0.5 * (a == b)))
+    counts = (len(targets), len(photos), len(corpus[0]) if corpus else 0)
+    report(console, args, measures, textures, photo, shader, counts, ms, flat_zero, (rendered, scored))
 
 
 if __name__ == "__main__":
