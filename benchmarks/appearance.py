@@ -15,7 +15,9 @@ Targets and candidates, every one `--size` px (rendered by the project's rendere
     `--corpus-stride`-th row that renders and is not flat) at iTime 0, against the same shader at iTime 2
     and shifted by `--offset`, and against each other shader at iTime 0. Skipped, with a note, without the file;
 (e) fooling: for each texture target, `earthshader.image.impostors` (white noise, its pixels shuffled, a single
-    stripe, its flat mean colour), beside the right program translated and the right family at another seed.
+    stripe, its flat mean colour), beside the right program translated and the right family at another seed;
+(f) edits of every target above (`EDITS`): its quadrants swapped, mirrored, upside down, a quarter turn, its
+    colour channels rotated, its colours inverted, its centre zoomed 2x: what a measure does and does not see.
 
 Measures: `ssim`, `edges`, `pixel` and their mean `structure` exactly as the evaluation scores them
 (`earthshader.evaluation.scoring.TargetScorer`), and `appearance` (`earthshader.image.appearance`); every
@@ -152,6 +154,38 @@ def cost(targets, candidates, batch, settings) -> dict[str, float]:
     return {name: 1000 * min(values) for name, values in times.items()}
 
 
+def zoomed(image: np.ndarray) -> np.ndarray:
+    """The centre half of the picture, enlarged 2x (nearest neighbour) to the picture's size."""
+    height, width = image.shape[:2]
+    centre = image[height // 4:height // 4 + (height + 1) // 2, width // 4:width // 4 + (width + 1) // 2]
+    return np.repeat(np.repeat(centre, 2, 0), 2, 1)[:height, :width]
+
+
+EDITS = {  # square pictures (an edit that changes the shape is skipped)
+    "quadrants swapped": lambda im: np.roll(im, (im.shape[0] // 2, im.shape[1] // 2), axis=(0, 1)),
+    "mirrored": lambda im: im[:, ::-1],
+    "upside down": lambda im: im[::-1],
+    "quarter turn": np.rot90,
+    "channels rotated": lambda im: im[..., [2, 0, 1]],
+    "colours inverted": lambda im: 255 - im,
+    "zoomed 2x": zoomed,
+}
+
+
+def score_edits(images, measures, settings):
+    """Per measure and edit: the skills of each image's edited self."""
+    out = {m: {name: [] for name in EDITS} for m in measures}
+    for image in images:
+        edited = [np.ascontiguousarray(edit(image)) for edit in EDITS.values()]
+        if any(e.shape != image.shape for e in edited):
+            continue
+        scored = skills(image, edited, measures, settings)
+        for m in measures:
+            for name, value in zip(EDITS, scored[m]):
+                out[m][name].append(value)
+    return out
+
+
 FOOLING = ("translated", "another seed", "white noise", "shuffled", "stripe", "flat")
 
 
@@ -216,7 +250,7 @@ def signed(value) -> str:
     return f"{value:+.2f}"
 
 
-def report(console, args, measures, textures, photos, shader, counts, ms, flat_zero, seconds):
+def report(console, args, measures, textures, photos, shader, edits, counts, ms, flat_zero, seconds):
     med = np.median
     console.print(median_table(
         f"Same look against another: medians of skill, P(same > other) ({counts[0]} texture targets, "
@@ -239,6 +273,10 @@ def report(console, args, measures, textures, photos, shader, counts, ms, flat_z
         [(m, [signed(med(textures[m][n])) for n in FOOLING]
           + [f"{probability_paired(np.array(textures[m]['translated']) - 0.5, textures[m][n]):.0%}"
              for n in FOOLING[2:]]) for m in measures]))
+    console.print(median_table(
+        f"Edits of the {len(edits['appearance']['mirrored'])} targets themselves: median skill (lowest)",
+        list(EDITS), [(m, [f"{signed(med(edits[m][n]))} ({min(edits[m][n]):+.2f})" for n in EDITS])
+                      for m in measures]))
     console.print("Cost, ms per candidate on one core with the target prepared (best of 3): "
                   + ", ".join(f"{k} {v:.1f}" for k, v in ms.items())
                   + f"; rendering took {seconds[0]:.0f} s, scoring {seconds[1]:.0f} s")
@@ -297,12 +335,14 @@ def main(argv: list[str] | None = None) -> None:
     textures = score_textures(cases, measures, settings, flat_zero)
     photo = score_photos(photos, measures, settings, flat_zero)
     shader = score_corpus(corpus, measures, settings, flat_zero) if corpus else None
+    edits = score_edits(list(cases[0]) + [p.image for p in photos] + (list(corpus[0]) if corpus else []),
+                        measures, settings)
     scored = time.perf_counter() - start
     targets = cases[0]
     ms = cost(targets[:: max(1, len(targets) // 4)][:4], [p.image for p in photos], min(args.batch, len(photos)),
               settings)
     counts = (len(targets), len(photos), len(corpus[0]) if corpus else 0)
-    report(console, args, measures, textures, photo, shader, counts, ms, flat_zero, (rendered, scored))
+    report(console, args, measures, textures, photo, shader, edits, counts, ms, flat_zero, (rendered, scored))
 
 
 if __name__ == "__main__":

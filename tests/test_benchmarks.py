@@ -64,7 +64,7 @@ def test_appearance_benchmark_prints_every_measure_and_goal(monkeypatch, capsys)
                monkeypatch)
     out = capsys.readouterr().out
     rows = [line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│")]
-    assert rows == ["ssim", "edges", "pixel", "structure", "appearance"] * 2  # the same-look and fooling tables
+    assert rows == ["ssim", "edges", "pixel", "structure", "appearance"] * 3  # same look, fooling, edits
     assert "goal met: the flat mean-colour image scores exactly 0 on every target" in out
     assert "corpus part skipped: --corpus-n 0" in out and "goal not checked: the 20 ms goal" in out
     assert out.count("goal met") + out.count("goal NOT met") == 3
