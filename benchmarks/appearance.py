@@ -10,7 +10,8 @@ Targets and candidates, every one `--size` px (rendered by the project's rendere
     against the same program with `fragCoord` shifted by `--offset` pixels (`earthshader.glsl.wrap`);
 (b) family: the same family at another seed, against another family at another seed (every pair);
 (c) photographs: `--crops` random crops of each of scikit-image's bundled photographs
-    (`earthshader.data.pictures`); another crop of the same photograph against a crop of another one;
+    (`earthshader.data.pictures`; flat crops drawn again); another crop of the same photograph against a crop
+    of another one;
 (d) corpus: `--corpus-n` shaders of the Shadertoy corpus (`--corpus`, read through `read_source`; every
     `--corpus-stride`-th row that renders and is not flat) at iTime 0, against the same shader at iTime 2
     and shifted by `--offset`, and against each other shader at iTime 0. Skipped, with a note, without the file;
@@ -328,8 +329,9 @@ def main(argv: list[str] | None = None) -> None:
         cases = texture_cases(pool, args)
         corpus = corpus_cases(pool, args) if args.corpus_n > 0 else None
     rendered = time.perf_counter() - start
-    photos = [crop for picture in skimage_pictures(",".join(SKIMAGE_PHOTOS))
-              for crop in random_crops([picture], size=args.size, count=args.crops, seed=args.crop_seed)]
+    photos = [crop for picture in skimage_pictures(",".join(SKIMAGE_PHOTOS))  # not flat (white sky): no skill there
+              for crop in random_crops([picture], size=args.size, count=args.crops, seed=args.crop_seed,
+                                       keep=lambda image: not metrics.is_flat(image))]
     start = time.perf_counter()
     flat_zero = {m: True for m in measures}
     textures = score_textures(cases, measures, settings, flat_zero)
