@@ -14,7 +14,7 @@ an identical image, exactly 0 for the target's mean-colour image, negative when 
     from earthshader.image.metrics import similarity_skill
     score, flat_score, skill = similarity_skill("appearance", render, target)   # flat_score == 0.0
 
-How (the choices and the benchmark behind them: docs/eval.md, "Appearance"):
+How (the benchmark behind each choice: docs/eval.md, "Appearance", and docs/experiments/2026-12-06-*):
 
 - Geometry: images whose shorter side exceeds `max_side` (512) are area-averaged (Pillow's BOX filter) down
   to it; then both sides are centre-cropped to a multiple of 2**scales (at most 2**scales - 1 pixels).
@@ -29,14 +29,15 @@ How (the choices and the benchmark behind them: docs/eval.md, "Appearance"):
   target's own correlations. Every candidate whose luma varies by less than half a grey level takes
   exactly that reference, so a flat candidate's texture term is the target's flat distance, bit for bit.
 - Colour: `metrics.palette_quantiles` against the target's, as a skill over the mean-colour image.
-- Score: 1 - (0.75 d_texture / d_texture_flat + 0.25 d_colour / d_colour_flat). A term whose flat
+- Score: 1 - (0.75 d_texture / d_texture_flat + 0.25 d_colour / d_colour_flat) (`colour_weight`). A term whose flat
   distance is 0 (the target's luma is flat: texture; its colours are one: colour) is left out; a target
   with neither is flat, and then the score is the raw palette similarity (1 for its own colour, so the
   skill is NaN, as for every metric).
 
-Not seen: where things are (layout), the shape of single objects beyond their band statistics, colour
-texture (which colour goes with which pattern: colours are compared as a distribution), and scales
-coarser than the working image's coarsest band. Identical statistics do not mean an identical image.
+Not seen: where things are (layout: the statistics are global and periodic, so a circular shift scores 1),
+the shape of single objects beyond their band statistics, which colour goes with which pattern (colours are
+compared as a distribution), much of a mirror image, a quarter turn or inverted contrast, and scales coarser
+than the working image's coarsest band. Identical statistics do not mean an identical image.
 
 >>> import numpy as np
 >>> y, x = np.mgrid[0:160, 0:160]
