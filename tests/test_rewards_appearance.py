@@ -113,3 +113,18 @@ def test_scored_in_one_batch_per_target_on_one_torch_thread_leaving_the_trainer_
     assert [size for _, _, size in calls] == [1, 4]  # the target, then its 4 distinct renders in one batch
     assert all(not in_main and threads == 1 for in_main, threads, _ in calls)
     assert torch.get_num_threads() == before
+
+
+def test_an_animated_target_is_scored_frame_by_frame_in_batches(cache):
+    from reward_helpers import real_pool
+
+    moving = ("void mainImage(out vec4 c, in vec2 p) { vec2 q = p + vec2(9.0 * iTime, 0.0);\n"
+              "    c = vec4(0.5 + 0.5 * sin(q.x / 3.0 + 2.0 * sin(q.y / 7.0)), 0.5 + 0.5 * cos(q.y / 5.0), 0.3, 1.0); }")
+    frames = real_pool().render(moving, 64, 64, times=[0.0, 1.5]).frames
+    assert len(frames) == 2 and not np.array_equal(frames[0], frames[1])
+    flat = solid(mean_colour_image(frames[0])[0, 0] / 255.0)
+    reward = AppearanceReward(cache=cache)
+    values = reward(prompts=[[]] * 3, completions=[completion(c) for c in (moving, translated(moving, 5, 11), flat)],
+                    frames=[frames] * 3, times=[[0.0, 1.5]] * 3)
+    assert values[0] == pytest.approx(1.0, abs=1e-6) and values[1] > 0.6
+    assert 0.0 <= values[2] < 0.05  # the flat colour of frame 0 against both frames' means
