@@ -34,7 +34,7 @@ How (the benchmark behind each choice: docs/eval.md, "Appearance", and docs/expe
   with neither is flat, and then the score is the raw palette similarity (1 for its own colour, so the
   skill is NaN, as for every metric).
 
-Not seen: where things are (layout: the statistics are global and periodic, so a circular shift scores 1),
+Not seen: where things are (layout: the statistics are global and periodic: a circular shift scores about 1),
 the shape of single objects beyond their band statistics, which colour goes with which pattern (colours are
 compared as a distribution), much of a mirror image, a quarter turn or inverted contrast, and scales coarser
 than the working image's coarsest band. Identical statistics do not mean an identical image.
