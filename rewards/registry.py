@@ -6,7 +6,7 @@
     GRPOTrainer(..., reward_funcs=funcs)
 
 A name is looked up as:
-1. a built-in (`BUILTIN_REWARDS`: compiles, entropy, ssim, pixel, edges, palette, length, format);
+1. a built-in (`BUILTIN_REWARDS`: compiles, entropy, ssim, pixel, edges, palette, length, format, appearance);
 2. an installed plugin: an entry point in the `earthshader.rewards` group, e.g. in a plugin's pyproject.toml
        [project.entry-points."earthshader.rewards"]
        brightness = "my_pkg.rewards:Brightness"
@@ -25,7 +25,7 @@ import importlib
 import inspect
 from importlib.metadata import entry_points
 
-from rewards.image import EdgesReward, EntropyReward, PaletteReward, PixelReward, SSIMReward
+from rewards.image import AppearanceReward, EdgesReward, EntropyReward, PaletteReward, PixelReward, SSIMReward
 from rewards.program import CompilesReward, FormatReward, LengthReward
 
 #: Entry-point group through which installed packages add rewards.
@@ -35,7 +35,8 @@ ENTRY_POINT_GROUP = "earthshader.rewards"
 BUILTIN_REWARDS = {
     cls.name: cls
     for cls in (
-        CompilesReward, EntropyReward, SSIMReward, PixelReward, EdgesReward, PaletteReward, LengthReward, FormatReward
+        CompilesReward, EntropyReward, SSIMReward, PixelReward, EdgesReward, PaletteReward, LengthReward, FormatReward,
+        AppearanceReward,
     )
 }
 
