@@ -5,6 +5,9 @@
     python -m earthshader.logs runs/grpo-tiny --top 3         # the three best samples with their code
     python -m earthshader.logs runs/grpo-tiny --follow        # refresh every few seconds until Ctrl-C
 
+A look-and-fix run (docs/look-and-fix.md) shows each top sample's turn 1 above its last turn, and its PNG grids
+(`grids/step_NNNNNN.png`) show target | turn 1 | last turn for the best and the worst episode of a few targets.
+
 Reads `metrics.jsonl` (one line per logging step) and `samples.jsonl` (one line per completion), as
 `earthshader.training.run_log` writes them, line by line as bytes: a torn last line of a file still being
 written (even one cut inside a multi-byte character) is skipped, and so is a damaged line, with a count of
@@ -104,10 +107,17 @@ def top_samples(samples: list[dict], k: int) -> list:
         scores = ", ".join(f"{n} {v:.2f}" for n, v in row["rewards"].items() if _number(v) is not None)
         parts.append(f"[bold]#{rank}[/] step {row['step']}, prompt {escape(printable_id(row['prompt_id']))}, "
                      f"total {row['total']:.3f} ({escape(printable_id(scores))})")
+        turns = row.get("turn_codes")
+        if isinstance(turns, list) and len(turns) > 1 and all(isinstance(t, str) for t in turns):
+            parts += ["turn 1:", Syntax(_printable(turns[0] or "(no program)"), "glsl", theme="ansi_dark"),
+                      f"turn {len(turns)} (the rewards' program; grids/ show target | turn 1 | last turn):"]
         code = row.get("code") or row.get("completion") or "(empty)"
-        code = code.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(code, str) else "(damaged)"
-        parts.append(Syntax(code, "glsl", theme="ansi_dark"))
+        parts.append(Syntax(_printable(code) if isinstance(code, str) else "(damaged)", "glsl", theme="ansi_dark"))
     return parts
+
+
+def _printable(code: str) -> str:
+    return code.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def view(run_dir: Path, step: int | None, top: int) -> Group:

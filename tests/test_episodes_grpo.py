@@ -102,6 +102,8 @@ def test_two_grpo_steps_over_two_turn_episodes_see_every_image_and_train_no_obse
 
     trainer, _ = grpo_stage.build_trainer(*episode_arguments(fenced_model, pictures, tmp_path), "cpu")
     tokenizer, image_id = trainer.processing_class.tokenizer, trainer.processing_class.image_token_id
+    video_id = tokenizer.convert_tokens_to_ids("<|video_pad|>")
+    assert {image_id, video_id} <= set(trainer.generation_kwargs["suppress_tokens"])  # never sampled (environment.py)
     probe, batches = ForwardProbe(trainer.model, image_id), []
 
     class KeepBatch(TrainerCallback):

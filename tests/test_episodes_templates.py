@@ -25,7 +25,7 @@ from earthshader.episodes.agent_template import (
     stock_template,
     use_agent_templates,
 )
-from earthshader.episodes.environment import LookEnvironment, observation_tokens
+from earthshader.episodes.environment import LookEnvironment, observation_tokens, without_vision_tokens
 from earthshader.modeling import prompts
 from earthshader.modeling.loading import load_processor
 
@@ -157,3 +157,9 @@ def test_an_observation_costs_its_image_tokens_and_a_few_words(processor):
     tokens = observation_tokens(processor, 84)  # three long compiler messages: under 200 tokens of words
     assert 2 * prompts.image_tokens(84) < tokens < 2 * prompts.image_tokens(84) + 200
     assert observation_tokens(processor, 224) - tokens == 2 * (prompts.image_tokens(224) - prompts.image_tokens(84))
+
+
+def test_episodes_never_sample_an_image_or_video_token(processor):
+    ids = [processor.image_token_id, processor.tokenizer.convert_tokens_to_ids("<|video_pad|>")]
+    assert without_vision_tokens({"top_k": 5}, processor, use_vllm=False) == {"top_k": 5, "suppress_tokens": sorted(ids)}
+    assert without_vision_tokens(None, processor, use_vllm=True) == {"bad_words": ["<|video_pad|>"]}

@@ -135,12 +135,31 @@ def check_completion_budget(processor, max_completion_length: int, max_turns: in
     return per_turn
 
 
+def without_vision_tokens(generation_kwargs: dict | None, processor, use_vllm: bool) -> dict:
+    """Generation options that forbid sampling `<|image_pad|>` and `<|video_pad|>` (and keep the user's own).
+
+    With tool images TRL 1.16 rebuilds the token types of the whole sequence, completions included: a sampled
+    `<|video_pad|>` becomes a video with no frames and the forward fails; a sampled `<|image_pad|>` leaves more
+    image tokens than features, and TRL then drops every image of the batch. TRL suppresses the image token
+    alone, in transformers' `generate` only (vLLM's own ban: `earthshader.training.grpo_trainer`)."""
+    kwargs = dict(generation_kwargs or {})
+    tokens = [processor.image_token, "<|video_pad|>"]
+    if use_vllm:
+        kwargs["bad_words"] = [*kwargs.get("bad_words", []), "<|video_pad|>"]
+    else:
+        ids = [processor.tokenizer.convert_tokens_to_ids(token) for token in tokens]
+        kwargs["suppress_tokens"] = sorted({*kwargs.get("suppress_tokens", []), *ids})
+    return kwargs
+
+
 def episode_options(processor, training_args, *, max_turns: int, observation_size: int, blank: bool = False) -> dict:
     """Keyword arguments for the GRPO trainer (`environment_factory`), with the agent templates set on `processor`
     (`earthshader.episodes.agent_template`), `max_tool_calling_iterations` = `max_turns - 1`, the budget checked."""
     per_turn = check_completion_budget(processor, training_args.max_completion_length, max_turns, observation_size)
     use_agent_templates(processor)
     training_args.max_tool_calling_iterations = max_turns - 1
+    training_args.generation_kwargs = without_vision_tokens(training_args.generation_kwargs, processor,
+                                                            training_args.use_vllm)
     logger.info("look and fix: %d turns; observations of %d px; each program can use about %d of the %d completion "
                 "tokens", max_turns, observation_size, per_turn, training_args.max_completion_length)
     factory = functools.partial(LookEnvironment, observation_size=observation_size, blank=blank)

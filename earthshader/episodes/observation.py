@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PIL import Image
 
-from earthshader.evaluation.scoring import TargetScorer
+from earthshader.evaluation.scoring import SKILL_FLOOR, TargetScorer
 from earthshader.image import metrics
 from earthshader.image.appearance import AppearanceScorer
 from earthshader.modeling import prompts
@@ -51,10 +51,15 @@ SCORERS_KEPT = 64
 
 
 def picture_figures(structure: TargetScorer, appearance: AppearanceScorer | None, images: list) -> list[dict]:
-    """The figures of each image against one target: every figure of look and fix is computed here."""
+    """The figures of each image against one target: every figure of look and fix is computed here. Both are
+    floored at the evaluation's `SKILL_FLOOR` (-1), as `skill` is, so one black render cannot outweigh many."""
     looks = appearance.skills(list(images)) if appearance is not None else [math.nan] * len(images)
-    return [{"structure": float(structure.scores(image)["skill"]), "appearance": float(look)}
+    return [{"structure": float(structure.scores(image)["skill"]), "appearance": _floored(float(look))}
             for image, look in zip(images, looks)]
+
+
+def _floored(value: float) -> float:
+    return value if math.isnan(value) else max(SKILL_FLOOR, value)
 
 
 class TargetFigures:

@@ -5,6 +5,7 @@
     episodes = run_episodes(model, processor, images, settings, pool=pool)     # one episode per picture
     episodes[0].turns[0].code, episodes[0].turns[1].figures, episodes[0].turns[0].observation.text
     table = turn_table(episodes)        # {"structure": targets x turns, "appearance": ..., "rendered": ...}
+    episodes, table = score_turns(model, processor, targets, settings, pool=pool)   # evaluation targets
 
 Turn 1 is today's answer (`earthshader.modeling.generation`, the shared prompt). Each later turn sees the
 conversation so far: the picture and instruction, every earlier answer, and after each one its observation
@@ -146,3 +147,11 @@ def turn_table(episodes: list[Episode]) -> dict[str, np.ndarray]:
             for name in FIGURES:
                 table[name][i, t] = turn.scores[name]
     return table
+
+
+def score_turns(model, processor, targets, settings: EpisodeSettings, *, pool) -> tuple[list[Episode], dict]:
+    """Episodes for targets that carry `.image` and `.time` (evaluation targets, data rows), and their
+    `turn_table`: what `eval --turns N` and the benchmarks report for every turn."""
+    episodes = run_episodes(model, processor, [t.image for t in targets], settings, pool=pool,
+                            times=[float(getattr(t, "time", 0.0) or 0.0) for t in targets])
+    return episodes, turn_table(episodes)
