@@ -76,3 +76,25 @@ def test_saved_correction_rows_load_back_and_a_wrong_folder_is_named(pairs, rend
     assert [len(r["images"]) for r in back] == [3, 3]
     with pytest.raises(SourceError, match="--correction_dataset .*not a saved dataset"):
         correction_examples.load_rows(tmp_path / "nothing")
+
+
+def test_the_models_own_sample_fixed_by_refinement_becomes_a_correction_row(pairs, render_pool):
+    """Expert iteration's teacher samples (here: each program with its numbers moved), refines, keeps the fix."""
+    from earthshader.glsl.breakage import break_program
+    from earthshader.training.expert_iteration import RoundSettings
+
+    targets = [p for p in pairs if "* " in p.code][:2]
+    moved = {p.id: break_program(p.code, "numbers", np.random.default_rng(3)) for p in targets}
+
+    def sampler(model, processor, images, k, **options):
+        return [[prompts.format_completion(moved[t.id])] * k for t in targets]
+
+    settings = RoundSettings(k=1, refine_budget=60, margin=-1.0)
+    rows = correction_examples.own_fix_rows(None, None, targets, settings, pool=render_pool, image_size=84,
+                                            sampler=sampler)
+    assert rows and all(row["source"] == "correction:own-fix" for row in rows)
+    for row in rows:
+        sample = row["prompt"][1]["content"][0]["text"]
+        fix = row["completion"][0]["content"][0]["text"]
+        assert sample in [prompts.format_completion(m) for m in moved.values()] and fix != sample
+        assert "Your render and its difference from the target: structure" in row["prompt"][2]["content"][-1]["text"]

@@ -74,12 +74,13 @@ def row_tokens(processor, row: dict) -> int:
 
 
 def own_fix_rows(model, processor, targets, settings, *, pool, image_size: int,
-                 observation_size: int | None = None) -> list[dict]:
+                 observation_size: int | None = None, sampler=None) -> list[dict]:
     """Correction rows from the model's own samples that refinement fixed (module docstring). `targets` are
-    evaluation targets (`.image`, `.time`, `.id`), `settings` expert iteration's `RoundSettings`."""
+    evaluation targets (`.image`, `.time`, `.id`), `settings` expert iteration's `RoundSettings`; `sampler`
+    stands in for the model's sampling (`collect_round`'s)."""
     from earthshader.training.expert_iteration import collect_round
 
-    collected = collect_round(model, processor, targets, settings, pool=pool)
+    collected = collect_round(model, processor, targets, settings, pool=pool, sampler=sampler)
     fixed = [p for p in collected.pairs if p.get("refined") and p.get("sample_code")]
     side = prompts.observation_image_size(image_size, observation_size)
     rows = []
