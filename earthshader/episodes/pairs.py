@@ -46,9 +46,10 @@ class BrokenCase:
 
 
 def broken_programs(pairs, n: int, *, pool, seed: int = 0, breaks=BREAKS) -> tuple[list[BrokenCase], dict]:
-    """Up to `n` broken copies of the pairs' programs (each pair has `.image`, its render, and `.code`): kinds taken
-    in turn, pairs in an order drawn with `seed`, a draft for every two rows asked beyond `n` so that breaks that
-    do nothing can be dropped; and counts per "kind:kept", "kind:not applicable", "kind:no effect"."""
+    """Up to `n` broken copies of the pairs' programs (each pair has `.image`, its render, and `.code`), and counts
+    per "kind:outcome". Kinds are taken in turn, pairs in an order drawn with `seed`; up to `2 n` drafts are
+    rendered so that breaks with no effect can be dropped ("no effect"), drafts left over are "spare", and a break
+    that finds no place in a program is "not applicable"."""
     unknown = [kind for kind in breaks if kind not in BREAKS]
     if unknown or not breaks:
         raise ValueError(f"unknown breaks {unknown}; breaks: {', '.join(BREAKS)}")
@@ -73,10 +74,10 @@ def broken_programs(pairs, n: int, *, pool, seed: int = 0, breaks=BREAKS) -> tup
             results[i] = result
     cases = []
     for (target, code, kind, broken), result in zip(drafts, results):
-        kept = _does_what_it_claims(kind, target, result) and len(cases) < n
-        if kept:
+        works = _does_what_it_claims(kind, target, result)
+        outcome = "no effect" if not works else "kept" if len(cases) < n else "spare"
+        if outcome == "kept":
             cases.append(BrokenCase(target, code, kind, broken, result))
-        outcome = "kept" if kept else "no effect" if not _does_what_it_claims(kind, target, result) else "spare"
         counts[f"{kind}:{outcome}"] = counts.get(f"{kind}:{outcome}", 0) + 1
     return cases, counts
 
