@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from earthshader.image import metrics
 from rewards.base import RenderReward, SimilarityReward
+from rewards.builtin import builtin_reward
 
 
+@builtin_reward
 class EntropyReward(RenderReward):
     """Visual entropy of the render (grey-level histogram, `metrics.visual_entropy`). Range [0, 1].
 
@@ -52,6 +54,7 @@ class EntropyReward(RenderReward):
         return entropy
 
 
+@builtin_reward
 class SSIMReward(SimilarityReward):
     """Colour SSIM (scikit-image, mean over R, G, B) to the target, as skill over its mean-colour image.
     Range [0, 1].
@@ -77,6 +80,7 @@ class SSIMReward(SimilarityReward):
         return metrics.ssim(candidate, target, scales=self.scales)
 
 
+@builtin_reward
 class PixelReward(SimilarityReward):
     """Blurred pixel L2 (`metrics.pixel_similarity`) as skill over the mean-colour image. Range [0, 1].
 
@@ -102,6 +106,7 @@ class PixelReward(SimilarityReward):
         return metrics.compare_blurred(metrics.blurred(candidate, self.blur), prepared)
 
 
+@builtin_reward
 class EdgesReward(SimilarityReward):
     """Correlation of Sobel edge maps at several blur scales (`metrics.edge_similarity`). Range [0, 1].
 
@@ -128,6 +133,7 @@ class EdgesReward(SimilarityReward):
         return metrics.compare_edge_maps(metrics.edge_maps(candidate, self.sigmas), prepared)
 
 
+@builtin_reward
 class PaletteReward(SimilarityReward):
     """Colour-distribution closeness (sliced Wasserstein, `metrics.palette_similarity`) as skill over the
     mean-colour image. Range [0, 1].
