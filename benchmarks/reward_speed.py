@@ -2,6 +2,7 @@
 
     python benchmarks/reward_speed.py                       # 8 prompts x 8 completions, 256 x 256, all cores
     python benchmarks/reward_speed.py --size 224 --workers 4 --repeats 3
+    python benchmarks/reward_speed.py --prompts 3 --size 84 --repeats 5 --step-seconds 1.93   # the tiny recipe's batch
 
 The batch: 8 procedural texture targets (`earthshader.data.generators`, group "textures"), and for each
 a group of 8 completions as GRPO samples them: the reference program (twice: groups repeat answers),
@@ -19,6 +20,11 @@ still keep compiled programs, so a repeat render skips compiling, as it would in
 gets a fresh pool; its start-up is excluded (it happens once per training run) and reported apart.
 "render s" is the longest any reward waited on renders (scoring done meanwhile included), "total s" the
 wall-clock time of the whole mix. Mesa's and NVIDIA's on-disk shader caches are turned off.
+
+Then, before and after `appearance`: the training configuration (parallel, cache on, concurrent) for each
+mix of `--mixes` (`default`: `rewards.DEFAULT_REWARD_MIX`; `picture`: `rewards.PICTURE_REWARD_MIX`, the
+default plus `appearance`), runs interleaved so that a change in the machine's load hits both; with
+`--step-seconds` (a GRPO step's wall time on the same machine), the share of a step each mix takes.
 """
 
 from __future__ import annotations
@@ -36,7 +42,17 @@ from rich.table import Table  # noqa: E402
 from earthshader.data.generators import generate  # noqa: E402
 from earthshader.glsl.extract import extract_glsl  # noqa: E402
 from earthshader.render import RenderPool, default_workers  # noqa: E402
-from rewards import DEFAULT_REWARD_MIX, RenderCache, RenderReward, call_rewards, for_trl, get_reward_funcs  # noqa: E402
+from rewards import (  # noqa: E402
+    DEFAULT_REWARD_MIX,
+    PICTURE_REWARD_MIX,
+    RenderCache,
+    RenderReward,
+    call_rewards,
+    for_trl,
+    get_reward_funcs,
+)
+
+MIXES = {"default": DEFAULT_REWARD_MIX, "picture": PICTURE_REWARD_MIX}
 
 
 def recoloured(code: str) -> str:
@@ -66,14 +82,15 @@ def make_batch(prompts: int, generations: int, size: int, pool: RenderPool):
     return dict(prompts=[[]] * len(completions), completions=completions, image=images)
 
 
-def score_batch(batch: dict, pool: RenderPool, cache_on: bool, parallel: bool, mode: str) -> dict:
-    """Score `batch` through the default mix once; seconds waiting on renders, and in all.
+def score_batch(batch: dict, pool: RenderPool, cache_on: bool, parallel: bool, mode: str,
+                mix: dict = DEFAULT_REWARD_MIX) -> dict:
+    """Score `batch` through `mix` once; seconds waiting on renders, and in all.
 
     `mode`: "concurrent" (as in training), "in turn", or "render all, then score" (the batch rendered
     before any reward runs, then the rewards in turn).
     """
     cache = RenderCache(enabled=cache_on, pool_factory=lambda: pool)
-    funcs = get_reward_funcs(list(DEFAULT_REWARD_MIX))
+    funcs = get_reward_funcs(list(mix))
     render_rewards = [func for func in funcs if isinstance(func, RenderReward)]
     for func in render_rewards:
         func.cache, func.parallel_scoring = cache, parallel
@@ -102,6 +119,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", type=int, default=256, help="target and render side in pixels")
     parser.add_argument("--workers", type=int, default=default_workers(), help="render processes when parallel")
     parser.add_argument("--repeats", type=int, default=1, help="runs per configuration (the best is shown)")
+    parser.add_argument("--mixes", nargs="*", choices=list(MIXES), default=list(MIXES),
+                        help="mixes timed in the training configuration, before and after `appearance`")
+    parser.add_argument("--step-seconds", type=float, default=None,
+                        help="a GRPO step's wall time here, to print each mix's share of a step")
     args = parser.parse_args(argv)
     console = Console(width=max(Console().width, 100))  # the table unwrapped in a log file too
 
@@ -139,6 +160,35 @@ def main(argv: list[str] | None = None) -> None:
                   + ", ".join(f"{k} {v:.2f}" for k, v in fastest["per_reward"].items()))
     console.print(f"Pool start-up (not counted above): {min(startup):.1f} to {max(startup):.1f} s; "
                   f"renderer: {renderer}; cores available: {default_workers()}")
+    if args.mixes:
+        console.print(compare_mixes(batch, args))
+
+
+def compare_mixes(batch: dict, args) -> Table:
+    """Each mix in the training configuration (parallel, cache on, concurrent), runs interleaved; the best of each."""
+    runs = {name: [] for name in args.mixes}
+    for _ in range(args.repeats):
+        for name in args.mixes:
+            with RenderPool(workers=args.workers) as pool:
+                runs[name].append(score_batch(batch, pool, cache_on=True, parallel=True, mode="concurrent",
+                                              mix=MIXES[name]))
+    n = len(batch["completions"])
+    table = Table(title=f"Before and after `appearance`: parallel, cache on, concurrent (as in training), {n} completions, "
+                        f"best of {args.repeats}")
+    columns = ["mix", "render s", "total s", "ms / completion", "appearance s after the last render"]
+    if args.step_seconds:
+        columns.append(f"share of a {args.step_seconds:g} s step")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "mix" else "right", no_wrap=column == "mix")
+    for name, results in runs.items():
+        best = min(results, key=lambda r: r["total"])
+        row = [f"{name} ({len(MIXES[name])} rewards)", f"{best['render']:.2f}",
+               f"{best['total']:.2f}", f"{1000 * best['total'] / n:.1f}",
+               f"{best['per_reward'].get('appearance', 0.0):.2f}"]
+        if args.step_seconds:
+            row.append(f"{best['total'] / args.step_seconds:.0%}")
+        table.add_row(*row)
+    return table
 
 
 if __name__ == "__main__":

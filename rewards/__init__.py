@@ -15,7 +15,7 @@ docs/rewards.md for what each measures and how to write your own.
 from rewards.base import RenderReward, Reward, RewardError, SimilarityReward, Target, TextReward
 from rewards.cache import RenderCache, RenderRequest, configure_shared_cache, shared_cache
 from rewards.concurrent import ConcurrentReward, call_rewards, for_trl
-from rewards.image import EdgesReward, EntropyReward, PaletteReward, PixelReward, SSIMReward
+from rewards.image import AppearanceReward, EdgesReward, EntropyReward, PaletteReward, PixelReward, SSIMReward
 from rewards.program import CompilesReward, FormatReward, LengthReward
 from rewards.registry import BUILTIN_REWARDS, ENTRY_POINT_GROUP, available_rewards, get_reward_funcs
 
@@ -33,8 +33,15 @@ DEFAULT_REWARD_MIX = {
     "length": 0.1,
 }
 
+#: The mix of the recipes that train on pictures alone (texture renders, photographs: `grpo/tiny`, `grpo/textures`):
+#: the default mix plus `appearance`, which pays for the right look at any phase or offset, where the structure
+#: rewards (kept at their weights) pay only for alignment. Its weight is that of `ssim` and `edges`, each of the
+#: default mix's full-weight similarities (docs/rewards.md says why, tests/test_rewards_mix.py what it ranks).
+PICTURE_REWARD_MIX = {**DEFAULT_REWARD_MIX, "appearance": 1.0}
+
 __all__ = [
-    "BUILTIN_REWARDS", "DEFAULT_REWARD_MIX", "ENTRY_POINT_GROUP", "CompilesReward", "ConcurrentReward",
+    "BUILTIN_REWARDS", "DEFAULT_REWARD_MIX", "ENTRY_POINT_GROUP", "PICTURE_REWARD_MIX", "AppearanceReward",
+    "CompilesReward", "ConcurrentReward",
     "EdgesReward", "EntropyReward", "FormatReward", "LengthReward", "PaletteReward", "PixelReward",
     "RenderCache", "RenderRequest", "RenderReward", "Reward", "RewardError", "SSIMReward", "SimilarityReward",
     "Target", "TextReward", "available_rewards", "call_rewards", "configure_shared_cache", "for_trl",

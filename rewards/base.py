@@ -152,6 +152,9 @@ class RenderReward(Reward):
     needs_target = True
     #: Render rewards run together, sharing one stream of renders (`rewards.concurrent`).
     concurrent = True
+    #: Score the batch's renders together (`score_results`) once the last one is in, instead of each on a
+    #: scoring thread as it arrives: for scores much cheaper in batches (texture statistics).
+    batched = False
 
     def __init__(self, size: int | None = None, cache: RenderCache | None = None, parallel_scoring: bool = True):
         super().__init__()
@@ -175,9 +178,11 @@ class RenderReward(Reward):
             return self.failure_value
         frames = result.frames or [result.image]
         references = target.frames if target is not None else [None] * len(frames)
-        values = [self.score(frame, reference) for frame, reference in zip(frames, references)]
-        values = [v for v in values if v is not None]
-        return float(np.mean(values)) if values else None
+        return _mean_of_frames([self.score(frame, reference) for frame, reference in zip(frames, references)])
+
+    def score_results(self, pairs: list[tuple[RenderResult, Target | None]]) -> list[float | None]:
+        """Score several renders (for `batched` rewards); by default `score_result` on each."""
+        return [self.score_result(result, target) for result, target in pairs]
 
     def score_batch(self, shaders, rows, log_metric=None):
         targets, unscorable = [], []
@@ -198,16 +203,24 @@ class RenderReward(Reward):
         # A group often repeats a completion: each distinct (render, target) pair is scored once.
         executor = _scoring_executor() if self.parallel_scoring and len(requests) > 1 else None
         scores: dict[tuple, object] = {}  # (id(result), id(target)) -> Future or value
+        together: list[tuple[tuple, RenderResult, Target | None]] = []  # `batched`: scored after the last render
 
         def score_when_rendered(index: int, result: RenderResult) -> None:
             key = (id(result), id(targets[index]))
             if key not in scores:
                 job = (result, targets[index])
-                scores[key] = executor.submit(self.score_result, *job) if executor else self.score_result(*job)
+                if self.batched:
+                    scores[key] = None
+                    together.append((key, *job))
+                else:
+                    scores[key] = executor.submit(self.score_result, *job) if executor else self.score_result(*job)
 
         start = time.perf_counter()
         results = cache.render(requests, on_result=score_when_rendered)
         rendered = time.perf_counter()
+        if together:
+            values = self.score_results([(result, target) for _, result, target in together])
+            scores.update((key, value) for (key, _, _), value in zip(together, values, strict=True))
         values = [None if skip else self._value(scores[(id(result), id(target))])
                   for result, target, skip in zip(results, targets, unscorable)]
         if log_metric is not None:
@@ -277,6 +290,12 @@ class RenderReward(Reward):
         return self._targets[key]
 
 
+def _mean_of_frames(values: list) -> float | None:
+    """A render's value: the mean over its frames of those that have one; None if none has."""
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
 class SimilarityReward(RenderReward):
     """Similarity to the target, as skill over the target's mean-colour image, clipped to [floor, 1].
 
@@ -291,7 +310,8 @@ class SimilarityReward(RenderReward):
     failed render then scores `floor`, the worst value, so that failing never beats trying.
 
     Implement `similarity(candidate, target)`. To compute the target's side once per target instead of
-    once per completion, override `prepare(target)` (its result is cached) and `compare(candidate, prepared)`.
+    once per completion, override `prepare(target)` (its result is cached) and `compare(candidate, prepared)`;
+    with `batched = True`, `compare_many(candidates, prepared)` scores each target's renders in one call.
     """
 
     def __init__(self, floor: float = 0.0, size: int | None = None, cache: RenderCache | None = None,
@@ -321,10 +341,35 @@ class SimilarityReward(RenderReward):
         """`similarity` of a candidate to a prepared target (default: `similarity(candidate, prepared)`)."""
         return self.similarity(candidate, prepared)
 
+    def compare_many(self, candidates: list[np.ndarray], prepared) -> list[float]:
+        """`compare` of several candidates to one prepared target (override where a batch is cheaper)."""
+        return [self.compare(candidate, prepared) for candidate in candidates]
+
     def score(self, image, target):
         prepared, flat_score = self.prepared(target)
-        value = skill(self.compare(image, prepared), flat_score)
+        return self._clipped(self.compare(image, prepared), flat_score)
+
+    def _clipped(self, similarity: float, flat_score: float) -> float | None:
+        value = skill(similarity, flat_score)
         return None if math.isnan(value) else float(np.clip(value, self.floor, 1.0))
+
+    def score_results(self, pairs):
+        """With `batched`: the frames of every render compared to each distinct target frame in one call."""
+        if not self.batched:
+            return super().score_results(pairs)
+        per_render: list[list] = [[] for _ in pairs]
+        groups: dict[int, tuple[np.ndarray, list]] = {}  # id(target frame) -> (frame, [(render index, frame)])
+        for index, (result, target) in enumerate(pairs):
+            if result.ok:
+                for frame, reference in zip(result.frames or [result.image], target.frames):
+                    groups.setdefault(id(reference), (reference, []))[1].append((index, frame))
+        for reference, items in groups.values():
+            prepared, flat_score = self.prepared(reference)
+            similarities = self.compare_many([frame for _, frame in items], prepared)
+            for (index, _), value in zip(items, similarities, strict=True):
+                per_render[index].append(self._clipped(value, flat_score))
+        return [_mean_of_frames(values) if result.ok else self.failure_value
+                for values, (result, _) in zip(per_render, pairs)]
 
     def prepare_targets(self, targets):
         for target in targets:

@@ -6,7 +6,7 @@
     results = cache.render([RenderRequest(code, 224, 224), ...])   # RenderResult per request, in order
     cache.stats                                # renders, hits, render_seconds, ...
 
-Every render reward (`compiles`, `entropy`, `ssim`, `pixel`, `edges`, `palette`) asks this cache, so the
+Every render reward (`compiles`, `entropy`, `ssim`, `pixel`, `edges`, `palette`, `appearance`) asks this cache, so the
 first reward of a step renders the whole batch through one `RenderPool.render_many` call (workers in
 parallel, identical sources once), and the rest of the step's rewards read the stored results. Results
 stream out through `on_result` as they finish, so a reward scores early renders while later ones render;

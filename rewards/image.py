@@ -1,4 +1,5 @@
-"""Rewards on the rendered image: `entropy`, and the similarity rewards `ssim`, `pixel`, `edges`, `palette`.
+"""Rewards on the rendered image: `entropy`, and the similarity rewards `ssim`, `pixel`, `edges`, `palette` and
+`appearance`.
 
     from rewards.image import SSIMReward, EdgesReward
 
@@ -13,8 +14,10 @@ render, None for a flat target. The raw metrics are in `earthshader.image.metric
 from __future__ import annotations
 
 from earthshader.image import metrics
+from earthshader.image.appearance import AppearanceScorer, AppearanceSettings, working_geometry
 from rewards.base import RenderReward, SimilarityReward
 from rewards.builtin import builtin_reward
+from rewards.inputs import UnscorableTarget
 
 
 @builtin_reward
@@ -153,3 +156,51 @@ class PaletteReward(SimilarityReward):
 
     def compare(self, candidate, prepared):
         return metrics.compare_palettes(metrics.palette_quantiles(candidate), prepared)
+
+
+@builtin_reward
+class AppearanceReward(SimilarityReward):
+    """The same look anywhere: texture statistics and colour distribution (`earthshader.image.appearance`),
+    as skill over the target's mean-colour image. Range [0, 1].
+
+    Unlike `ssim`, `edges` and `pixel`, it does not ask where features are: the right texture at another
+    phase, offset or seed scores high (the target's program moved by (17, 9) px: about 0.9), white noise,
+    the target's pixels shuffled or a single bold stripe score 0. It does not see layout: keep the structure
+    rewards beside it. `colour_weight` is the colour term's share (the texture term has the rest). A target
+    smaller than `earthshader.image.appearance.MIN_SIDE` (28 px) cannot be scored: None, with a warning.
+
+    Example: identical render -> 1.0; the reference program translated -> about 0.9; mean-colour image -> 0.0;
+    a failed render -> 0.0.
+    """
+
+    name = "appearance"
+    #: Each target's renders are scored in one batched call once all are in: texture statistics cost about a
+    #: third less a candidate in a batch, and far less under load (one call instead of hundreds of small ones).
+    batched = True
+
+    def __init__(self, colour_weight: float = 0.25, floor: float = 0.0, size=None, cache=None,
+                 parallel_scoring: bool = True):
+        super().__init__(floor=floor, size=size, cache=cache, parallel_scoring=parallel_scoring)
+        self.colour_weight = float(colour_weight)
+        self.settings = AppearanceSettings(colour_weight=self.colour_weight)
+
+    def similarity(self, candidate, target):
+        return self.prepare(target).similarity(candidate)
+
+    def prepare(self, target):
+        return AppearanceScorer(target, self.settings)
+
+    def compare(self, candidate, prepared):
+        return prepared.similarity(candidate)
+
+    def compare_many(self, candidates, prepared):
+        return list(prepared.similarities(candidates))
+
+    def target(self, row):
+        target = super().target(row)
+        for frame in target.frames if target is not None else ():
+            try:
+                working_geometry(*frame.shape[:2], self.settings)
+            except ValueError as error:
+                raise UnscorableTarget(f"a target cannot be scored ({error})") from None
+        return target

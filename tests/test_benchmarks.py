@@ -57,3 +57,14 @@ def test_search_benchmark_prints_a_row_per_budget(monkeypatch, capsys):
     rows = [line for line in out.splitlines() if line.startswith("│")]
     assert [row.split("│")[1].strip() for row in rows] == ["12", "20"]
     assert all(int(row.split("│")[5]) <= int(row.split("│")[1]) for row in rows)  # renders within the budget
+
+
+def test_appearance_benchmark_prints_every_measure_and_goal(monkeypatch, capsys):
+    run_script("appearance.py", ["--seeds", "1", "--crops", "2", "--corpus-n", "0", "--size", "64", "--batch", "8"],
+               monkeypatch)
+    out = capsys.readouterr().out
+    rows = [line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│")]
+    assert rows == ["ssim", "edges", "pixel", "structure", "appearance"] * 3  # same look, fooling, edits
+    assert "goal met: the flat mean-colour image scores exactly 0 on every target" in out
+    assert "corpus part skipped: --corpus-n 0" in out and "goal not checked: the 20 ms goal" in out
+    assert out.count("goal met") + out.count("goal NOT met") == 3

@@ -135,8 +135,8 @@ def test_a_shader_holding_every_uniform_prefix_is_still_refined(render_pool):
 
 
 def test_expert_whose_held_out_pictures_are_its_training_pictures_names_the_flag():
-    from earthshader.training import expert_stage
     from earthshader.data.sources import SourceError
+    from earthshader.training import expert_stage
     from earthshader.training.arguments import ExpertScriptArguments
 
     args = ExpertScriptArguments(targets="skimage:brick,grass", heldout="skimage:brick,grass", image_size=56)

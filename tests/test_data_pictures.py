@@ -299,10 +299,14 @@ def test_a_picture_folder_is_a_dataset_path_for_grpo(photos, small_tiny_model, t
 
     script_args, training_args, model_args = grpo.parse(
         tiny_args(small_tiny_model, tmp_path / "run", "--max_steps", "2", "--dataset_path", str(photos),
-                  "--image_size", str(SIZE)))
+                  "--image_size", str(SIZE), "--reward_funcs", "format", "compiles", "ssim", "appearance",
+                  "--reward_weights", "0.5", "1.0", "1.0", "1.0"))
     trainer, _ = grpo_stage.build_trainer(script_args, training_args, model_args, "cpu")
     assert len(trainer.train_dataset) == 4
     trainer.train()
     rows = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1] * 8 + [2] * 8
     assert {r["prompt_id"] for r in rows} <= {"a.png", "trip/b.jpg", "trip/day2/c.webp", "trip/tall.PNG"}
+    assert all(0.0 <= r["rewards"]["appearance"] <= 1.0 for r in rows)  # the appearance reward ran in every step
+    logged = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in logged if "rewards/appearance/mean" in entry] == [1, 2]

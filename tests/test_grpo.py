@@ -233,12 +233,14 @@ def test_resume_skips_a_checkpoint_killed_while_saving(tmp_path):
 
 
 @pytest.mark.parametrize("name", available_recipes("grpo"))
-def test_every_grpo_recipe_uses_the_default_reward_mix(name):
-    """`rewards.DEFAULT_REWARD_MIX` is the one source of the mix: recipes that list it must list it exactly."""
-    from rewards import DEFAULT_REWARD_MIX
+def test_every_grpo_recipe_uses_a_named_reward_mix(name):
+    """`rewards.DEFAULT_REWARD_MIX` and `rewards.PICTURE_REWARD_MIX` are the sources of the mixes: a recipe lists one
+    exactly, and the recipes that train on pictures alone (textures, photographs) list the picture mix."""
+    from rewards import DEFAULT_REWARD_MIX, PICTURE_REWARD_MIX
 
     script_args, training_args, _ = grpo.parse(["--recipe", name])
-    assert dict(zip(script_args.reward_funcs, training_args.reward_weights, strict=True)) == DEFAULT_REWARD_MIX
+    mix = dict(zip(script_args.reward_funcs, training_args.reward_weights, strict=True))
+    assert mix == (PICTURE_REWARD_MIX if name in ("tiny", "textures") else DEFAULT_REWARD_MIX)
 
 
 def test_without_reward_flags_grpo_uses_the_default_mix_and_its_weights():

@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 from reward_helpers import PATTERN, completion, counting_cache, render_image, solid
 
-from rewards import BUILTIN_REWARDS, DEFAULT_REWARD_MIX, RenderReward, SSIMReward, available_rewards, get_reward_funcs
+from rewards import (
+    BUILTIN_REWARDS,
+    DEFAULT_REWARD_MIX,
+    PICTURE_REWARD_MIX,
+    RenderReward,
+    SSIMReward,
+    available_rewards,
+    get_reward_funcs,
+)
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "rewards.md"
 
@@ -33,7 +41,7 @@ def test_builtin_names_and_options():
     funcs = get_reward_funcs(list(BUILTIN_REWARDS), {"ssim": {"scales": 2, "size": 84}, "compiles": {"graded": True}})
     # In the order the classes are declared: rewards/image.py's, then rewards/program.py's.
     assert [f.__name__ for f in funcs] == list(BUILTIN_REWARDS) == [
-        "entropy", "ssim", "pixel", "edges", "palette", "compiles", "format", "length"]
+        "entropy", "ssim", "pixel", "edges", "palette", "appearance", "compiles", "format", "length"]
     by_name = {f.__name__: f for f in funcs}
     ssim = by_name["ssim"]
     assert isinstance(ssim, SSIMReward) and (ssim.scales, ssim.size) == (2, 84)
@@ -41,10 +49,11 @@ def test_builtin_names_and_options():
     assert get_reward_funcs("format")[0].__name__ == "format"
 
 
-def test_default_mix_names_are_valid():
-    funcs = get_reward_funcs(list(DEFAULT_REWARD_MIX))
-    assert [f.__name__ for f in funcs] == list(DEFAULT_REWARD_MIX)
-    assert all(weight > 0 for weight in DEFAULT_REWARD_MIX.values())
+@pytest.mark.parametrize("mix", [DEFAULT_REWARD_MIX, PICTURE_REWARD_MIX], ids=["default", "picture"])
+def test_mix_names_are_valid(mix):
+    funcs = get_reward_funcs(list(mix))
+    assert [f.__name__ for f in funcs] == list(mix)
+    assert all(weight > 0 for weight in mix.values())
 
 
 def test_unknown_name_lists_the_valid_ones():

@@ -11,6 +11,7 @@ Similarity to a target (1 = identical), and the skill over the target's own mean
     from earthshader.image.metrics import ssim, similarity_skill, SIMILARITY_METRICS
     ssim(render, target, scales=3)                      # colour SSIM over a 3-level pyramid
     score, flat_score, skill = similarity_skill("edges", render, target)
+    similarity_skill("appearance", render, target)      # the same look anywhere (earthshader.image.appearance)
     psnr(render, target), mse(render, target)           # dB; mean squared error on [0, 1] colours
 
 Report skill (and the baseline) beside any raw similarity: a flat image of the right mean colour already
@@ -285,6 +286,7 @@ def skill(score: float, flat_score: float, eps: float = 1e-6) -> float:
 
 
 #: The similarity metrics that have a `skill`: name -> function(candidate, target) -> float (1 = identical).
+#: `earthshader.image` adds "appearance" (texture statistics and palette, `earthshader.image.appearance`).
 SIMILARITY_METRICS = {
     "ssim": ssim,
     "pixel": pixel_similarity,
