@@ -13,8 +13,8 @@ order. `detect` maps a rank to the pattern (or tuple of patterns, which must all
 code) by which `earthshader.evaluation.families.detect_family` recognises the family's programs: every
 family's rules are checked together, lowest rank first, and the first match wins. So a rule that another
 family's programs could also match takes a rank above that family's more specific rule (terrains use
-the 100s, primitives the 200s, textures the 300s and 400s: `python -m earthshader.data families` lists them).
-A family may have several rules; each must match at least one of its programs.
+the 100s, primitives the 200s, textures the 300s and 400s). A family may have several rules (either one
+recognises it). `tests/test_eval_families.py` checks that every family's own programs are recognised as it.
 
 >>> group = Group("demo")
 >>> @group.family(0, 1, detect={900: (r"\\bdemo\\b", r"fragColor")})
