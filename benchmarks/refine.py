@@ -46,17 +46,9 @@ def generator_candidates(seed: int):
         yield f"{sample.family} #{sample.seed}", sample.code
 
 
-def perturb(lifted, count: int, rng: np.random.Generator) -> tuple[np.ndarray, list[int]]:
-    values = np.array(lifted.values)
-    chosen = rng.choice(len(values), size=min(count, len(values)), replace=False)
-    for i in chosen:
-        values[i] += rng.choice([-1, 1]) * rng.uniform(0.1, 0.4) * max(abs(values[i]), 0.1)
-    return values, sorted(int(i) for i in chosen)
-
-
 def make_case(name: str, code: str, pool, args, rng, skipped: dict):
     """(target image, perturbed source, perturbed indices) or None (reason counted in `skipped`)."""
-    from earthshader.glsl.literals import lift_literals
+    from earthshader.glsl.literals import lift_literals, perturbed_values
     from earthshader.image import metrics
 
     def skip(reason: str):
@@ -80,7 +72,7 @@ def make_case(name: str, code: str, pool, args, rng, skipped: dict):
     if not check.ok or np.abs(check.image.astype(np.int16) - original.image).mean() > 0.5:
         return skip("lifting changes the render")
     for _ in range(10):
-        values, chosen = perturb(lifted, args.perturb, rng)
+        values, chosen = perturbed_values(lifted.values, args.perturb, rng)
         source = lifted.write_back(values, digits=3)
         moved = pool.render(source, args.size, args.size)
         if moved.ok and not metrics.is_flat(moved.image) and metrics.ssim(moved.image, original.image) < RECOVERED_SSIM:

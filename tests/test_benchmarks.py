@@ -68,3 +68,19 @@ def test_appearance_benchmark_prints_every_measure_and_goal(monkeypatch, capsys)
     assert "goal met: the flat mean-colour image scores exactly 0 on every target" in out
     assert "corpus part skipped: --corpus-n 0" in out and "goal not checked: the 20 ms goal" in out
     assert out.count("goal met") + out.count("goal NOT met") == 3
+
+
+def test_look_and_fix_reports_the_episode_share_and_calls_no_tie_a_gain(tmp_path):
+    import json
+
+    bench = runpy.run_path(str(BENCHMARKS / "look_and_fix.py"), run_name="look_and_fix")
+    metrics = tmp_path / "metrics.jsonl"
+    metrics.write_text("".join(json.dumps(row) + "\n" for row in (
+        {"step": 1, "step_time": 2.0, "time/observation_s": 0.1, "time/episode_scoring_s": 0.1},
+        {"step": 2, "step_time": 2.0, "time/observation_s": 0.3, "time/episode_scoring_s": 0.1}, {"step": 3})))
+    assert bench["episode_share"](metrics) == (0.2 + 0.4) / 4.0
+    tie = {"appearance": {"turn1": [0.1, 0.2, 0.3], "turn2": [0.1, 0.2, 0.3], "best_of_2": [0.0, 0.0, 0.0]}}
+    gain = {"appearance": {"turn1": [0.1, 0.2, 0.3], "turn2": [0.5, 0.7, 0.7], "best_of_2": [0.9, 0.9, 0.9]}}
+    assert "3 SE False" in bench["goal_lines"]("textures", tie)[0]
+    assert "3 SE True" in bench["goal_lines"]("textures", gain)[0] and "above False" in bench["goal_lines"](
+        "textures", gain)[0]

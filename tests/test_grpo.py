@@ -240,7 +240,8 @@ def test_every_grpo_recipe_uses_a_named_reward_mix(name):
 
     script_args, training_args, _ = grpo.parse(["--recipe", name])
     mix = dict(zip(script_args.reward_funcs, training_args.reward_weights, strict=True))
-    assert mix == (PICTURE_REWARD_MIX if name in ("tiny", "textures") else DEFAULT_REWARD_MIX)
+    picture_recipes = ("tiny", "textures", "look-and-fix-tiny", "look-and-fix-textures")
+    assert mix == (PICTURE_REWARD_MIX if name in picture_recipes else DEFAULT_REWARD_MIX)
 
 
 def test_without_reward_flags_grpo_uses_the_default_mix_and_its_weights():

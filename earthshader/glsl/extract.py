@@ -9,7 +9,19 @@
 
 Accepted input: a string, TRL's conversational completion `[{"role": "assistant", "content": ...}]`
 (the last assistant turn is read; `content` may also be a list of `{"type": "text", "text": ...}` parts),
-or None (an empty answer). A reasoning preamble closed by `</think>` is skipped.
+or None (an empty answer). A reasoning preamble closed by `</think>` is skipped. In a look-and-fix episode
+(docs/look-and-fix.md) TRL parses each fenced program into a tool call `glsl(code=...)` and leaves the
+turn's `content` empty: such a turn reads as its text followed by each call as a ```glsl block, so the
+final program is what every reader sees, and `turn_texts` gives every turn's answer.
+
+    >>> episode = [{"role": "assistant", "content": "", "tool_calls": [
+    ...     {"type": "function", "function": {"name": "glsl", "arguments": {"code": "void mainImage() {}"}}}]},
+    ...     {"role": "tool", "name": "glsl", "content": [{"type": "text", "text": "failed"}]},
+    ...     {"role": "assistant", "content": "```glsl\\nvoid mainImage(out vec4 c, in vec2 p) {}\\n```"}]
+    >>> turn_texts(episode)[0]
+    '```glsl\\nvoid mainImage() {}\\n```'
+    >>> extract_glsl(episode).code
+    'void mainImage(out vec4 c, in vec2 p) {}'
 
 Rules, in order:
 1. Fenced blocks (```glsl, ```c, plain ```, any info word; a fence may be left open at the end). With several
@@ -86,20 +98,43 @@ class ExtractedShader:
 
 def completion_text(completion) -> str:
     """The answer text of a completion: a str, a message dict, or a list of messages (last assistant turn)."""
+    turns = turn_texts(completion)
+    return turns[-1] if turns else ""
+
+
+def turn_texts(completion) -> list[str]:
+    """The answer text of each assistant turn of a completion, in order (a str or one message: one turn; a list
+    with no assistant turn: its last message). A turn's tool calls follow its text as fenced blocks."""
     if completion is None:
-        return ""
+        return []
     if isinstance(completion, str):
-        return completion
+        return [completion]
     if isinstance(completion, dict):
-        return _content_text(completion.get("content"))
+        return [_message_text(completion)]
     if isinstance(completion, (list, tuple)):
         messages = [m for m in completion if isinstance(m, dict)]
         assistant = [m for m in messages if m.get("role", "assistant") == "assistant"]
-        chosen = assistant or messages
-        return _content_text(chosen[-1].get("content")) if chosen else ""
+        return [_message_text(m) for m in (assistant or messages[-1:])]
     raise TypeError(
         f"a completion is a str or a list of {{'role', 'content'}} messages, got {type(completion).__name__}"
     )
+
+
+def _message_text(message: dict) -> str:
+    """A message's text, then each of its tool calls as ```NAME\nCODE\n``` (the `code` argument, or the
+    arguments as given when they are a string); a call of any other shape adds nothing."""
+    calls = message.get("tool_calls")
+    parts = [_content_text(message.get("content"))]
+    for call in calls if isinstance(calls, (list, tuple)) else ():
+        function = call.get("function", call) if isinstance(call, dict) else None
+        if not isinstance(function, dict):
+            continue
+        arguments = function.get("arguments")
+        code = arguments.get("code") if isinstance(arguments, dict) else arguments
+        name = function.get("name")
+        if isinstance(code, str):
+            parts.append(f"```{name if isinstance(name, str) else ''}\n{code}\n```")
+    return "\n".join(part for part in parts if part)
 
 
 def _content_text(content) -> str:

@@ -86,6 +86,23 @@ class LiftedShader:
         return "".join(out)
 
 
+def perturbed_values(values, count: int, rng) -> tuple[list[float], list[int]]:
+    """`values` with `count` of them (drawn with `rng`, a numpy Generator) moved by 10-40% of max(|x|, 0.1) in a
+    random direction, and the indices moved: how the refinement benchmark and look-and-fix's broken programs
+    perturb a program's numbers.
+
+    >>> import numpy as np
+    >>> moved, chosen = perturbed_values([1.0, 2.0, 3.0], 1, np.random.default_rng(0))
+    >>> len(chosen), sum(a != b for a, b in zip(moved, [1.0, 2.0, 3.0]))
+    (1, 1)
+    """
+    moved = [float(v) for v in values]
+    chosen = rng.choice(len(moved), size=min(count, len(moved)), replace=False) if moved else []
+    for i in chosen:
+        moved[i] += float(rng.choice([-1, 1]) * rng.uniform(0.1, 0.4) * max(abs(moved[i]), 0.1))
+    return moved, sorted(int(i) for i in chosen)
+
+
 def round_value(value: float, digits: int) -> float:
     """`value` rounded to `digits` significant digits, as written back."""
     return float(f"{value:.{digits}g}")

@@ -9,7 +9,8 @@ exactly as it loads Qwen/Qwen2-VL-7B-Instruct, and every training stage can run 
     build_tiny_model("runs/tiny-qwen2-vl", arch="qwen2-vl")                  # returns the directory
 
 The tokenizer is a byte-level BPE trained on the procedural generators' programs plus built-in GLSL
-snippets. Numbers are split off first and BPE runs on the rest: Qwen2's own pre-tokenizer splits every
+snippets, the prompt, and what look and fix's observations say (`observation_corpus`: the figures line and the
+compiler's usual messages, which would otherwise cost a token every few letters). Numbers are split off first and BPE runs on the rest: Qwen2's own pre-tokenizer splits every
 digit (long sequences), and BPE with no pre-tokenizer learns whole programs, parameters included.
 The default size (hidden 256, 4 text layers, vision depth 2, about 4 M parameters) learns the CPU demo.
 """
@@ -62,8 +63,42 @@ GLSL_SNIPPETS = (
 )
 
 
+#: Compiler messages observations often carry (Mesa's words), with the loop limit's: the tokenizer learns them.
+COMPILER_MESSAGES = (
+    "syntax error, unexpected IDENTIFIER, expecting ',' or ';'",
+    "syntax error, unexpected '}}', expecting ',' or ';'",
+    "syntax error, unexpected ')', expecting ',' or ';'",
+    "`{name}' undeclared",
+    "no matching function for call to `{call}(vec3, vec3)'",
+    "no matching function for call to `{call}(float, float, vec2)'",
+    "initializer of type float cannot be assigned to variable of type vec2",
+    "initializer of type vec3 cannot be assigned to variable of type vec2",
+    "cannot construct `vec4' from a non-numeric data type",
+    "operands to arithmetic operators must be numeric",
+    "a loop ran past the limit of 32768 iterations per pixel",
+)
+
+
+def observation_corpus(copies: int = 300) -> list[str]:
+    """Observations as look and fix writes them (`prompts.observation_text`): figures of many values, and failures
+    with the compiler's usual messages on many lines, `copies` of each kind's texts in all."""
+    import random
+
+    rng = random.Random(0)
+    names, calls = ("col", "uv", "d", "stripe", "p", "t"), ("mix", "smoothstep", "clamp", "pow", "step")
+    texts = []
+    for _ in range(copies):
+        figures = {"structure": rng.uniform(-1, 1), "appearance": rng.uniform(-1, 1)}
+        texts.append(prompts.observation_text(figures, flat=rng.random() < 0.1))
+        message = rng.choice(COMPILER_MESSAGES).format(name=rng.choice(names), call=rng.choice(calls))
+        line = f"line {rng.randint(1, 12)}: error: {message}"
+        texts.append(prompts.observation_text(None, failure=rng.choice(("compile", "loop_limit")), details=[line]))
+    return texts
+
+
 def glsl_corpus(per_level: int = 60) -> list[str]:
-    """Programs from every generator group and level, the snippets, and the prompt and answer scaffolding."""
+    """Programs from every generator group and level, the snippets, the prompt and answer scaffolding, and the
+    observations' words."""
     from earthshader.data.generators import GROUPS, difficulty_range, generate
 
     texts = list(GLSL_SNIPPETS)
@@ -73,7 +108,7 @@ def glsl_corpus(per_level: int = 60) -> list[str]:
     chat = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
     texts += [chat + prompts.INSTRUCTION + "<|im_end|>\n<|im_start|>assistant\n"] * 1000  # short prompts
     texts += [prompts.format_completion(t) for t in texts[: len(texts) // 2]]
-    return texts
+    return texts + observation_corpus()
 
 
 def train_tokenizer(texts: list[str], vocab_size: int = 1024):

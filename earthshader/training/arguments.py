@@ -44,6 +44,9 @@ class ScriptArguments:
     time_limit_minutes: float = field(default=0.0, metadata={
         "help": "start no training step (SFT, GRPO) or round (expert iteration) that would end after this many "
                 "minutes of them (0: no limit); earthshader.training.time_limit"})
+    observation_image_size: int | None = field(default=None, metadata={
+        "help": "look and fix: side of an observation's render and difference map (default: image_size up to "
+                "224; docs/look-and-fix.md)"})
 
     def __post_init__(self):
         from earthshader.data.rows import picture_spec  # the one check of a picture set, as every stage's
@@ -51,7 +54,7 @@ class ScriptArguments:
         check_fields(self, image_size=int_range(1, MAX_SIDE), generated_examples=non_negative_int,
                      generator_difficulty=non_negative_int, generator_seed=non_negative_int,
                      render_workers=positive_int, dataset_path=picture_spec,
-                     time_limit_minutes=non_negative_float)
+                     time_limit_minutes=non_negative_float, observation_image_size=int_range(1, MAX_SIDE))
 
 
 @dataclass
@@ -64,12 +67,30 @@ class SFTScriptArguments(ScriptArguments):
     shadereval: str | None = field(
         default=None, metadata={"help": "'hub' (Vipitis/Shadereval-inputs), a local corpus .jsonl(.gz), or none"})
     max_code_tokens: int = field(default=1024, metadata={"help": "drop programs longer than this (in tokens)"})
+    correction_examples: int = field(default=0, metadata={
+        "help": "look and fix's cold start: this many correction rows (target + a broken copy of a program + its "
+                "observation -> the program) made from the recipe's programs and mixed in; the share they make "
+                "of the mix is logged (docs/look-and-fix.md)"})
+    correction_breaks: list[str] = field(default_factory=lambda: list(_breaks()), metadata={
+        "help": "how correction rows break programs (earthshader.glsl.breakage.BREAKS)"})
+    correction_dataset: str | None = field(default=None, metadata={
+        "help": "a folder of saved correction rows to mix in (earthshader.training.correction_examples.save_rows: "
+                "the model's own fixed samples)"})
 
     def __post_init__(self):
         super().__post_init__()
-        check_fields(self, max_code_tokens=positive_int)
+        check_fields(self, max_code_tokens=positive_int, correction_examples=non_negative_int)
+        unknown = [name for name in self.correction_breaks if name not in _breaks()]
+        if unknown or not self.correction_breaks:
+            raise ValueError(f"argument --correction_breaks: {unknown or 'none given'}; valid: {', '.join(_breaks())}")
         if self.shadereval in ("none", "null", ""):  # a recipe or flag that turns the corpus off
             self.shadereval = None
+
+
+def _breaks() -> tuple[str, ...]:
+    from earthshader.glsl.breakage import BREAKS
+
+    return BREAKS
 
 
 def _default_reward_funcs() -> list[str]:
@@ -103,11 +124,18 @@ class GRPOScriptArguments(ScriptArguments):
                                         "mean of the targets with a spread: the weaker half of them)"})
     selection_min_reward_std: float = field(
         default=0.01, metadata={"help": "keep targets whose total reward's std over the samples exceeds this"})
+    max_turns: int = field(default=1, metadata={
+        "help": "look and fix: turns per episode (1: one answer, as always; 2: the model sees its render and "
+                "answers again); docs/look-and-fix.md"})
+    improvement_weight: float = field(default=0.0, metadata={
+        "help": "max_turns > 1: weight of the `improvement` reward (last turn's figure less turn 1's; 0: logged "
+                "only)"})
 
     def __post_init__(self):
         super().__post_init__()
         check_fields(self, render_timeout=positive_float, grid_every=non_negative_int,
-                     negative_advantage_scale=non_negative_float, selection_samples=int_range(2))
+                     negative_advantage_scale=non_negative_float, selection_samples=int_range(2),
+                     max_turns=int_range(1, 8), improvement_weight=non_negative_float)
 
 
 def reward_weights(names: list[str], weights: list[float] | None) -> list[float]:

@@ -9,7 +9,8 @@
 saves the adapter (or the merged model), the processor and `earthshader.json` to `output_dir`. Each logging
 step prints a reward table; the run directory keeps `samples.jsonl`, `metrics.jsonl` and PNG grids
 (`python -m earthshader.logs RUN_DIR` reads them). `time_limit_minutes` stops it before a step that would end
-past the limit.
+past the limit. With `max_turns` > 1 every rollout is a look-and-fix episode (`earthshader.episodes.environment`:
+the model sees its render and answers again; the rewards score the last answer; docs/look-and-fix.md).
 """
 
 from __future__ import annotations
@@ -81,6 +82,11 @@ def build_trainer(script_args: GRPOScriptArguments, training_args, model_args, b
     configure_shared_cache(workers=script_args.render_workers, timeout=script_args.render_timeout)
     reward_funcs = get_reward_funcs(script_args.reward_funcs, json.loads(script_args.reward_kwargs))
     training_args.reward_weights = reward_weights(script_args.reward_funcs, training_args.reward_weights)
+    if script_args.max_turns > 1:  # look and fix: the rewards score the last turn; `improvement` compares it to turn 1
+        from earthshader.episodes.improvement import ImprovementReward
+
+        reward_funcs.append(ImprovementReward())
+        training_args.reward_weights = [*training_args.reward_weights, script_args.improvement_weight]
     rank = int(getattr(training_args, "process_index", 0))
     sample_log = (sample_log_cls or SampleLog)(training_args.output_dir, [f.__name__ for f in reward_funcs],
                                                training_args.reward_weights, grid_every=script_args.grid_every,
@@ -88,6 +94,13 @@ def build_trainer(script_args: GRPOScriptArguments, training_args, model_args, b
 
     # Policy and targets
     model, processor, peft_config, merged = load_policy(model_args, backend)
+    episodes = {}
+    if script_args.max_turns > 1:  # episodes through TRL's environment_factory (docs/look-and-fix.md)
+        from earthshader.episodes.environment import episode_options
+        from earthshader.modeling import prompts
+
+        episodes = episode_options(processor, training_args, max_turns=script_args.max_turns, observation_size=(
+            prompts.observation_image_size(script_args.image_size, script_args.observation_image_size)))
     if training_args.use_vllm:
         training_args.generation_kwargs = vllm_generation_kwargs(training_args.generation_kwargs, processor.image_token)
     dataset = build_dataset(script_args)
@@ -103,7 +116,7 @@ def build_trainer(script_args: GRPOScriptArguments, training_args, model_args, b
     trainer = RenderGRPOTrainer(model=model, reward_funcs=[sample_log.wrap(f) for f in for_trl(reward_funcs)],
                                 args=training_args, train_dataset=dataset, processing_class=processor,
                                 peft_config=peft_config, merged_policy=merged,
-                                negative_advantage_scale=script_args.negative_advantage_scale)
+                                negative_advantage_scale=script_args.negative_advantage_scale, **episodes)
     trainer.add_callback(MetricsLog(training_args.output_dir))
     trainer.add_callback(RewardTable(sample_log))
     if trainer.pop_callback(ProgressCallback) is not None and sys.stderr.isatty():
@@ -138,7 +151,12 @@ def run(script_args: GRPOScriptArguments, training_args, model_args) -> Path:
             truncate_jsonl(Path(training_args.output_dir) / "metrics.jsonl", step)
     trainer.train(resume_from_checkpoint=resume)
 
-    # 3. Save the model (adapter, or merged weights), the processor and the image size
+    # 3. Save the model (adapter, or merged weights), the processor (its stock templates) and the image size
+    if script_args.max_turns > 1:
+        from earthshader.episodes.agent_template import drop_agent_templates
+
+        drop_agent_templates(trainer.processing_class)
     info = {"image_size": script_args.image_size, "base_model": model_args.model_name_or_path, "backend": start.backend,
-            "rewards": script_args.reward_funcs, "reward_weights": training_args.reward_weights}
+            "rewards": script_args.reward_funcs, "reward_weights": training_args.reward_weights,
+            "max_turns": script_args.max_turns}
     return save_trained(trainer, training_args.output_dir, info, merged=trainer.merged_policy)

@@ -10,11 +10,13 @@ that write and print these live in `earthshader.training.callbacks`.
 
 Files under the run directory (read them with `python -m earthshader.logs RUN_DIR`):
 - `samples.jsonl`: one line per completion: step, prompt id, completion, extracted code, each reward,
-  the weighted total, the render error. Lines are written (and fsynced) once every reward of the
-  batch is in, so a killed run loses at most the batch in flight, never half a line.
+  the weighted total, the render error; for a look-and-fix episode, `turn_codes`: every turn's program.
+  Lines are written (and fsynced) once every reward of the batch is in, so a killed run loses at most the
+  batch in flight, never half a line.
 - `metrics.jsonl`: one line per logging step, the trainer's logs (reward means and spreads, loss,
   times; `time/rewards_s` is the wall-clock time from the first reward's start to the last one's end).
-- `grids/step_NNNNNN.png`: for a few prompts of a batch, target | best | median | worst renders.
+- `grids/step_NNNNNN.png`: for a few prompts of a batch, target | best | median | worst renders; for episodes,
+  target | turn 1 | last turn of the best episode | turn 1 | last turn of the worst.
 
 On resume from a checkpoint at step S, `truncate_after(S)` drops the lines of later steps, which the
 resumed run redoes: no step is duplicated or lost. In multi-process runs each rank writes its own
@@ -37,6 +39,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from earthshader.data.picture_reader import printable_id
+from earthshader.glsl.extract import turn_texts
 from rewards.base import RewardError
 from rewards.cache import RenderRequest, shared_cache
 from rewards.concurrent import ConcurrentReward, is_async
@@ -167,12 +170,16 @@ class SampleLog:
         exception; ids are made printable (`printable_id`)."""
         texts = [_text(completion_answer(c)) for c in completions]
         codes = [_text(completion_shader(c).code) for c in completions]
+        turn_codes = [_turn_codes(c) for c in completions]
         images = columns.get("image")
         targets = [_target(images[i] if isinstance(images, (list, tuple)) and i < len(images) else None)
                    for i in range(len(texts))]
         requests = [RenderRequest(code, t.shape[1], t.shape[0]) if code and t is not None else None
                     for code, t in zip(codes, targets)]
+        firsts = [RenderRequest(turns[0], t.shape[1], t.shape[0]) if turns and turns[0] and t is not None else None
+                  for turns, t in zip(turn_codes, targets)]
         renders = shared_cache().render(requests)  # the rewards rendered these: cache hits
+        first_renders = shared_cache().render(firsts) if any(firsts) else [None] * len(firsts)  # the episodes' too
         ids = columns.get("id")
         rows = []
         for i, (text, code, render) in enumerate(zip(texts, codes, renders)):
@@ -185,7 +192,19 @@ class SampleLog:
                 "error": render.error_kind, "error_message": _text(render.error.message) if render.error else None,
                 "_target": targets[i], "_image": render.image,
             })
+            if turn_codes[i]:  # a look-and-fix episode: every turn's program, and turn 1's render for the grid
+                rows[-1]["turn_codes"] = turn_codes[i]
+                rows[-1]["_turn1_image"] = first_renders[i].image if first_renders[i] is not None else None
         return rows
+
+
+def _turn_codes(completion) -> list[str]:
+    """Each turn's program of a look-and-fix episode (`earthshader.glsl.extract.turn_texts`), read as the rewards
+    read a completion; [] for an answer of one turn or anything that is not a completion."""
+    if not isinstance(completion, (list, tuple)) or not all(isinstance(m, dict) for m in completion):
+        return []
+    texts = turn_texts(completion)
+    return [_text(completion_shader(text).code) for text in texts] if len(texts) > 1 else []
 
 
 def _target(image) -> np.ndarray | None:
@@ -240,7 +259,8 @@ def _origin(reward) -> str:
 
 
 def save_grid(path: Path, rows: list[dict], prompts: int = 4, cell: int = 96) -> None:
-    """A PNG with one line per prompt: target | best | median | worst render (black where none)."""
+    """A PNG with one line per prompt: target | best | median | worst render (black where none); for look-and-fix
+    episodes, target | turn 1 | last turn of the best and of the worst episode."""
     by_prompt: dict[str, list[dict]] = {}
     for row in rows:
         by_prompt.setdefault(row["prompt_id"], []).append(row)
@@ -248,17 +268,25 @@ def save_grid(path: Path, rows: list[dict], prompts: int = 4, cell: int = 96) ->
     for group in list(by_prompt.values())[:prompts]:
         ranked = sorted(group, key=lambda r: r["total"], reverse=True)
         picks = [group[0]["_target"], ranked[0]["_image"], ranked[len(ranked) // 2]["_image"], ranked[-1]["_image"]]
+        if any("turn_codes" in r for r in group):
+            picks = [group[0]["_target"], *_turn_strip(ranked[0]), *_turn_strip(ranked[-1])]
         cells = [Image.fromarray(p).resize((cell, cell), Image.NEAREST) if p is not None
                  else Image.new("RGB", (cell, cell)) for p in picks]
         lines.append(cells)
     if not lines:
         return
-    grid = Image.new("RGB", (4 * cell + 6, len(lines) * (cell + 2)), (40, 40, 40))
+    columns = max(len(cells) for cells in lines)
+    grid = Image.new("RGB", (columns * (cell + 2) - 2, len(lines) * (cell + 2)), (40, 40, 40))
     for y, cells in enumerate(lines):
         for x, image in enumerate(cells):
             grid.paste(image, (x * (cell + 2), y * (cell + 2)))
     path.parent.mkdir(parents=True, exist_ok=True)
     grid.save(path)
+
+
+def _turn_strip(row: dict) -> list:
+    """Turn 1's render and the last turn's (an episode of one turn: its render twice)."""
+    return [row.get("_turn1_image", row["_image"]) if "turn_codes" in row else row["_image"], row["_image"]]
 
 
 def reward_table(step: int, logs: dict, rows: list[dict]) -> Table:
@@ -277,6 +305,11 @@ def reward_table(step: int, logs: dict, rows: list[dict]) -> Table:
         ssim = sorted(r["rewards"]["ssim"] for r in rows if _finite(r["rewards"].get("ssim")))
         if ssim:
             table.add_row("ssim best / median", _fmt(ssim[-1]), _fmt(ssim[len(ssim) // 2]))
+    if "episode/turns" in logs:  # look and fix: turn 1 beside the last turn ("mean" | "std" read "turn 1" | "last")
+        table.add_row("[bold]episode[/]", "turn 1", "last")
+        for name in ("structure", "appearance", "rendered"):
+            table.add_row(f"  {name}", _fmt(logs.get(f"episode/turn1_{name}")), _fmt(logs.get(f"episode/final_{name}")))
+        table.add_row("  turns, repaired", _fmt(logs.get("episode/turns")), _fmt(logs.get("episode/repaired")))
     generate_and_score = logs.get("time/generate_and_score_s")
     rewards_s = logs.get("time/rewards_s")
     step_s = logs.get("step_time")

@@ -12,6 +12,9 @@ them; numbers that are not finite (TRL logs NaN when every reward is None) are s
 expert-iteration run (`pictures.json` in it) is `earthshader.training.expert_runs.view`'s rounds table; a
 damaged file of it raises `expert_runs.RunStateError`, naming the file.
 
+A look-and-fix run (docs/look-and-fix.md) shows each top sample's turn 1 above its last turn; its PNG grids
+(`grids/step_NNNNNN.png`) show target | turn 1 | last turn for the best and the worst episode of a few targets.
+
 >>> sparkline([0.0, 0.5, 1.0, float("nan"), None])
 '▁▄█'
 """
@@ -101,16 +104,23 @@ def recent_steps(samples: list[dict], count: int = 8) -> Table:
 
 
 def top_samples(samples: list[dict], k: int) -> list:
-    """The `k` samples of highest total, each a heading line and its code."""
+    """The `k` samples of highest total, each a heading line and its code (an episode's turn 1 above it)."""
     parts = []
     for rank, row in enumerate(sorted(samples, key=lambda r: r["total"], reverse=True)[:k], 1):
         scores = ", ".join(f"{n} {v:.2f}" for n, v in row["rewards"].items() if _number(v) is not None)
         parts.append(f"[bold]#{rank}[/] step {row['step']}, prompt {escape(printable_id(row['prompt_id']))}, "
                      f"total {row['total']:.3f} ({escape(printable_id(scores))})")
+        turns = row.get("turn_codes")
+        if isinstance(turns, list) and len(turns) > 1 and all(isinstance(t, str) for t in turns):
+            parts += ["turn 1:", Syntax(_printable(turns[0] or "(no program)"), "glsl", theme="ansi_dark"),
+                      f"turn {len(turns)} (the rewards' program; grids/ show target | turn 1 | last turn):"]
         code = row.get("code") or row.get("completion") or "(empty)"
-        code = code.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(code, str) else "(damaged)"
-        parts.append(Syntax(code, "glsl", theme="ansi_dark"))
+        parts.append(Syntax(_printable(code) if isinstance(code, str) else "(damaged)", "glsl", theme="ansi_dark"))
     return parts
+
+
+def _printable(code: str) -> str:
+    return code.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def view(run_dir: Path, step: int | None, top: int) -> Group:

@@ -73,12 +73,18 @@ def build_trainer(script_args: SFTScriptArguments, training_args, model_args, ba
 
     # Data: pairs -> prompt / completion / image; max_length covers image, prompt and the longest program
     pairs = load_pairs(script_args, processor.tokenizer) if pairs is None else pairs
-    dataset = sft_examples.to_sft_dataset(pairs, script_args.image_size)
-    longest = max(sft_examples.completion_tokens(processor.tokenizer, p.code) for p in pairs)
-    training_args.max_length = sft_examples.prompt_tokens(processor, script_args.image_size) + longest
-    logger.info("%d training examples from %s; max_length %d (image %d tokens, longest program %d tokens)",
-                len(dataset), sorted({s.split(":")[0] for s in dataset["source"]}), training_args.max_length,
-                prompts.image_tokens(script_args.image_size), longest)
+    if script_args.correction_examples or script_args.correction_dataset:  # look and fix's cold start
+        from earthshader.training import correction_examples
+
+        dataset, training_args.max_length = correction_examples.mixed_dataset(pairs, script_args, processor)
+        logger.info("max_length %d: the longest row, its images and observation included", training_args.max_length)
+    else:
+        dataset = sft_examples.to_sft_dataset(pairs, script_args.image_size)
+        longest = max(sft_examples.completion_tokens(processor.tokenizer, p.code) for p in pairs)
+        training_args.max_length = sft_examples.prompt_tokens(processor, script_args.image_size) + longest
+        logger.info("%d training examples from %s; max_length %d (image %d tokens, longest program %d tokens)",
+                    len(dataset), sorted({s.split(":")[0] for s in dataset["source"]}), training_args.max_length,
+                    prompts.image_tokens(script_args.image_size), longest)
 
     if not sys.stderr.isatty():
         training_args.disable_tqdm = True  # a log file gets the log lines, not a progress bar redrawn each step

@@ -1,0 +1,293 @@
+"""Look and fix on the tiny model: does the second turn, which sees the render of the first, beat it?
+
+    python benchmarks/look_and_fix.py          # full size: 3 seeds x (10 + 10 min), about 1.5 h on 2 idle cores
+    python benchmarks/look_and_fix.py --seeds 0 --sft-minutes 0.3 --grpo-minutes 0.3 --train-n 4 --eval-n 3 \\
+        --correction-examples 16 --generated-examples 16 --own-fix-pictures 2 --repair-n 7   # a smoke run
+
+1. The grammar school (`--start`; trained there when missing): `earthshader.sft` with `GRAMMAR_SCHOOL`'s flags
+   (the tiny recipe on the `primitives` families and `gradient`), as in benchmarks/learn_from_pictures.py.
+2. Pictures of each picture-only kind (`earthshader.data.picture_kinds`: unseen texture families, code-withheld
+   corpus renders, photo crops): `--train-n` training PNGs per kind under OUT/train, `--eval-n` held-out ones.
+3. The model's own fixed samples, once: the grammar school samples `--own-fix-k` programs per training picture
+   (`--own-fix-pictures` of them), refinement fixes their numbers, and each picture whose refined program beat
+   the sample becomes a correction row (`earthshader.training.correction_examples.own_fix_rows`).
+4. Per seed: the cold start (recipe `sft/look-and-fix-tiny` from the grammar school: `--generated-examples`
+   grammar-school programs, `--correction-examples` rows made by breaking them, and the own fixes), for
+   `--sft-minutes`; then GRPO over two-turn episodes (recipe `grpo/look-and-fix-tiny`, `--improvement-weight`) on
+   OUT/train for `--grpo-minutes`.
+5. Each trained model answers the held-out pictures (`earthshader.episodes.runner`): a greedy two-turn episode;
+   the same with the observation's images blanked (same words); and, for the same generation budget, the best of
+   two single-turn samples at temperature 1 (chosen by the kind's figure). It also answers a held-out set of
+   programs broken as a model breaks them (`COMPILE_BREAKS` of the held-out textures' and renders' programs),
+   given as turn 1: does turn 2 compile and render?
+
+Printed, per kind, on the figure that fits it (structure for renders, appearance for textures, both for photos;
+docs/eval.md): per seed and pooled over seeds (each target's mean), turn 1, turn 2 and their paired change ± SE,
+turn 2 against best of 2 and against blanked images; the rates at which turn 1 and turn 2 render, and at which
+turn 2 repairs a turn 1 that failed; the repair rate on the broken programs per break; the observation's render
+and scoring as a share of a GRPO step (the runs' `time/observation_s` + `time/episode_scoring_s` over
+`step_time`). Then whether each goal of issue 29 holds. Figures go to OUT/look_and_fix.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from earthshader.evaluation.statistics import paired_change, pooled_over_seeds
+
+#: The figures each kind is judged by (docs/eval.md, "Which figure for which picture").
+KIND_FIGURES = {"textures": ("appearance",), "renders": ("structure",), "photos": ("structure", "appearance"),
+                "terrains": ("structure",)}
+#: What each trained model is scored on, per held-out picture.
+MODES = ("turn1", "turn2", "best_of_2", "blanked_turn2")
+
+
+def parse_args(argv):
+    from earthshader.data.picture_kinds import DEFAULT_CORPUS, GRAMMAR_SCHOOL
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("runs/look-and-fix"))
+    parser.add_argument("--start", type=Path, default=None, help="the grammar school (default OUT/sft-grammar)")
+    parser.add_argument("--sft-args", default=shlex.join(GRAMMAR_SCHOOL), help="the grammar school's flags")
+    parser.add_argument("--kinds", nargs="+", default=["textures", "renders", "photos"])
+    parser.add_argument("--corpus", default=DEFAULT_CORPUS)
+    parser.add_argument("--train-n", type=int, default=128, help="training pictures per kind")
+    parser.add_argument("--eval-n", type=int, default=32, help="held-out pictures per kind")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--sft-minutes", type=float, default=10.0, help="the cold start's training time per seed")
+    parser.add_argument("--grpo-minutes", type=float, default=10.0, help="GRPO's training time per seed")
+    parser.add_argument("--generated-examples", type=int, default=1600, help="grammar-school programs in the cold start")
+    parser.add_argument("--correction-examples", type=int, default=1600, help="correction rows made by breaking them")
+    parser.add_argument("--own-fix-pictures", type=int, default=64, help="training pictures the own fixes come from")
+    parser.add_argument("--own-fix-k", type=int, default=4, help="samples per picture for the own fixes")
+    parser.add_argument("--own-fix-budget", type=int, default=60, help="refinement renders per own fix")
+    parser.add_argument("--improvement-weight", type=float, default=0.0, help="GRPO's improvement reward weight")
+    parser.add_argument("--repair-n", type=int, default=64, help="held-out broken programs")
+    parser.add_argument("--max-new-tokens", type=int, default=192)
+    parser.add_argument("--workers", type=int, default=None, help="render processes (default: all cores)")
+    return parser.parse_args(argv)
+
+
+def starting_model(args) -> Path:
+    """`--start`, or the grammar school trained at OUT/sft-grammar when it is not there yet."""
+    from earthshader.modeling.run_info import RUN_INFO
+    from earthshader.training import sft_stage
+    from earthshader.training.recipes import recipe_arguments
+
+    start = args.start or args.out / "sft-grammar"
+    if (start / RUN_INFO).exists():
+        return start
+    return sft_stage.run(*recipe_arguments("sft", flags=shlex.split(args.sft_args), output_dir=start,
+                                           model_name_or_path=args.out / "tiny-qwen2-vl"))
+
+
+def own_fixes(args, start: Path, size: int, pool) -> Path | None:
+    """The grammar school's own samples that refinement fixed, as correction rows saved once under OUT."""
+    from earthshader.data import picture_kinds
+    from earthshader.modeling import load_model
+    from earthshader.training import correction_examples
+    from earthshader.training.expert_iteration import RoundSettings
+
+    folder = args.out / "own-fixes"
+    if (folder / "dataset_info.json").exists() or args.own_fix_pictures <= 0:
+        return folder if folder.exists() else None
+    per_kind = max(1, args.own_fix_pictures // len(args.kinds))
+    kinds, _ = picture_kinds.available_kinds(args.kinds, args.corpus)
+    targets = [row for kind in kinds
+               for row in picture_kinds.kind_rows(kind, "train", n=per_kind, size=size, corpus=args.corpus, pool=pool)]
+    model, processor = load_model(str(start), "cpu")
+    settings = RoundSettings(k=args.own_fix_k, max_new_tokens=args.max_new_tokens, refine_budget=args.own_fix_budget)
+    rows = correction_examples.own_fix_rows(model, processor, targets, settings, pool=pool, image_size=size)
+    print(f"own fixes: {len(rows)} correction rows from {len(targets)} training pictures")
+    return correction_examples.save_rows(rows, folder) if rows else None
+
+
+def train_seed(args, start: Path, fixes: Path | None, seed: int, size: int) -> tuple[Path, float]:
+    """The cold start then GRPO over episodes for one seed: (the GRPO model, the episode's share of a step)."""
+    from earthshader.training import grpo_stage, sft_stage
+    from earthshader.training.recipes import recipe_arguments
+
+    out = args.out / f"seed-{seed}"
+    cold = sft_stage.run(*recipe_arguments(
+        "sft", "look-and-fix-tiny", model_name_or_path=str(start), output_dir=out / "sft", seed=seed,
+        generators=["primitives", "gradient"], generated_examples=args.generated_examples,
+        correction_examples=args.correction_examples, correction_dataset=str(fixes) if fixes else None,
+        image_size=size, render_workers=args.workers, num_train_epochs=100, lr_scheduler_type="constant_with_warmup",
+        save_strategy="no",
+        time_limit_minutes=args.sft_minutes))
+    model = grpo_stage.run(*recipe_arguments(
+        "grpo", "look-and-fix-tiny", model_name_or_path=str(cold), output_dir=out / "grpo", seed=seed,
+        dataset_path=str(args.out / "train"), image_size=size, improvement_weight=args.improvement_weight,
+        max_steps=1_000_000, save_strategy="no", logging_steps=1, render_workers=args.workers,
+        time_limit_minutes=args.grpo_minutes))
+    return model, episode_share(model / "metrics.jsonl")
+
+
+def episode_share(path: Path) -> float:
+    """The episode's extra render and scoring over the GRPO step's time, over every logged step."""
+    rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    rows = [r for r in rows if "step_time" in r and "time/observation_s" in r]
+    if not rows:
+        return math.nan
+    extra = sum(r["time/observation_s"] + r.get("time/episode_scoring_s", 0.0) for r in rows)
+    return extra / sum(r["step_time"] for r in rows)
+
+
+def kind_figure(scores: dict, kind: str) -> float:
+    """A turn's figure for its kind: the mean of the kind's figures (NaN if none exists)."""
+    values = [scores[f] for f in KIND_FIGURES.get(kind, ("structure",)) if not math.isnan(scores[f])]
+    return float(np.mean(values)) if values else math.nan
+
+
+def evaluate(model_dir: Path, heldout, repairs, args, size: int, seed: int, pool) -> dict:
+    """Per held-out picture and figure, each mode's value; turn 1 and 2 render flags; the repair set's outcomes."""
+    import torch
+
+    from earthshader.episodes.runner import EpisodeSettings, run_episodes
+    from earthshader.modeling import load_model, prompts
+
+    model, processor = load_model(str(model_dir), "cpu")
+    images, times = [t.image for t in heldout], [t.time for t in heldout]
+    greedy = EpisodeSettings(max_turns=2, image_size=size, max_new_tokens=args.max_new_tokens)
+    episodes = run_episodes(model, processor, images, greedy, pool=pool, times=times)
+    blind = EpisodeSettings(**{**vars(greedy), "blank_observations": True})
+    blanked = run_episodes(model, processor, images, blind, pool=pool, times=times,
+                           first_answers=[e.turns[0].answer for e in episodes])
+    sampled = EpisodeSettings(max_turns=1, image_size=size, max_new_tokens=args.max_new_tokens, temperature=1.0)
+    torch.manual_seed(seed)
+    draws = [run_episodes(model, processor, images, sampled, pool=pool, times=times) for _ in range(2)]
+    result = {"figures": {}, "turn1_rendered": [], "turn2_rendered": []}
+    for name in ("structure", "appearance"):
+        result["figures"][name] = {mode: [] for mode in MODES}
+    for i, (target, episode) in enumerate(zip(heldout, episodes)):
+        best = max((d[i].turns[0].scores for d in draws), key=lambda s: -math.inf if math.isnan(
+            kind_figure(s, target.source)) else kind_figure(s, target.source))
+        for name in ("structure", "appearance"):
+            figures = result["figures"][name]
+            figures["turn1"].append(episode.turns[0].scores[name])
+            figures["turn2"].append(episode.turns[1].scores[name])
+            figures["best_of_2"].append(best[name])
+            figures["blanked_turn2"].append(blanked[i].turns[1].scores[name])
+        result["turn1_rendered"].append(float(episode.turns[0].rendered))
+        result["turn2_rendered"].append(float(episode.turns[1].rendered))
+    cases = repairs
+    fixed = run_episodes(model, processor, [c.target for c in cases], greedy, pool=pool,
+                         first_answers=[prompts.format_completion(c.broken) for c in cases]) if cases else []
+    result["repair"] = [{"kind": c.kind, "repaired": float(e.turns[1].rendered)} for c, e in zip(cases, fixed)]
+    return result
+
+
+def mode_row(label: str, per_target: dict, figure: str) -> list[str]:
+    """Turn 1, turn 2, their change, turn 2 against best of 2 and against blanked images, on one figure."""
+    turn1, turn2, best, blank = (per_target[figure][m] for m in ("turn1", "turn2", "best_of_2", "blanked_turn2"))
+    return [label, figure, f"{np.nanmean(turn1):+.3f}", f"{np.nanmean(turn2):+.3f}", str(paired_change(turn1, turn2)),
+            f"{np.nanmean(best):+.3f}", str(paired_change(best, turn2)), f"{np.nanmean(blank):+.3f}",
+            str(paired_change(blank, turn2))]
+
+
+def pooled(results: dict, index: list[int]) -> dict:
+    """Each figure and mode's per-target mean over the seeds, for the targets in `index`."""
+    return {name: {mode: pooled_over_seeds([[r["figures"][name][mode][i] for i in index] for r in results.values()])
+                   for mode in MODES} for name in ("structure", "appearance")}
+
+
+def by_index(result: dict, index: list[int]) -> dict:
+    return {name: {mode: [values[i] for i in index] for mode, values in modes.items()}
+            for name, modes in result["figures"].items()}
+
+
+def goal_lines(kind: str, pooled_kind: dict) -> list[str]:
+    """Whether turn 2 beats turn 1 by 3 standard errors (paired, pooled over seeds) and beats best of 2."""
+    lines = []
+    for name in KIND_FIGURES[kind]:
+        turn1, turn2, best = (pooled_kind[name][m] for m in ("turn1", "turn2", "best_of_2"))
+        gain, over_best = paired_change(turn1, turn2), paired_change(best, turn2)
+        holds = gain.mean > 0 and gain.mean >= 3 * gain.standard_error  # False when the SE is nan
+        lines.append(f"{kind}, {name}: turn 2 - turn 1 {gain}: > 0 by >= 3 SE {holds}; "
+                     f"turn 2 - best of 2 {over_best}: above {over_best.mean > 0}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from earthshader.data import picture_kinds
+    from earthshader.episodes.pairs import broken_programs
+    from earthshader.glsl.breakage import COMPILE_BREAKS
+    from earthshader.modeling import read_run_info
+    from earthshader.render import RenderPool
+
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    began = time.perf_counter()
+    start = starting_model(args)
+    size = read_run_info(start).get("image_size", 84)
+    results, shares = {}, {}
+    with RenderPool(workers=args.workers) as pool:
+        kinds, skipped = picture_kinds.available_kinds(args.kinds, args.corpus)
+        for line in skipped:
+            print(f"kind skipped: {line}")
+        sets = picture_kinds.write_sets(kinds, args.out, train_n=args.train_n, heldout_n=args.eval_n, size=size,
+                                        corpus=args.corpus, pool=pool)
+        heldout = [row for rows in sets.values() for row in rows]
+        repairs, counts = broken_programs([r for r in heldout if r.code], args.repair_n, pool=pool, seed=1,
+                                          breaks=COMPILE_BREAKS)
+        print(f"{len(heldout)} held-out pictures ({', '.join(f'{k} {len(v)}' for k, v in sets.items())}); "
+              f"{len(repairs)} broken programs ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})")
+        fixes = own_fixes(args, start, size, pool)
+        for seed in args.seeds:
+            model, shares[seed] = train_seed(args, start, fixes, seed, size)
+            results[seed] = evaluate(model, heldout, repairs, args, size, seed, pool)
+
+    goals = []
+    for kind in kinds:
+        index = [i for i, t in enumerate(heldout) if t.source == kind]
+        table = Table(title=f"{kind}: {len(index)} held-out pictures; mean figure, and paired changes ± SE over "
+                            "targets", title_justify="left")
+        for column in ("", "figure", "turn 1", "turn 2", "turn 2 - 1", "best of 2", "turn 2 - best of 2",
+                       "blanked turn 2", "turn 2 - blanked"):
+            table.add_column(column, justify="left" if column in ("", "figure") else "right")
+        pooled_kind = pooled(results, index)
+        for figure in KIND_FIGURES[kind]:
+            for seed, result in results.items():
+                table.add_row(*mode_row(f"seed {seed}", by_index(result, index), figure))
+            table.add_row(*mode_row("pooled", pooled_kind, figure), end_section=True)
+        console.print(table)
+        rendered = {when: np.mean([r[f"{when}_rendered"][i] for r in results.values() for i in index])
+                    for when in ("turn1", "turn2")}
+        failed = [(r["turn2_rendered"][i]) for r in results.values() for i in index if not r["turn1_rendered"][i]]
+        console.print(f"{kind}: turn 1 renders {rendered['turn1']:.2f}, turn 2 {rendered['turn2']:.2f}; turn 2 "
+                      f"repairs {np.mean(failed) if failed else math.nan:.2f} of {len(failed)} failed turns 1")
+        goals += goal_lines(kind, pooled_kind)
+    repaired = [case for r in results.values() for case in r["repair"]]
+    rate = float(np.mean([c["repaired"] for c in repaired])) if repaired else math.nan
+    per_break = {k: float(np.mean([c["repaired"] for c in repaired if c["kind"] == k]))
+                 for k in COMPILE_BREAKS if any(c["kind"] == k for c in repaired)}
+    console.print(f"repair on {len(repaired)} broken held-out programs: {rate:.2f} "
+                  f"({', '.join(f'{k} {v:.2f}' for k, v in per_break.items())})")
+    share = float(np.nanmean(list(shares.values()))) if shares else math.nan
+    console.print(f"episode render + scoring: {share:.1%} of a GRPO step ({', '.join(f'seed {s} {v:.1%}' for s, v in shares.items())})")
+    goals += [f"repair: turn 2 compiles and renders {rate:.2f} of broken programs: >= 0.50 {rate >= 0.5}",
+              f"cost: {share:.1%} of a GRPO step: below 15% {share < 0.15}"]
+    for line in goals:
+        console.print(line)
+    console.print(f"total {(time.perf_counter() - began) / 60:.1f} min")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "look_and_fix.json").write_text(json.dumps(
+        {"results": {str(s): r for s, r in results.items()}, "episode_share": shares, "goals": goals,
+         "heldout": [{"id": t.id, "kind": t.source} for t in heldout],
+         "settings": {k: str(v) for k, v in vars(args).items()}}, indent=2, default=float) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The episode's own reward and logs: what the last turn gained over the first, read from the completions.
+
+    from earthshader.episodes.improvement import ImprovementReward
+    reward_funcs = [*picture_mix, ImprovementReward()]      # weight 0: logged only; > 0: rewarded
+    reward_weights = [*mix_weights, improvement_weight]
+
+TRL calls it as any reward (`completions`, the dataset columns, `environments`, `log_metric`). For each
+episode it reads every turn's program from the completion (`earthshader.glsl.extract.turn_texts`: a program
+TRL parsed into the tool call `glsl(code)` reads as its fenced block), never the environment's count: TRL
+rolls back an observation that would overflow `max_completion_length` and the environment keeps its record.
+Its value is `figure(last turn) - figure(turn 1)`, where `figure` is the mean of the structure and appearance
+skills (`earthshader.episodes.observation.picture_figures`; a program that drew nothing scores as a black
+image); 0 for an episode of one turn; None for a flat target.
+
+Logged beside the rewards each step (`log_metric`, means over the batch): `episode/turns`,
+`episode/turn1_structure` and `episode/final_structure`, `episode/turn1_appearance` and
+`episode/final_appearance`, `episode/turn1_rendered` and `episode/final_rendered`, `episode/repaired` (of the
+episodes whose turn 1 drew nothing, the share whose last turn rendered), `episode/rolled_back` (episodes whose
+environment rendered more programs than the completion shows observations), `time/observation_s` (the
+environments' render and observation time) and `time/episode_scoring_s` (this reward's own).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from earthshader.episodes.observation import FIGURES, TargetFigures
+from earthshader.glsl.extract import extract_glsl, turn_texts
+from rewards.cache import RenderRequest, shared_cache
+from rewards.inputs import NOT_COLUMNS, RewardError, UnscorableTarget, as_image_array, column_rows, times_of
+
+
+def episode_figure(figures: dict) -> float:
+    """The one number an episode's turn is judged by: the mean of its figures that exist (NaN if none)."""
+    values = [figures[name] for name in FIGURES if not math.isnan(figures[name])]
+    return float(np.mean(values)) if values else math.nan
+
+
+class ImprovementReward:
+    """`figure(last turn) - figure(turn 1)` per episode, with the turn-1 and final figures logged (module docstring)."""
+
+    name = "improvement"
+
+    def __init__(self):
+        self.__name__ = self.name
+
+    def __call__(self, prompts=None, completions=None, environments=None, log_metric=None, **kwargs):
+        if completions is None:
+            raise RewardError(f"reward {self.name!r} was called without `completions`")
+        started = time.perf_counter()
+        environments = list(environments or [None] * len(completions))
+        for environment in environments:
+            if environment is not None and environment.error is not None:
+                raise RewardError(f"the look-and-fix environment failed: {type(environment.error).__name__}: "
+                                  f"{environment.error}") from environment.error
+        rows = column_rows({k: v for k, v in kwargs.items() if k not in NOT_COLUMNS}, len(completions))
+        episodes = [self._episode(c, row, env) for c, row, env in zip(completions, rows, environments)]
+        if log_metric is not None:
+            self._log(log_metric, episodes, environments, time.perf_counter() - started)
+        return [episode["value"] for episode in episodes]
+
+    def _episode(self, completion, row: dict, environment) -> dict:
+        turns = turn_texts(completion) if isinstance(completion, (str, list, tuple, dict)) else []
+        codes = [extract_glsl(text).code for text in turns] or [""]
+        observed = sum(1 for m in completion if isinstance(m, dict) and m.get("role") == "tool") \
+            if isinstance(completion, (list, tuple)) else 0
+        recorded = len(environment.turns) if environment is not None else observed
+        episode = {"turns": len(codes), "rolled_back": recorded > observed, "value": None}
+        try:
+            target, times = self._target(row)
+        except UnscorableTarget:
+            return episode
+        scorer = TargetFigures.of(target)
+        known = environment.turns[0] if environment is not None and environment.turns else None
+        first = known if known is not None and known["code"] == codes[0] and known["figures"] is not None else None
+        episode["turn1"], episode["turn1_rendered"] = self._figures(scorer, codes[0], times, first)
+        episode["final"], episode["final_rendered"] = (
+            (episode["turn1"], episode["turn1_rendered"]) if len(codes) == 1
+            else self._figures(scorer, codes[-1], times, None))
+        gain = episode_figure(episode["final"]) - episode_figure(episode["turn1"])
+        episode["value"] = None if math.isnan(gain) else float(gain)
+        return episode
+
+    @staticmethod
+    def _target(row: dict):
+        frames = row.get("frames")
+        image = frames[0] if frames else row.get("image", (row.get("images") or [None])[0])
+        if image is None:
+            raise UnscorableTarget("no target image")
+        try:
+            return as_image_array(image), (times_of(row["times"]) if "times" in row else (0.0,))
+        except ValueError as error:
+            raise UnscorableTarget(str(error)) from None
+
+    @staticmethod
+    def _figures(scorer: TargetFigures, code: str, times, known: dict | None) -> tuple[dict, bool]:
+        """(figures, rendered) of one turn's program: the environment's when it already scored this program."""
+        if known is not None:
+            return known["figures"], True
+        height, width = scorer.target.shape[:2]
+        result = shared_cache().render([RenderRequest(code, width, height, times) if code else None])[0]
+        if not result.ok:
+            return scorer.failed(), False
+        return scorer.figures([result.image])[0], True
+
+    @staticmethod
+    def _log(log_metric, episodes: list[dict], environments: list, seconds: float) -> None:
+        scored = [e for e in episodes if "turn1" in e]
+        log_metric("episode/turns", float(np.mean([e["turns"] for e in episodes])))
+        log_metric("episode/rolled_back", float(np.mean([e["rolled_back"] for e in episodes])))
+        for when in ("turn1", "final"):
+            for name in FIGURES:
+                values = [e[when][name] for e in scored if not math.isnan(e[when][name])]
+                if values:
+                    log_metric(f"episode/{when}_{name}", float(np.mean(values)))
+            if scored:
+                log_metric(f"episode/{when}_rendered", float(np.mean([e[f"{when}_rendered"] for e in scored])))
+        failed_first = [e for e in scored if not e["turn1_rendered"] and e["turns"] > 1]
+        if failed_first:
+            log_metric("episode/repaired", float(np.mean([e["final_rendered"] for e in failed_first])))
+        log_metric("time/observation_s", float(sum(env.seconds for env in environments if env is not None)))
+        log_metric("time/episode_scoring_s", seconds)

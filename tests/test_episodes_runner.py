@@ -1,0 +1,104 @@
+"""Look-and-fix episodes with the tiny model (no training): what each turn sees, every turn's figures, the
+improvement reward read from the completions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from earthshader.data.generators import generate
+from earthshader.episodes.improvement import ImprovementReward
+from earthshader.episodes.runner import EpisodeSettings, run_episodes, turn_table
+from earthshader.modeling import generation, prompts
+from earthshader.modeling.loading import load_model
+
+BROKEN = "void mainImage(out vec4 c, in vec2 p) {\n    vec3 col = vec3(p.x / iResolution.x);\n    c = vec4(col, 1.0)\n}"
+
+
+@pytest.fixture(scope="module")
+def targets(render_pool):
+    codes = [generate("textures", seed, difficulty=0).code for seed in (3, 4)]
+    return [r.image for r in render_pool.render_many(codes, width=84, height=84)], codes
+
+
+def test_an_episode_whose_first_program_fails_shows_the_diagnostics_and_every_image_to_turn_two(
+        small_tiny_model, render_pool, targets):
+    model, processor = load_model(str(small_tiny_model), "cpu")
+    images, _ = targets
+    seen = []
+
+    def recording(model, processor, conversations, shown, **options):
+        texts = [processor.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in conversations]
+        flat = [image for row in shown for image in row]
+        ids = processor(images=flat, text=texts, padding=True, return_tensors="pt")["input_ids"]
+        seen.append({"conversations": conversations, "texts": texts, "images": [list(row) for row in shown],
+                     "image_tokens": (ids == processor.image_token_id).sum(dim=1).tolist()})
+        return generation.generate_replies(model, processor, conversations, shown, **options)
+
+    settings = EpisodeSettings(max_turns=2, image_size=84, max_new_tokens=6)
+    episodes = run_episodes(model, processor, images, settings, pool=render_pool,
+                            first_answers=[prompts.format_completion(BROKEN)] * 2, sampler=recording)
+    first = episodes[0].turns[0]
+    assert first.code == BROKEN and not first.rendered and first.figures is None
+    assert "Your program failed (compile):\nline 4: error: syntax error" in first.observation.text
+    (turn_two,) = seen  # turn 1 was given: the model wrote turn 2 only
+    assert all("line 4: error: syntax error" in text for text in turn_two["texts"])
+    assert [len(row) for row in turn_two["images"]] == [3, 3]  # target, render, difference map
+    assert turn_two["image_tokens"] == [3 * prompts.image_tokens(84)] * 2
+    assert [len(e.turns) for e in episodes] == [2, 2]
+    table = turn_table(episodes)
+    assert table["structure"].shape == (2, 2) and table["rendered"][:, 0].tolist() == [0.0, 0.0]
+    black = episodes[0].turns[0].scores  # a failure scores as a black image, as the evaluation counts it
+    assert black["structure"] <= 0 and not np.isnan(black["structure"])
+
+
+def test_blanked_observations_keep_the_words_and_black_out_the_images(small_tiny_model, render_pool, targets):
+    model, processor = load_model(str(small_tiny_model), "cpu")
+    images, codes = targets
+    shown = []
+
+    def recording(model, processor, conversations, pictures, **options):
+        shown.append([list(row) for row in pictures])
+        return [["no program"] for _ in conversations]
+
+    settings = EpisodeSettings(max_turns=3, image_size=84, blank_observations=True)
+    episodes = run_episodes(model, processor, images, settings, pool=render_pool,
+                            first_answers=[prompts.format_completion(c) for c in codes], sampler=recording)
+    assert episodes[0].turns[0].figures["structure"] == pytest.approx(1.0)  # the right program, scored for real
+    assert [len(p) for p in shown[0]] == [3, 3] and [len(p) for p in shown[1]] == [5, 5]
+    assert all(not np.asarray(image).any() for image in shown[0][0][1:])
+    assert episodes[0].turns[1].observation.failure == "no_program"
+
+
+def tool_call(code: str) -> dict:
+    return {"role": "assistant", "content": "", "tool_calls": [
+        {"type": "function", "function": {"name": "glsl", "arguments": {"code": code}}}]}
+
+
+class RecordedEnvironment:
+    """What a rollout's environment recorded (it may have rendered an observation TRL then rolled back)."""
+
+    def __init__(self, turns, error=None):
+        self.turns, self.seconds, self.error = turns, 0.01, error
+
+
+def test_improvement_is_read_from_the_completions_and_logs_turn_one_beside_the_last(targets):
+    images, codes = targets
+    observation = {"role": "tool", "name": "glsl", "content": [{"type": "text", "text": "failed"}]}
+    repaired = [tool_call(BROKEN), observation, tool_call(codes[0])]
+    rolled_back = [tool_call(codes[0])]  # the environment rendered it, TRL dropped the observation
+    single = [{"role": "assistant", "content": prompts.format_completion(codes[0])}]
+    logged = {}
+    reward = ImprovementReward()
+    values = reward(completions=[repaired, rolled_back, single], image=[images[0]] * 3,
+                    environments=[RecordedEnvironment([{"code": BROKEN, "figures": None}]),
+                                  RecordedEnvironment([{"code": codes[0], "figures": None}]), None],
+                    log_metric=logged.__setitem__)
+    assert values[0] > 0.5 and values[1] == values[2] == 0.0
+    assert logged["episode/turns"] == pytest.approx(4 / 3) and logged["episode/rolled_back"] == pytest.approx(1 / 3)
+    assert logged["episode/repaired"] == 1.0 and logged["episode/final_rendered"] == 1.0
+    assert logged["episode/turn1_structure"] < logged["episode/final_structure"] == pytest.approx(1.0)
+    from rewards import RewardError
+
+    with pytest.raises(RewardError, match="environment failed: ZeroDivisionError"):
+        reward(completions=[single], image=[images[0]], environments=[RecordedEnvironment([], ZeroDivisionError())])
