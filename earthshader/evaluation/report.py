@@ -206,7 +206,7 @@ class EvalReport:
 
         console = console or (Console() if sys.stdout.isatty() else Console(width=140))
         table = Table(title="EarthShader evaluation", caption=escape(_settings_line(self.settings)))
-        table.add_column("")
+        table.add_column("", no_wrap=True)  # a row is named on one line: "baseline: reference programs"
         for _, title, _ in MAIN_COLUMNS:
             table.add_column(title, justify="right")
         for name, summary in self.table_rows():
