@@ -303,8 +303,9 @@ def goal_lines(kind: str, start: dict, pooled: dict, baselines: dict, objective:
     for arm, scores in pooled.items():
         gain = paired_change(start["greedy"]["appearance"], scores["greedy"]["appearance"])
         loss = paired_change(start["greedy"]["structure"], scores["greedy"]["structure"])
-        lines.append(f"{kind}: {arm} greedy appearance {gain}: >= 3 SE {gain.mean >= 3 * gain.standard_error}; "
-                     f"structure {loss}: falls by no more than 1 SE {loss.mean >= -loss.standard_error}; "
+        rises = bool(gain.mean > 0 and gain.mean >= 3 * gain.standard_error)  # a rise of 0, or 1 picture, is none
+        lines.append(f"{kind}: {arm} greedy appearance {gain}: rises by >= 3 SE {rises}; "
+                     f"structure {loss}: falls by no more than 1 SE {bool(loss.mean >= -loss.standard_error)}; "
                      f"compile {np.mean(scores['compiles']) - np.mean(start['compiles']):+.2f}, "
                      f"non-flat {np.mean(scores['nonflat']) - np.mean(start['nonflat']):+.2f}")
     medians = {name: float(np.nanmedian(objective_series(baselines[name], objective)))

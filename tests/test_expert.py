@@ -315,8 +315,10 @@ def test_the_benchmark_pools_each_arm_by_target_and_pairs_it_with_the_start():
     appearance_rows, _ = bench["comparison_rows"](start, results, baselines, minutes, 60, "appearance")
     assert appearance_rows[7][0][1] == "0.300  +0.300 ± 0.058"  # the same arm, the other figure
     lines = bench["goal_lines"]("photos", start, pooled, baselines, "appearance")
-    assert "photos: expert greedy appearance +0.300 ± 0.058: >= 3 SE True; structure +0.100 ± 0.000: falls by no " \
-           "more than 1 SE True" in lines[0]
+    assert "photos: expert greedy appearance +0.300 ± 0.058: rises by >= 3 SE True; structure +0.100 ± 0.000: falls " \
+           "by no more than 1 SE True" in lines[0]
+    unchanged = bench["goal_lines"]("photos", start, {"grpo": start}, baselines, "appearance")
+    assert "rises by >= 3 SE False" in unchanged[0]  # no change is no rise, however small its standard error
     assert any("expert best-of-K + refine median appearance +0.300: above the mean colour True, above search "
                "(+0.100) True, above gradient (-0.500) True, above shuffled (+0.050) True" in line for line in lines)
 

@@ -88,7 +88,9 @@ def test_a_picture_not_refined_says_why(case, render_pool):
                 "no gain": "no better values found in"}[case]
     assert not item.answer.refined and expected in item.answer.refine_note
     assert refined_cell(item).startswith("- (not refined: ") and expected in refined_cell(item)
-    assert summary_table([item], Path("out")).row_count == 1
+    table = summary_table([item], Path("out"))
+    assert table.row_count == 1 and {"best sample", "refined", "structure", "appearance"} <= {
+        column.header for column in table.columns}
     unrefined = Inferred("u", answer(target, [RINGS], pool=render_pool))  # without --refine: nothing to explain
     assert refined_cell(unrefined) == "-" and unrefined.answer.figures["structure"] == 1.0
 

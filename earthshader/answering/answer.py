@@ -97,7 +97,7 @@ def answer(target: np.ndarray, programs: list[str], *, objective: str = DEFAULT_
             renders, note = step.renders, step.note
             if step.refined:
                 chosen, origin, refined_sample = step.candidate, "model+refine", step.candidate
-        elif sample is None and programs:
+        elif sample is None and programs and refine_budget > 0:
             note = "no sample rendered, nothing to refine"
         found = None
         if search_budget > 0:

@@ -65,6 +65,7 @@ class Collected:
     pairs: list[dict]
     pictures: list[dict]
     timing: dict
+    objective: str | None = None  # what the teacher picked and fitted for
 
     def counts(self) -> dict[str, int]:
         """Pictures per outcome (every name of `OUTCOMES`, zeros included)."""
@@ -157,7 +158,7 @@ def collect_round(model, processor, targets, settings: RoundSettings, *, pool, s
     timing["render_s"] += time.perf_counter() - started
     timing["renders_per_s"] = timing["refine_renders"] / timing["refine_s"] if timing["refine_renders"] else None
     pairs = [p for p in pictures if p["outcome"] == "kept"]
-    return Collected(pairs=pairs, pictures=pictures, timing=timing)
+    return Collected(pairs=pairs, pictures=pictures, timing=timing, objective=settings.objective)
 
 
 def _proposal(found, settings: RoundSettings) -> dict:

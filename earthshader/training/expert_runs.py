@@ -30,6 +30,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -175,7 +176,7 @@ def save_collected(run_dir: str | Path, round_index: int, collected, settings: d
     write_jsonl(folder / "pairs.jsonl", [{"round": round_index, **p} for p in collected.pairs])
     write_jsonl(folder / "pictures.jsonl", [{"round": round_index, **p} for p in collected.pictures])
     write_json(folder / "collect.json", {"counts": collected.counts(), "timing": collected.timing,
-                                         "settings": settings})
+                                         "objective": getattr(collected, "objective", None), "settings": settings})
 
 
 def load_collected(run_dir: str | Path, round_index: int):
@@ -187,7 +188,8 @@ def load_collected(run_dir: str | Path, round_index: int):
         return None
     summary = read_json(folder / "collect.json")
     return Collected(pairs=read_jsonl(folder / "pairs.jsonl", PAIR_FIELDS),
-                     pictures=read_jsonl(folder / "pictures.jsonl", PICTURE_FIELDS), timing=summary["timing"])
+                     pictures=read_jsonl(folder / "pictures.jsonl", PICTURE_FIELDS), timing=summary["timing"],
+                     objective=summary.get("objective"))
 
 
 def model_saved(run_dir: str | Path, round_index: int) -> bool:
@@ -228,7 +230,7 @@ def round_record(round_index: int, collected, learnt: dict, model: str, heldout:
         teachers[pair["teacher"]] = teachers.get(pair["teacher"], 0) + 1
     return {"round": round_index, "pictures": len(collected.pictures), "kept": len(collected.pairs),
             "counts": collected.counts(), "teachers": teachers,
-            "objective": next((p.get("objective") for p in collected.pairs), None),
+            "objective": getattr(collected, "objective", None),
             "sample_score": mean(p.get("sample_score") for p in collected.pairs),
             "kept_score": mean(p["score"] for p in collected.pairs),
             "kept_structure": mean(p.get("structure") for p in collected.pairs),
@@ -256,28 +258,29 @@ TEACHER_SHORT = {"model": "m", "model+refine": "m+r", "search": "s"}
 
 
 def rounds_table(records: list[dict], start: dict | None = None) -> Table:
-    """Each finished round in one row: the pairs kept, the objective's value before and after the teacher, both
-    figures of the kept programs, and both figures held out."""
+    """Each finished round in one row: the pairs kept and dropped, the objective's value before and after the
+    teacher, both figures of the kept programs, and both figures held out."""
     objectives = sorted({r.get("objective") for r in records if r.get("objective")})
-    table = Table(title="expert iteration: pairs and held-out figures", title_justify="left", show_edge=False,
-                  caption=f"objective ({', '.join(objectives) or '-'}): sampled -> kept program, means over kept "
-                          "pairs; kept S / A: their structure / appearance; teachers: m model, m+r model+refine, "
-                          "s search; SFT pairs: expert + grammar school; held-out S / A (compile rate)",
-                  caption_justify="left")
-    for name in ("round", "kept", "no render", "below margin", "objective", "kept S / A", "teachers", "SFT pairs",
-                 "held-out S / A"):
-        table.add_column(name, justify="left" if name == "teachers" else "right",
-                         no_wrap=name in ("objective", "kept S / A", "held-out S / A", "kept"))
+    table = Table(title="expert iteration: pairs and held-out figures", title_justify="left", box=box.SIMPLE_HEAD,
+                  padding=(0, 1, 0, 0), pad_edge=False,
+                  caption=f"dropped: no sample rendered + below the margin; {', '.join(objectives) or 'objective'}: "
+                          "the teacher's objective, sampled → kept program, means over kept pairs; S/A: structure / "
+                          "appearance; teachers: m model, m+r model+refine, s search; SFT pairs: expert + grammar "
+                          "school; compile: the held-out compile rate", caption_justify="left")
+    columns = ("round", "kept", "dropped", "/".join(objectives) or "objective", "kept S/A", "teachers", "SFT pairs",
+               "held-out S/A", "compile")
+    for name in columns:
+        table.add_column(name, justify="left" if name == "teachers" else "right", overflow="fold")  # never cut
     if start:
-        table.add_row("start", *[""] * 7, _heldout(start))
+        table.add_row("start", *[""] * 6, *_heldout(start))
     for r in records:
         counts = r["counts"]
         teachers = ", ".join(f"{TEACHER_SHORT.get(k, k)} {v}" for k, v in sorted(r["teachers"].items()))
-        table.add_row(str(r["round"]), f"{r['kept']}/{r['pictures']}", _count(counts, "no_render"),
-                      _count(counts, "below_margin", "rerender_mismatch"),
-                      f"{_f(r.get('sample_score'))} -> {_f(r.get('kept_score'))}",
-                      f"{_f(r.get('kept_structure'))} / {_f(r.get('kept_appearance'))}", escape(teachers) or "-",
-                      f"{r['train_pairs']} + {r['grammar_pairs']}", _heldout(r["heldout"]))
+        table.add_row(str(r["round"]), f"{r['kept']}/{r['pictures']}",
+                      f"{_count(counts, 'no_render')} + {_count(counts, 'below_margin', 'rerender_mismatch')}",
+                      f"{_f(r.get('sample_score'))}→{_f(r.get('kept_score'))}",
+                      f"{_f(r.get('kept_structure'))}/{_f(r.get('kept_appearance'))}", escape(teachers) or "-",
+                      f"{r['train_pairs']} + {r['grammar_pairs']}", *_heldout(r["heldout"]))
     return table
 
 
@@ -286,8 +289,8 @@ def _count(counts: dict, *keys: str) -> str:
     return str(sum(values)) if all(isinstance(v, int) for v in values) else "-"
 
 
-def _heldout(scores: dict) -> str:
-    return f"{_f(scores.get('structure'))} / {_f(scores.get('appearance'))} ({_f(scores.get('compile_rate'), 2)})"
+def _heldout(scores: dict) -> tuple[str, str]:
+    return f"{_f(scores.get('structure'))}/{_f(scores.get('appearance'))}", _f(scores.get("compile_rate"), 2)
 
 
 def time_table(records: list[dict], start: dict | None = None) -> Table:
