@@ -217,9 +217,9 @@ def fuzz_pictures(args, tally: Tally) -> int:
 
 
 def fuzz_run_files(args, tally: Tally) -> int:
-    from earthshader.logs import view
     from earthshader.training import expert_runs
     from earthshader.training.run_log import truncate_jsonl
+    from earthshader.training.run_view import view
 
     refused = refusal_types()
     rng = random.Random(args.seed + 1)

@@ -16,9 +16,11 @@ from __future__ import annotations
 from earthshader.image import metrics
 from earthshader.image.appearance import AppearanceScorer, AppearanceSettings, working_geometry
 from rewards.base import RenderReward, SimilarityReward
+from rewards.builtin import builtin_reward
 from rewards.inputs import UnscorableTarget
 
 
+@builtin_reward
 class EntropyReward(RenderReward):
     """Visual entropy of the render (grey-level histogram, `metrics.visual_entropy`). Range [0, 1].
 
@@ -55,6 +57,7 @@ class EntropyReward(RenderReward):
         return entropy
 
 
+@builtin_reward
 class SSIMReward(SimilarityReward):
     """Colour SSIM (scikit-image, mean over R, G, B) to the target, as skill over its mean-colour image.
     Range [0, 1].
@@ -80,6 +83,7 @@ class SSIMReward(SimilarityReward):
         return metrics.ssim(candidate, target, scales=self.scales)
 
 
+@builtin_reward
 class PixelReward(SimilarityReward):
     """Blurred pixel L2 (`metrics.pixel_similarity`) as skill over the mean-colour image. Range [0, 1].
 
@@ -105,6 +109,7 @@ class PixelReward(SimilarityReward):
         return metrics.compare_blurred(metrics.blurred(candidate, self.blur), prepared)
 
 
+@builtin_reward
 class EdgesReward(SimilarityReward):
     """Correlation of Sobel edge maps at several blur scales (`metrics.edge_similarity`). Range [0, 1].
 
@@ -131,6 +136,7 @@ class EdgesReward(SimilarityReward):
         return metrics.compare_edge_maps(metrics.edge_maps(candidate, self.sigmas), prepared)
 
 
+@builtin_reward
 class PaletteReward(SimilarityReward):
     """Colour-distribution closeness (sliced Wasserstein, `metrics.palette_similarity`) as skill over the
     mean-colour image. Range [0, 1].
@@ -152,6 +158,7 @@ class PaletteReward(SimilarityReward):
         return metrics.compare_palettes(metrics.palette_quantiles(candidate), prepared)
 
 
+@builtin_reward
 class AppearanceReward(SimilarityReward):
     """The same look anywhere: texture statistics and colour distribution (`earthshader.image.appearance`),
     as skill over the target's mean-colour image. Range [0, 1].

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from earthshader.image.metrics import is_flat
 from rewards.base import RenderReward, TextReward
+from rewards.builtin import builtin_reward
 
 
+@builtin_reward
 class CompilesReward(RenderReward):
     """1 if the extracted shader compiles and renders, else 0. Range [0, 1].
 
@@ -44,6 +46,7 @@ class CompilesReward(RenderReward):
         return {"compile": 0.25, "loop_limit": 0.5, "timeout": 0.5, "crash": 0.5, "gl": 0.5}.get(result.error_kind, 0.0)
 
 
+@builtin_reward
 class FormatReward(TextReward):
     """1 for the answer the prompt asks for: one closed ```glsl (or plain / c) block defining `mainImage`.
     Range [0, 1].
@@ -64,6 +67,7 @@ class FormatReward(TextReward):
         return 0.5 if shader.ok else 0.0
 
 
+@builtin_reward
 class LengthReward(TextReward):
     """Shorter programs: 1 up to a budget of characters, falling linearly to 0 at twice the budget.
     Range [0, 1].

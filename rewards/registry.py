@@ -6,7 +6,8 @@
     GRPOTrainer(..., reward_funcs=funcs)
 
 A name is looked up as:
-1. a built-in (`BUILTIN_REWARDS`: compiles, entropy, ssim, pixel, edges, palette, length, format, appearance);
+1. a built-in (`BUILTIN_REWARDS`: every class declared with `@builtin_reward` in `rewards/image.py` and
+   `rewards/program.py`, `rewards.builtin`);
 2. an installed plugin: an entry point in the `earthshader.rewards` group, e.g. in a plugin's pyproject.toml
        [project.entry-points."earthshader.rewards"]
        brightness = "my_pkg.rewards:Brightness"
@@ -25,20 +26,11 @@ import importlib
 import inspect
 from importlib.metadata import entry_points
 
-from rewards.image import AppearanceReward, EdgesReward, EntropyReward, PaletteReward, PixelReward, SSIMReward
-from rewards.program import CompilesReward, FormatReward, LengthReward
+from rewards import image, program  # noqa: F401  (the built-in modules: their classes declare themselves)
+from rewards.builtin import BUILTIN_REWARDS
 
 #: Entry-point group through which installed packages add rewards.
 ENTRY_POINT_GROUP = "earthshader.rewards"
-
-#: The built-in rewards by name.
-BUILTIN_REWARDS = {
-    cls.name: cls
-    for cls in (
-        CompilesReward, EntropyReward, SSIMReward, PixelReward, EdgesReward, PaletteReward, LengthReward, FormatReward,
-        AppearanceReward,
-    )
-}
 
 
 def plugin_rewards() -> dict:

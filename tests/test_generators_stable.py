@@ -3,9 +3,9 @@
 `generator_pins.json` holds, for a few seeds of every family (at every level and with the level drawn)
 and of every group, the family, level and SHA-256 of the program. Datasets, evaluation targets, the
 tiny tokenizer's corpus and the published figures all come from these programs, so a change of any pin
-is a change of all of those. After adding a family, rewrite the pins with
+is a change of all of those. After adding a family, pin it with the one command
 
-    PYTHONPATH=. python tests/test_generators_stable.py
+    python -m tests.pin_generators
 
 which lists the pins that changed and refuses any change but the new family's group seeds; when a
 change of existing programs is intended, add `--force`, and re-measure the figures built from them.
@@ -16,46 +16,17 @@ giving it to the new family (rendezvous hashing: `earthshader/data/generators/__
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
+from pin_generators import changed_pins, coverage_problem, pin_key, pinned_calls, read_pins
 
 from earthshader.data import generators
 from earthshader.data.generators import FAMILIES, GROUPS, Family, difficulty_range, generate, register
 from earthshader.data.generators.glsl_snippets import Draw
 from earthshader.data.generators.seeds import key, rendezvous, stream
 
-PINS_PATH = Path(__file__).with_name("generator_pins.json")
-HELD_OUT = 1_000_000  # earthshader.evaluation.targets.HELD_OUT_SEED, where held-out targets start
-
-
-def pinned_calls() -> list[tuple[str, int, int | None]]:
-    """(name, seed, difficulty) of every pinned program."""
-    calls = []
-    for name in [*sorted(generators.GROUPS), *sorted(generators.FAMILIES)]:
-        calls += [(name, seed, None) for seed in (0, 1, 2, 3, HELD_OUT)]
-        calls += [(name, seed, level) for level in difficulty_range(name) for seed in (0, 1, HELD_OUT)]
-    return calls
-
-
-def pin_key(name: str, seed: int, difficulty: int | None) -> str:
-    return f"{name}|{seed}|{difficulty}"
-
-
-def fingerprint(name: str, seed: int, difficulty: int | None) -> dict:
-    sample = generate(name, seed, difficulty)
-    return {"family": sample.family, "difficulty": sample.difficulty,
-            "sha256": hashlib.sha256(sample.code.encode()).hexdigest()[:20]}
-
-
-def current_pins() -> dict[str, dict]:
-    return {pin_key(*call): fingerprint(*call) for call in pinned_calls()}
-
-
-PINS: dict[str, dict] = json.loads(PINS_PATH.read_text()) if PINS_PATH.exists() else {}
+PINS: dict[str, dict] = read_pins()
 
 
 def _extra_build(draw: Draw, difficulty: int) -> str:
@@ -70,24 +41,16 @@ def _add(monkeypatch, family: Family) -> None:
     register(family)
 
 
-def _changed(pins: dict[str, dict]) -> dict[str, tuple[dict, dict]]:
-    now = {}
-    for pin, was in pins.items():
-        name, seed, difficulty = pin.split("|")
-        is_now = fingerprint(name, int(seed), None if difficulty == "None" else int(difficulty))
-        if is_now != was:
-            now[pin] = (was, is_now)
-    return now
-
-
 def test_the_pins_cover_every_family_level_and_group():
+    problem = coverage_problem(PINS)
+    assert problem is None, problem  # the message names the command that pins a new family
     assert set(PINS) == {pin_key(*call) for call in pinned_calls()}
     covered = {(pin["family"], pin["difficulty"]) for pin in PINS.values()}
     assert covered == {(name, level) for name, family in FAMILIES.items() for level in family.difficulties}
 
 
 def test_pinned_programs_are_unchanged():
-    changed = _changed(PINS)
+    changed = changed_pins(PINS)
     assert not changed, f"{len(changed)} pinned programs changed, e.g. {sorted(changed)[:5]} (module docstring)"
 
 
@@ -104,7 +67,7 @@ EXTRAS = {
 def test_adding_a_family_changes_only_the_group_pins_it_wins(monkeypatch, extra):
     """Every family's pins stay; a group's pin changes only when the new family wins its seed."""
     _add(monkeypatch, extra)
-    changed = _changed(PINS)
+    changed = changed_pins(PINS)
     families_changed = [pin for pin in changed if pin.split("|")[0] not in generators.GROUPS]
     assert not families_changed, families_changed
     for pin, (was, now) in changed.items():
@@ -151,7 +114,7 @@ def test_changing_one_familys_code_leaves_every_other_program_unchanged(monkeypa
 
     monkeypatch.setitem(FAMILIES, "stripes", Family("stripes", "textures", greedy_stripes,
                                                     original.min_difficulty, original.max_difficulty))
-    changed = _changed(PINS)
+    changed = changed_pins(PINS)
     assert changed and all(now["family"] == "stripes" for _, now in changed.values())
 
 
@@ -223,29 +186,3 @@ def test_bad_seeds_difficulties_and_registrations_are_refused_clearly(monkeypatc
         register(Family("new", "textures", _extra_build, 2, 1))
     assert "new" not in generators.FAMILIES
 
-
-def main(argv: list[str]) -> int:
-    """Rewrite the pins; refuses (exit 1) changes other than a new family's group seeds without --force."""
-    changed = _changed(PINS)
-    new_families = set(generators.FAMILIES) - {pin["family"] for pin in PINS.values()}
-    unexpected = [pin for pin, (_, now) in changed.items()
-                  if pin.split("|")[0] not in generators.GROUPS or now["family"] not in new_families]
-    for pin in sorted(changed):
-        was, now = changed[pin]
-        print(f"{pin}: {was['family']} level {was['difficulty']} -> {now['family']} level {now['difficulty']}, "
-              f"program {was['sha256']} -> {now['sha256']}"
-              f"{'  (not a new family taking a group seed)' if pin in unexpected else ''}")
-    if unexpected and "--force" not in argv:
-        print(f"{len(unexpected)} pins changed other than to a new family: pass --force if that is intended")
-        return 1
-    pins = current_pins()
-    lines = [f"  {json.dumps(pin)}: {json.dumps(pins[pin], sort_keys=True)}" for pin in sorted(pins)]
-    PINS_PATH.write_text("{\n" + ",\n".join(lines) + "\n}\n")  # one pin a line: diffs name the pins
-    print(f"wrote {len(pins)} pins to {PINS_PATH} ({len(changed)} changed)")
-    return 0
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(main(sys.argv[1:]))

@@ -58,7 +58,8 @@ def import_graph(root: Path = REPO) -> dict[str, set[str]]:
 
 
 def read_layers(root: Path = REPO) -> list[tuple[str, list[str]]]:
-    """The table under `## Layers` in docs/architecture.md, lowest layer first: (layer, module names)."""
+    """The table under `## Layers` in docs/architecture.md, lowest layer first: (layer, module names). The
+    entry-point layer holds the modules the table names and every module a command of `COMMANDS` runs."""
     section = (root / ARCHITECTURE).read_text().split("\n## Layers\n", 1)[1].split("\n## ", 1)[0]
     layers = []
     for line in section.splitlines():
@@ -66,7 +67,38 @@ def read_layers(root: Path = REPO) -> list[tuple[str, list[str]]]:
         if not line.startswith("|") or cells[0] in ("layer", "") or set(cells[0]) <= set("-: "):
             continue
         layers.append((cells[0], re.findall(r"`([\w.]+)`", cells[1])))
+    for name, modules in layers:
+        if name == ENTRY_POINTS:
+            modules += [module for module in command_modules(root) if module not in modules]
     return layers
+
+
+def commands(root: Path = REPO) -> dict[str, str]:
+    """`COMMANDS` of `earthshader/__main__.py` (read, not imported): command -> the module `python -m` runs."""
+    tree = ast.parse((root / "earthshader" / "__main__.py").read_text())
+    for node in tree.body:
+        targets = [node.target] if isinstance(node, ast.AnnAssign) else getattr(node, "targets", [])
+        if any(isinstance(target, ast.Name) and target.id == "COMMANDS" for target in targets):
+            return {name: module for name, (module, _) in ast.literal_eval(node.value).items()}
+    raise AssertionError("earthshader/__main__.py has no COMMANDS table")
+
+
+def command_modules(root: Path = REPO) -> list[str]:
+    """The module each command runs: `earthshader.X`, or `earthshader.X.__main__` for a package."""
+    names = module_names(root)
+    return [f"{module}.__main__" if f"{module}.__main__" in names else module for module in commands(root).values()]
+
+
+def runnable_modules(root: Path = REPO) -> list[str]:
+    """Package modules with an `if __name__ == "__main__":` block (what `python -m` can run), but the front itself."""
+    found = []
+    for name, path in module_names(root).items():
+        for node in ast.parse(path.read_text()).body:
+            test = node.test if isinstance(node, ast.If) else None
+            if isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__" \
+                    and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in test.comparators):
+                found.append(name)
+    return sorted(name for name in found if name != "earthshader.__main__")
 
 
 def layer_of(module: str, layers: list[tuple[str, list[str]]]) -> int | None:
@@ -189,6 +221,13 @@ def test_no_package_file_is_longer_than_about_400_lines():
     long = {str(p.relative_to(REPO)): n for p in module_names().values()
             if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert long == {}
+
+
+def test_every_runnable_module_is_a_command_and_every_command_exists():
+    """A module that runs as `python -m` is an entry point: `COMMANDS` must front it (and so lists it in
+    `earthshader --help`); a command must run a module that exists."""
+    assert sorted(set(runnable_modules()) - set(command_modules())) == []
+    assert sorted(set(command_modules()) - set(module_names())) == []
 
 
 def test_the_earthshader_command_lists_every_entry_point():

@@ -39,11 +39,13 @@ def plugin_dir(tmp_path, monkeypatch):
 
 def test_builtin_names_and_options():
     funcs = get_reward_funcs(list(BUILTIN_REWARDS), {"ssim": {"scales": 2, "size": 84}, "compiles": {"graded": True}})
+    # In the order the classes are declared: rewards/image.py's, then rewards/program.py's.
     assert [f.__name__ for f in funcs] == list(BUILTIN_REWARDS) == [
-        "compiles", "entropy", "ssim", "pixel", "edges", "palette", "length", "format", "appearance"]
-    ssim = funcs[2]
+        "entropy", "ssim", "pixel", "edges", "palette", "appearance", "compiles", "format", "length"]
+    by_name = {f.__name__: f for f in funcs}
+    ssim = by_name["ssim"]
     assert isinstance(ssim, SSIMReward) and (ssim.scales, ssim.size) == (2, 84)
-    assert funcs[0].graded is True
+    assert by_name["compiles"].graded is True
     assert get_reward_funcs("format")[0].__name__ == "format"
 
 

@@ -68,7 +68,7 @@ DEFAULT_TOP = 1
 
 @dataclass(frozen=True)
 class Candidate:
-    """A library program: `generate(family, seed, difficulty=level).code`."""
+    """A library program: `earthshader.data.sources.generated_program(family, seed, level).code`."""
 
     family: str
     seed: int
@@ -110,7 +110,8 @@ def library_programs(families=None, seeds=DEFAULT_SEEDS, levels: str = "ends") -
     families (every family's first program, then every family's second, ...), so that a budget that
     screens only a prefix still covers every family it can.
     """
-    from earthshader.data.generators import FAMILIES, generate
+    from earthshader.data.generators import FAMILIES
+    from earthshader.data.sources import generated_program
 
     names = list(FAMILIES) if families is None else list(families)
     unknown = [n for n in names if n not in FAMILIES]
@@ -128,7 +129,7 @@ def library_programs(families=None, seeds=DEFAULT_SEEDS, levels: str = "ends") -
         for name in names:
             if rank < len(per_family[name]):
                 seed, level = per_family[name][rank]
-                order.append(Candidate(name, seed, level, generate(name, seed, difficulty=level).code))
+                order.append(Candidate(name, seed, level, generated_program(name, seed, level).code))
     return order
 
 

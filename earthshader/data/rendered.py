@@ -7,9 +7,10 @@
     rows = generated_targets("textures", 16, size=84)                  # exactly 16 that pass the filter
     rows = withheld_renders("renders:corpus.jsonl.gz?time=1", "test", 84, n=8)
 
-`earthshader.data.rows.load_rows` dispatches `generator:` and `renders:` specs here (docs/pictures.md). The
-filter (`earthshader.data.build.judge`) is part of drawing targets: a program whose render it rejects is
-replaced by the next one, and the log says how many went and why.
+`earthshader.data.rows.load_rows` dispatches `generator:` and `renders:` specs here (docs/pictures.md).
+Programs come from `earthshader.data.sources` (`generated_rows` for generators, `read_source` for a corpus)
+and become rows in one place, `program_row`. The filter (`earthshader.data.build.judge`) is part of drawing
+targets: a program whose render it rejects is replaced by the next one, and the log says how many went and why.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from itertools import islice
 from pathlib import Path
 
 from earthshader.data.row_spec import HELD_OUT_SEED, RENDER_OPTIONS, RENDERS_PREFIX, Row, split_options
-from earthshader.data.sources import SourceError, describe, read_source
+from earthshader.data.sources import ShaderRow, SourceError, describe, generated_rows, read_source
 from earthshader.image import sizing
 
 logger = logging.getLogger("earthshader.data.rows")  # one logger for everything the loader says
@@ -32,24 +33,22 @@ DEFAULT_TEST_FRACTION = 0.1  # the factory's BuildConfig default: the same progr
 NAMED_PROBLEMS = 5
 
 
+def program_row(item: ShaderRow, source: str, *, withheld: bool = False, time: float = 0.0) -> Row:
+    """The row of a source's program, not rendered yet: its program in `code`, or in `reference` when `withheld`
+    (a render whose code the learner must not see)."""
+    return Row(code="" if withheld else item.code, reference=item.code if withheld else "", source=source,
+               id=item.id, family=item.family or None, difficulty=None if item.difficulty < 0 else item.difficulty,
+               params=dict(item.params), time=time)
+
+
 def generated_programs(groups: list[str], n: int, seed: int = 0, difficulty: int | None = None) -> list[Row]:
     """`n` programs (no image yet) from the generator groups or families, seeds `seed..seed+n-1`, in turn."""
-    from earthshader.data.generators import generate
-
-    programs = []
-    for i in range(n):
-        sample = generate(groups[i % len(groups)], seed + i, difficulty=difficulty)
-        programs.append(Row(code=sample.code, source=f"generator:{groups[i % len(groups)]}",
-                            id=f"{sample.family}-{sample.seed}", family=sample.family,
-                            difficulty=sample.difficulty, params=dict(sample.params)))
-    return programs
+    return [program_row(item, f"generator:{item.source}") for item in generated_rows(groups, n, seed, difficulty)]
 
 
-def generated_targets(name: str, n: int, *, size: int, start: int = HELD_OUT_SEED, pool=None,
-                      max_tries: int | None = None, difficulty: int | None = None, workers: int | None = None,
-                      timeout: float = 10.0) -> list[Row]:
-    """Exactly `n` rendered rows of generator group or family `name` (or several, `stripes,checker`, drawn in
-    turn), seeds from `start`; rejected seeds skipped."""
+def generator_names(name: str) -> list[str]:
+    """The generator groups and families of `generator:NAME` (several: `stripes,checker`); `SourceError` naming
+    the unknown ones."""
     from earthshader.data.generators import FAMILIES, GROUPS
 
     names = name.split(",")
@@ -57,6 +56,15 @@ def generated_targets(name: str, n: int, *, size: int, start: int = HELD_OUT_SEE
     if unknown:
         raise SourceError(f"generator:{name}: unknown generator {', '.join(unknown)}; groups: {sorted(GROUPS)}, "
                           f"families: {sorted(FAMILIES)}")
+    return names
+
+
+def generated_targets(name: str, n: int, *, size: int, start: int = HELD_OUT_SEED, pool=None,
+                      max_tries: int | None = None, difficulty: int | None = None, workers: int | None = None,
+                      timeout: float = 10.0) -> list[Row]:
+    """Exactly `n` rendered rows of generator group or family `name` (or several, `stripes,checker`, drawn in
+    turn), seeds from `start`; rejected seeds skipped."""
+    names = generator_names(name)
     max_tries = max_tries or 4 * n
     rows: list[Row] = []
     seed = start
@@ -137,8 +145,7 @@ def _withheld_candidates(source: str, source_split: str | None, split: str, frac
         if digest in seen or is_test(digest, fraction) != (split == "test"):
             continue
         seen.add(digest)
-        yield Row(reference=item.code, source=f"renders:{Path(source).name}", id=item.id, family=item.family or None,
-                  difficulty=None if item.difficulty < 0 else item.difficulty, params=dict(item.params), time=time)
+        yield program_row(item, f"renders:{Path(source).name}", withheld=True, time=time)
 
 
 def _programs(source: str, source_split: str | None):

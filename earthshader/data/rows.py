@@ -49,6 +49,7 @@ from earthshader.data.rendered import (  # noqa: F401  (re-exported: the loader'
     DEFAULT_TEST_FRACTION,
     generated_programs,
     generated_targets,
+    generator_names,
     render_targets,
     withheld_renders,
 )
@@ -151,12 +152,7 @@ def _generated(spec: str, request: Request) -> list[Row]:
 
 
 def _check_generator(spec: str) -> None:
-    from earthshader.data.generators import FAMILIES, GROUPS
-
-    unknown = [name for name in spec[len(GENERATOR_PREFIX):].split(",") if name not in GROUPS and name not in FAMILIES]
-    if unknown:
-        raise SourceError(f"{spec}: unknown generator {', '.join(unknown)}; groups: {sorted(GROUPS)}, "
-                          f"families: {sorted(FAMILIES)}")
+    generator_names(spec[len(GENERATOR_PREFIX):])
 
 
 def _renders(spec: str, request: Request) -> list[Row]:

@@ -4,6 +4,7 @@
 
     for item in read_source("textures", n=100):                 # generators: seeds 0..99
         ...
+    generated_rows(["stripes", "checker"], 4, start=10)         # stripes 10, checker 11, stripes 12, ...
     for item in read_source("../shared/data/shadertoys.jsonl.gz"):   # JSONL, JSONL.gz or parquet
         if isinstance(item, RowProblem):                        # a corrupt row: file, line, reason
             print(item)
@@ -14,6 +15,10 @@ A SOURCE is, in this order: a generator group or family (`textures`, `primitives
 `fbm`, ...); an existing file (`.jsonl`, `.jsonl.gz`, `.parquet`); an existing folder (of `.glsl`
 files, or a dataset written by `datasets.save_to_disk`); else a Hugging Face dataset id, loaded with
 `datasets.load_dataset` (needs the Hub or its local cache).
+
+Generated programs become rows in one place, `generated_program` (one seed) and `generated_rows` (seeds in
+turn): the factory, `generator:` targets (`earthshader.data.rendered`) and the search baseline's library all
+read them from there, so a seed is the same row everywhere.
 
 Rows need an `image_code` column; `id`, `name`, `author`, `license` and `permissive` are carried when
 present (the format of `Vipitis/Shadereval-inputs`, the Shadertoys datasets and
@@ -162,7 +167,7 @@ def read_source(source: str, n: int | None = None, start: int = 0, difficulty: i
     if kind == "generator":
         if n is None:
             raise SourceError(f"generator {source!r} needs a number of samples (--n)")
-        return _generated(source, start, n, difficulty)
+        return generated_rows([source], n, start, difficulty)
     # Datasets load here, not lazily, so that a missing split or an unreachable Hub fails at once.
     items = {
         "jsonl": lambda: _jsonl(Path(source)),
@@ -183,13 +188,24 @@ def _window(items: Iterator, start: int, n: int | None) -> Iterator:
         yield item
 
 
-def _generated(name: str, start: int, n: int, difficulty: int | None) -> Iterator[ShaderRow]:
-    for seed in range(start, start + n):
-        sample = generate(name, seed, difficulty)
-        yield ShaderRow(
-            code=sample.code, source=name, id=f"{sample.family}-{seed}", name=f"{sample.family} #{seed}",
-            author="earthshader generator", license=GENERATOR_LICENSE, permissive=True,
-            params=sample.params, difficulty=sample.difficulty, family=sample.family)
+def generated_program(name: str, seed: int, difficulty: int | None = None) -> ShaderRow:
+    """Generator `name`'s program at `seed` (and `difficulty`; None: drawn from the seed) as a row.
+
+    >>> row = generated_program("checker", 1, difficulty=0)
+    >>> row.id, row.source, row.family, row.difficulty, row.license, sorted(row.params)[:2]
+    ('checker-1', 'checker', 'checker', 0, 'mit', ['cells', 'colouring'])
+    """
+    sample = generate(name, seed, difficulty)
+    return ShaderRow(
+        code=sample.code, source=name, id=f"{sample.family}-{seed}", name=f"{sample.family} #{seed}",
+        author="earthshader generator", license=GENERATOR_LICENSE, permissive=True,
+        params=sample.params, difficulty=sample.difficulty, family=sample.family)
+
+
+def generated_rows(names: list[str], n: int, start: int = 0, difficulty: int | None = None) -> Iterator[ShaderRow]:
+    """`n` generated programs: program i is `generated_program(names[i % len(names)], start + i, difficulty)`."""
+    for i in range(n):
+        yield generated_program(names[i % len(names)], start + i, difficulty)
 
 
 def row_from_record(record: Any, file: str, line: int) -> ShaderRow | RowProblem:

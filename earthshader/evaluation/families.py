@@ -7,9 +7,10 @@
 
 Family detection is deliberately simple: each family is recognised by the names and constructs its
 generator writes (`earthshader/data/generators/`): a function (`fbm`, `worley`, `sdBox`), a variable
-(`stripe`, `checker`, `dots`) or an idiom (`vec2(fbm(` for domain warping). `RULES` is checked in
-order, specific families first, and the first match wins; each family's rules stand beside its entry
-in its generator module's table (`TEXTURE_SIGNATURES`, ...). A program that draws stripes under other
+(`stripe`, `checker`, `dots`) or an idiom (`vec2(fbm(` for domain warping). Each family declares its
+rules with its function (`detect=` in `earthshader/data/generators/`), and `rules()` reads them from the
+generators' registry, lowest rank first (specific families first); the first match wins, so a family
+registered later (a plugin, a test) is recognised too. A program that draws stripes under other
 names is not recognised: the test is "did the model write this family's program", not "does the
 picture look like it". On the generators' own programs it is right for every family and level
 (tests/test_eval_families.py).
@@ -26,10 +27,9 @@ or of the other sign.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
-from earthshader.data.generators import SIGNATURES
+from earthshader.data.generators import detection_rules
 from earthshader.glsl.literals import UNARY_CONTEXT
 from earthshader.glsl.scan import TOKEN
 from earthshader.render.shadertoy import strip_comments
@@ -37,18 +37,17 @@ from earthshader.render.shadertoy import strip_comments
 #: How many tokens before a literal define its place.
 CONTEXT_TOKENS = 6
 
-#: (family, patterns that must all match the comment-free code), checked in order: terrains', then
-#: primitives', then textures' (`earthshader.data.generators.SIGNATURES`).
-RULES: tuple[tuple[str, tuple[str, ...]], ...] = SIGNATURES
-
-_COMPILED = tuple((family, tuple(re.compile(p) for p in patterns)) for family, patterns in RULES)
+def rules() -> list[tuple[str, tuple[str, ...]]]:
+    """(family, patterns that must all match the comment-free code) of every registered family, in the order
+    `detect_family` checks them (`earthshader.data.generators.detection_rules`)."""
+    return [(family, rule.patterns) for family, rule in detection_rules()]
 
 
 def detect_family(code: str) -> str | None:
-    """The generator family whose constructs `code` uses (first matching rule in `RULES`), or None."""
+    """The generator family whose constructs `code` uses (the first of `rules()` that matches), or None."""
     bare = strip_comments(code or "")
-    for family, patterns in _COMPILED:
-        if all(p.search(bare) for p in patterns):
+    for family, rule in detection_rules():
+        if rule.matches(bare):
             return family
     return None
 

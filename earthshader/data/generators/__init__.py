@@ -45,40 +45,30 @@ all; then a dataset built from seed 0 never sees a new family. Rendezvous hashin
 seeds possible (exactly the new family's share) and moves them nowhere else. Where a dataset must not
 change at all, name its families (`generate("fbm", seed)`), which no later family touches.
 
-Adding a family: write `build(draw, difficulty) -> code` in the group's module and add it to that
-module's table (`TEXTURE_FAMILIES`, ...), or call `register(Family(...))`; give it a detection rule in
-the module's `..._SIGNATURES` beside the table (a test asks for one), and pin it by rewriting
-`tests/generator_pins.json` (`tests/test_generators_stable.py` says how): no existing pin may change.
+Adding a family: one function in the group's module, declared above it with its levels and its detection
+rules (`@TEXTURES.family(0, 2, detect={400: r"\\bstripe\\b"})`, `earthshader.data.generators.family`), then
+`python -m tests.pin_generators` to pin its programs in `tests/generator_pins.json` (the pin test fails,
+naming that command, until they are; no existing pin may change). A family made at run time (a plugin, a
+test) is `register(Family(...))`. `detection_rules()` is every family's rules in the order
+`earthshader.evaluation.families.detect_family` checks them.
 """
 
 from __future__ import annotations
 
 import operator
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .family import Family, Group, Signature
 from .glsl_snippets import Draw
-from .primitives import PRIMITIVE_FAMILIES, PRIMITIVE_SIGNATURES
+from .primitives import PRIMITIVES
 from .seeds import rendezvous, stream
-from .terrains import TERRAIN_FAMILIES, TERRAIN_SIGNATURES
-from .textures import TEXTURE_FAMILIES, TEXTURE_SIGNATURES
+from .terrains import TERRAINS
+from .textures import TEXTURES
 
-
-@dataclass(frozen=True)
-class Family:
-    """One generator: `build(draw, difficulty) -> code` for levels `min_difficulty..max_difficulty`."""
-
-    name: str
-    group: str
-    build: Callable[[Draw, int], str]
-    min_difficulty: int
-    max_difficulty: int
-
-    @property
-    def difficulties(self) -> range:
-        return range(self.min_difficulty, self.max_difficulty + 1)
+#: The groups whose families are registered at import, in this order (which is `FAMILIES`' order).
+BUILTIN_GROUPS: tuple[Group, ...] = (TEXTURES, PRIMITIVES, TERRAINS)
 
 
 @dataclass(frozen=True)
@@ -114,15 +104,16 @@ def register(family: Family) -> Family:
     return family
 
 
-for _group, _table in {"textures": TEXTURE_FAMILIES, "primitives": PRIMITIVE_FAMILIES,
-                       "terrains": TERRAIN_FAMILIES}.items():
-    for _name, (_build, _low, _high) in _table.items():
-        register(Family(_name, _group, _build, _low, _high))
+for _group in BUILTIN_GROUPS:
+    for _family in _group.families:
+        register(_family)
 
 
-#: Every family's detection rules, in the order `detect_family` checks them: a terrain also holds noise
-#: and a raymarch, and a raymarched primitive `float t =`, so terrains go first, then primitives.
-SIGNATURES: tuple[tuple[str, tuple[str, ...]], ...] = TERRAIN_SIGNATURES + PRIMITIVE_SIGNATURES + TEXTURE_SIGNATURES
+def detection_rules() -> list[tuple[str, Signature]]:
+    """(family, rule) for every rule of every registered family, lowest rank first (ties: in registration
+    order): the order in which `earthshader.evaluation.families.detect_family` tries them."""
+    rules = [(family.name, rule) for family in FAMILIES.values() for rule in family.signatures]
+    return sorted(rules, key=lambda pair: pair[1].rank)
 
 
 def _levels(name: str) -> list[int]:
@@ -175,5 +166,5 @@ def generate_many(name: str, n: int, start_seed: int = 0, difficulty: int | None
     return [generate(name, seed, difficulty) for seed in range(start_seed, start_seed + n)]
 
 
-__all__ = ["FAMILIES", "GROUPS", "SIGNATURES", "Family", "ShaderSample", "difficulty_range", "generate",
-           "generate_many", "register"]
+__all__ = ["BUILTIN_GROUPS", "FAMILIES", "GROUPS", "Family", "Group", "ShaderSample", "Signature", "detection_rules",
+           "difficulty_range", "generate", "generate_many", "register"]

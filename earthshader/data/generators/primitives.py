@@ -18,7 +18,12 @@ from __future__ import annotations
 
 import math
 
+from .family import Group
 from .glsl_snippets import MAIN_OPEN, ROTATE, UV_CENTRED, Draw, glf, program, vec
+
+#: The families below, each declared with its levels and detection rules (`earthshader.data.generators.family`).
+#: A scene (`sdf_scene`) may hold boxes and circles, so its rules for those come before `boxes`' and `circles'`.
+PRIMITIVES = Group("primitives")
 
 SD_CIRCLE = "float sdCircle(vec2 p, float r) { return length(p) - r; }"
 SD_BOX = """float sdBox(vec2 p, vec2 size, float radius) {
@@ -62,6 +67,7 @@ def _close(lines: list[str]) -> str:
     return "\n".join([*lines, "    fragColor = vec4(col, 1.0);", "}"])
 
 
+@PRIMITIVES.family(0, 2, detect={260: r"\bsdCircle\s*\(", 270: r"\bfloat\s+d\s*=\s*length\s*\(\s*uv\s*-"})
 def circles(draw: Draw, difficulty: int) -> str:
     if difficulty == 0:
         centre = _position(draw, "centre", 0.2)
@@ -85,6 +91,7 @@ def circles(draw: Draw, difficulty: int) -> str:
     return program(*functions, "\n".join(lines), _close(_shade(draw, style)))
 
 
+@PRIMITIVES.family(0, 2, detect={240: r"\bsdBox\s*\(\s*rotate\s*\(", 280: (r"=\s*abs\s*\(\s*uv\s*-", r"length\s*\(\s*max\s*\(\s*q\b")})
 def boxes(draw: Draw, difficulty: int) -> str:
     if difficulty == 0:
         centre = _position(draw, "centre", 0.15)
@@ -108,6 +115,7 @@ def boxes(draw: Draw, difficulty: int) -> str:
     return program(ROTATE, SD_BOX, "\n".join(lines), _close(_shade(draw, style)))
 
 
+@PRIMITIVES.family(1, 3, detect={220: r"\bsdRing\s*\(", 230: (r"\bsdBox\s*\(", r"\bsdCircle\s*\("), 250: r"\bsdBox\s*\("})
 def sdf_scene(draw: Draw, difficulty: int) -> str:
     """Mixed shapes combined with union, smooth union and subtraction."""
     count = draw.integer("count", 2, 2 + difficulty)
@@ -172,6 +180,7 @@ SD_3D = {
 }
 
 
+@PRIMITIVES.family(2, 3, detect={210: (r"\bmap\s*\(", r"\bmarch\s*\(", r"\bsd(Sphere|Box|Torus|Capsule)\s*\(\s*p\b")})
 def raymarched(draw: Draw, difficulty: int) -> str:
     """1-3 primitives standing on a ground plane, diffuse + ambient light; level 3 adds soft shadows."""
     count = draw.integer("count", 1, difficulty)
@@ -241,26 +250,3 @@ vec3 calcNormal(vec3 p) {
         "    }",
     ]
     return program(*functions, "\n".join(body), _close([]))
-
-
-#: How `earthshader.evaluation.families.detect_family` recognises these families: (family, patterns
-#: that must all match the comment-free code), checked in order, specific first; one or more a family.
-PRIMITIVE_SIGNATURES = (
-    ("raymarched", (r"\bmap\s*\(", r"\bmarch\s*\(", r"\bsd(Sphere|Box|Torus|Capsule)\s*\(\s*p\b")),
-    ("sdf_scene", (r"\bsdRing\s*\(",)),
-    ("sdf_scene", (r"\bsdBox\s*\(", r"\bsdCircle\s*\(")),
-    ("boxes", (r"\bsdBox\s*\(\s*rotate\s*\(",)),
-    ("sdf_scene", (r"\bsdBox\s*\(",)),
-    ("circles", (r"\bsdCircle\s*\(",)),
-    ("circles", (r"\bfloat\s+d\s*=\s*length\s*\(\s*uv\s*-",)),
-    ("boxes", (r"=\s*abs\s*\(\s*uv\s*-", r"length\s*\(\s*max\s*\(\s*q\b")),
-)
-
-
-#: name -> (function, lowest difficulty, highest difficulty)
-PRIMITIVE_FAMILIES = {
-    "circles": (circles, 0, 2),
-    "boxes": (boxes, 0, 2),
-    "sdf_scene": (sdf_scene, 1, 3),
-    "raymarched": (raymarched, 2, 3),
-}

@@ -18,7 +18,13 @@ height, 3 more octaves, a sun disc and gamma.
 
 from __future__ import annotations
 
+from .family import Group
 from .glsl_snippets import MAIN_OPEN, SHORT_VALUE_NOISE, UV_CENTRED, Draw, glf, program, vec
+
+#: The families below, each declared with its levels and detection rules (`earthshader.data.generators.family`).
+TERRAINS = Group("terrains")
+#: Every terrain calls `terrain(`: the variants are told apart by what they add, so `fbm_terrain`'s rule comes last.
+_TERRAIN = r"\bterrain\s*\("
 
 GRASS = [(0.25, 0.4, 0.15), (0.35, 0.45, 0.2), (0.45, 0.4, 0.25), (0.2, 0.35, 0.2)]
 ROCK = [(0.4, 0.35, 0.3), (0.5, 0.45, 0.4), (0.35, 0.3, 0.3), (0.55, 0.4, 0.3)]
@@ -172,37 +178,21 @@ vec3 calcNormal(vec3 p) {{
     return program(*functions, "\n".join(body), "    fragColor = vec4(col, 1.0);\n}")
 
 
+@TERRAINS.family(0, 3, detect={140: _TERRAIN})
 def fbm_terrain(draw: Draw, difficulty: int) -> str:
     return build_terrain(draw, difficulty, "fbm")
 
 
+@TERRAINS.family(0, 3, detect={130: (_TERRAIN, r"abs\s*\(\s*2\.0\s*\*\s*noise\s*\(")})
 def ridged_terrain(draw: Draw, difficulty: int) -> str:
     return build_terrain(draw, difficulty, "ridged")
 
 
+@TERRAINS.family(0, 3, detect={120: (_TERRAIN, r"floor\s*\(\s*level\s*\)")})
 def terraced_terrain(draw: Draw, difficulty: int) -> str:
     return build_terrain(draw, difficulty, "terraced")
 
 
+@TERRAINS.family(0, 3, detect={110: (_TERRAIN, r"\btWater\b")})
 def water_terrain(draw: Draw, difficulty: int) -> str:
     return build_terrain(draw, difficulty, "water")
-
-
-_TERRAIN = r"\bterrain\s*\("
-#: How `earthshader.evaluation.families.detect_family` recognises these families: (family, patterns
-#: that must all match the comment-free code), checked in order, specific first; one or more a family.
-TERRAIN_SIGNATURES = (
-    ("water_terrain", (_TERRAIN, r"\btWater\b")),
-    ("terraced_terrain", (_TERRAIN, r"floor\s*\(\s*level\s*\)")),
-    ("ridged_terrain", (_TERRAIN, r"abs\s*\(\s*2\.0\s*\*\s*noise\s*\(")),
-    ("fbm_terrain", (_TERRAIN,)),
-)
-
-
-#: name -> (function, lowest difficulty, highest difficulty)
-TERRAIN_FAMILIES = {
-    "fbm_terrain": (fbm_terrain, 0, 3),
-    "ridged_terrain": (ridged_terrain, 0, 3),
-    "terraced_terrain": (terraced_terrain, 0, 3),
-    "water_terrain": (water_terrain, 0, 3),
-}

@@ -16,6 +16,7 @@ warping, more octaves) up to about 60 lines at level 3. Use through the registry
 
 from __future__ import annotations
 
+from .family import Group
 from .glsl_snippets import (
     HASH,
     HASH2,
@@ -34,6 +35,9 @@ from .glsl_snippets import (
     worley_function,
 )
 
+#: The families below, each declared with its levels and detection rules (`earthshader.data.generators.family`).
+#: Noises build on each other (`domain_warp` calls `fbm`, `fbm` calls `noise`), so the more specific rules come first.
+TEXTURES = Group("textures")
 VALUE_NOISE_ONLY = NOISES["value"][1]  # without its hash, for programs that define `hash` already
 
 
@@ -58,6 +62,7 @@ def finish(*body: str) -> str:
     return "\n".join([*(line for line in body if line), "    fragColor = vec4(col, 1.0);", "}"])
 
 
+@TEXTURES.family(0, 2, detect={400: r"\bstripe\b"})
 def stripes(draw: Draw, difficulty: int) -> str:
     freq = draw.uniform("frequency", 4, 14 if difficulty == 0 else 9)
     if difficulty == 0:
@@ -91,6 +96,7 @@ def stripes(draw: Draw, difficulty: int) -> str:
     return program(ROTATE, fn, "\n".join(body), finish(colour))
 
 
+@TEXTURES.family(0, 2, detect={390: r"\bchecker\b"})
 def checker(draw: Draw, difficulty: int) -> str:
     cells = draw.integer("cells", 3, 12 if difficulty < 2 else 7)
     if difficulty == 0:
@@ -122,6 +128,7 @@ def checker(draw: Draw, difficulty: int) -> str:
     return program(*functions, fn, "\n".join(body), finish(colour, vignette))
 
 
+@TEXTURES.family(0, 2, detect={410: r"\bring\b"})
 def rings(draw: Draw, difficulty: int) -> str:
     freq = draw.uniform("frequency", 15, 60)
     centre = (draw.decimals("centre_x", -0.3, 0.3), draw.decimals("centre_y", -0.3, 0.3))
@@ -150,6 +157,7 @@ def rings(draw: Draw, difficulty: int) -> str:
     return program(fn, MAIN_OPEN, UV_CENTRED, "\n".join(body), finish(colour))
 
 
+@TEXTURES.family(0, 1, detect={450: r"\bfloat\s+t\s*="})
 def gradient(draw: Draw, difficulty: int) -> str:
     if difficulty == 0:
         shape = draw.choice("shape", ["linear_x", "linear_y", "diagonal", "radial"])
@@ -173,6 +181,7 @@ def gradient(draw: Draw, difficulty: int) -> str:
     return program(palette, MAIN_OPEN, UV_CENTRED, f"    float t = {field};", finish("    vec3 col = palette(t);"))
 
 
+@TEXTURES.family(0, 2, detect={420: r"\bwave\b", 430: r"sin\s*\([^;]*\bsin\s*\(\s*uv\.x"})
 def waves(draw: Draw, difficulty: int) -> str:
     freq = draw.uniform("frequency", 6, 20)
     amp = draw.uniform("amplitude", 0.03, 0.15)
@@ -207,6 +216,7 @@ def waves(draw: Draw, difficulty: int) -> str:
     return program(palette, "\n".join(body), finish())
 
 
+@TEXTURES.family(0, 2, detect={440: r"\bdots\b"})
 def dots(draw: Draw, difficulty: int) -> str:
     cells = draw.integer("cells", 4, 12)
     radius = draw.uniform("radius", 0.22, 0.42)
@@ -240,6 +250,7 @@ def dots(draw: Draw, difficulty: int) -> str:
     return program(*functions, "\n".join(body), finish())
 
 
+@TEXTURES.family(1, 3, detect={370: (r"\binside\b", r"\bmod\s*\(\s*floor\s*\(\s*p\.y\s*\)")})
 def bricks(draw: Draw, difficulty: int) -> str:
     rows = draw.integer("rows", 3, 7)
     ratio = draw.choice("aspect", [2.0, 2.5, 3.0])
@@ -270,6 +281,7 @@ def bricks(draw: Draw, difficulty: int) -> str:
     return program(*functions, "\n".join(body), finish())
 
 
+@TEXTURES.family(0, 1, detect={380: r"\bnoise\s*\("})
 def value_noise(draw: Draw, difficulty: int) -> str:
     scale = draw.uniform("scale", 3, 14)
     field = f"noise(uv * {glf(scale)})"
@@ -306,18 +318,22 @@ def _fractal(draw: Draw, difficulty: int, kind: str, noises: list[str]) -> str:
     return program(*functions, fn, "\n".join(body), finish())
 
 
+@TEXTURES.family(1, 3, detect={360: r"\bfbm\s*\("})
 def fbm(draw: Draw, difficulty: int) -> str:
     return _fractal(draw, difficulty, "plain", ["value", "gradient"] if difficulty >= 2 else ["value"])
 
 
+@TEXTURES.family(2, 3, detect={330: r"\bridged\s*\("})
 def ridged(draw: Draw, difficulty: int) -> str:
     return _fractal(draw, difficulty, "ridged", ["value", "gradient", "simplex"])
 
 
+@TEXTURES.family(2, 3, detect={340: r"\bturbulence\s*\("})
 def turbulence(draw: Draw, difficulty: int) -> str:
     return _fractal(draw, difficulty, "turbulence", ["gradient", "simplex"])
 
 
+@TEXTURES.family(2, 3, detect={350: r"\b0\.366025404\b|\bK1\b"})
 def simplex(draw: Draw, difficulty: int) -> str:
     if difficulty >= 3:
         return _fractal(draw, difficulty, "plain", ["simplex"])
@@ -327,6 +343,7 @@ def simplex(draw: Draw, difficulty: int) -> str:
     return program(*NOISES["simplex"], fn, MAIN_OPEN, UV_ASPECT, body, finish(colour))
 
 
+@TEXTURES.family(1, 3, detect={320: r"\bworley\s*\("})
 def worley(draw: Draw, difficulty: int) -> str:
     scale = draw.uniform("scale", 3, 10)
     jitter = draw.choice("jitter", [0.7, 0.8, 0.9, 1.0])
@@ -343,6 +360,7 @@ def worley(draw: Draw, difficulty: int) -> str:
     return program(*functions, fn, "\n".join(body), finish())
 
 
+@TEXTURES.family(3, 3, detect={310: r"vec2\s*\(\s*fbm\s*\("})
 def domain_warp(draw: Draw, difficulty: int) -> str:
     noise = draw.choice("noise", ["value", "gradient"])
     octaves = draw.integer("octaves", 4, 6)
@@ -361,43 +379,3 @@ def domain_warp(draw: Draw, difficulty: int) -> str:
         "    col *= 0.6 + 0.6 * n;",
     ]
     return program(*NOISES[noise], fbm_function(octaves, 0.5, 2.0, True), palette, "\n".join(body), finish())
-
-
-#: How `earthshader.evaluation.families.detect_family` recognises these families: (family, patterns
-#: that must all match the comment-free code), checked in order, specific first; one or more a family.
-TEXTURE_SIGNATURES = (
-    ("domain_warp", (r"vec2\s*\(\s*fbm\s*\(",)),
-    ("worley", (r"\bworley\s*\(",)),
-    ("ridged", (r"\bridged\s*\(",)),
-    ("turbulence", (r"\bturbulence\s*\(",)),
-    ("simplex", (r"\b0\.366025404\b|\bK1\b",)),
-    ("fbm", (r"\bfbm\s*\(",)),
-    ("bricks", (r"\binside\b", r"\bmod\s*\(\s*floor\s*\(\s*p\.y\s*\)")),
-    ("value_noise", (r"\bnoise\s*\(",)),
-    ("checker", (r"\bchecker\b",)),
-    ("stripes", (r"\bstripe\b",)),
-    ("rings", (r"\bring\b",)),
-    ("waves", (r"\bwave\b",)),
-    ("waves", (r"sin\s*\([^;]*\bsin\s*\(\s*uv\.x",)),
-    ("dots", (r"\bdots\b",)),
-    ("gradient", (r"\bfloat\s+t\s*=",)),
-)
-
-
-#: name -> (function, lowest difficulty, highest difficulty)
-TEXTURE_FAMILIES = {
-    "stripes": (stripes, 0, 2),
-    "checker": (checker, 0, 2),
-    "rings": (rings, 0, 2),
-    "gradient": (gradient, 0, 1),
-    "waves": (waves, 0, 2),
-    "dots": (dots, 0, 2),
-    "bricks": (bricks, 1, 3),
-    "value_noise": (value_noise, 0, 1),
-    "fbm": (fbm, 1, 3),
-    "ridged": (ridged, 2, 3),
-    "turbulence": (turbulence, 2, 3),
-    "simplex": (simplex, 2, 3),
-    "worley": (worley, 1, 3),
-    "domain_warp": (domain_warp, 3, 3),
-}
