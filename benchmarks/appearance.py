@@ -62,9 +62,9 @@ def skills(target: np.ndarray, candidates: list[np.ndarray], measures, settings)
     out = {}
     if "structure" in measures:
         scorer = TargetScorer(target)
-        rows = [scorer.scores(candidate) for candidate in candidates]
+        rows = [scorer.structure_scores(candidate) for candidate in candidates]
         out = {m: np.array([row[f"{m}_skill"] for row in rows]) for m in ("ssim", "edges", "pixel")}
-        out["structure"] = np.array([row["skill"] for row in rows])
+        out["structure"] = np.array([row["structure"] for row in rows])
     out["appearance"] = np.maximum(SKILL_FLOOR, AppearanceScorer(target, settings).skills(candidates))
     return out
 

@@ -76,8 +76,8 @@ class Tally(Counter):
 
 
 def refusal_types():
+    from earthshader.answering.refine import RefineError
     from earthshader.cli import UsageError
-    from earthshader.refine import RefineError
 
     return (UsageError, RefineError)
 
@@ -148,10 +148,10 @@ def mutated(rng: random.Random, index: int) -> tuple[str, bytes]:
 
 def doors(path: Path):
     """(name, call) for every way a picture file comes in; each must answer or refuse it."""
+    from earthshader.answering.files import load_target
+    from earthshader.answering.inference import read_inputs
     from earthshader.data import pictures as pics
     from earthshader.data.rows import load_rows
-    from earthshader.infer import read_inputs
-    from earthshader.refine import load_target
 
     return [("reader", lambda: pics.read_file(path)),
             ("training", lambda: load_rows(str(path), size=SIDE)),
@@ -162,10 +162,10 @@ def doors(path: Path):
 
 
 def fuzz_pictures(args, tally: Tally) -> int:
+    from earthshader.answering.inference import output_name
     from earthshader.data import pictures as pics
     from earthshader.data.row_spec import Request, keeper
     from earthshader.data.rows import load_rows
-    from earthshader.infer import output_name
 
     refused = refusal_types()
     rng = random.Random(args.seed)
@@ -256,9 +256,9 @@ def fuzz_run_files(args, tally: Tally) -> int:
         expert = run / "expert"
         targets = [type("T", (), {"id": f"p{i}", "image": np.full((4, 4, 3), i, np.uint8)})() for i in range(2)]
         expert_runs.prepare(expert, targets, resume=False)
-        expert_runs.write_json(expert / expert_runs.START_FILE, {"skill": 0.1})
+        expert_runs.write_json(expert / expert_runs.START_FILE, {"structure": 0.1, "appearance": 0.2})
         expert_runs.write_jsonl(expert_runs.round_dir(expert, 0) / "pairs.jsonl",
-                                [{"picture": 1, "skill": 0.2, "code": "x", "id": "p1", "teacher": "model"}])
+                                [{"picture": 1, "score": 0.2, "code": "x", "id": "p1", "teacher": "model"}])
         for path in sorted(p for p in expert.rglob("*") if p.is_file()):
             original = path.read_bytes()
             for cut in range(1, len(original), max(1, len(original) // 6)):
@@ -364,7 +364,7 @@ def commands(tally: Tally) -> int:
         (folder / "s.glsl").write_text("void mainImage(out vec4 c, in vec2 p) { c = vec4(0.5); }")
         (folder / "expert").mkdir()
         (folder / "expert" / "pictures.json").write_text("[]")
-        (folder / "expert" / "start.json").write_bytes(b'{"skill": 0.')
+        (folder / "expert" / "start.json").write_bytes(b'{"structure": 0.')
         env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
         for command, words, status in COMMANDS:
             argv = command.format(d=folder).split()

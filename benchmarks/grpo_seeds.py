@@ -1,4 +1,4 @@
-"""GRPO over several training seeds: how much of a skill change is the recipe's, and how much the draw.
+"""GRPO over several training seeds: how much of a change in the figures is the recipe's, and how much the draw.
 
     python benchmarks/grpo_seeds.py --sft runs/sft-tiny                           # seeds 0 1 2, 512 targets: ~40 min on 2 cores
     python benchmarks/grpo_seeds.py --sft runs/sft-tiny --seeds 0 1 --eval-n 64 -- --learning_rate 5e-5
@@ -10,8 +10,8 @@ answers per target at the recipe's temperature. Arguments after `--` are GRPO fl
 `python -m earthshader.grpo` takes them (the GRPO stage, `earthshader.training.grpo_stage`, runs in this
 process).
 
-Printed for each seed and pooled: the skill change paired by target (± its standard error over
-targets) and the answers that fail to render. Pooled is the per-target change averaged over the seeds;
+Printed for each seed and pooled: both figures (structure, appearance) and their changes paired by target
+(± the standard error over targets), and the answers that fail to render. Pooled is the per-target change averaged over the seeds;
 "seed spread" is the standard deviation of the per-seed means, the part of a single run's result that
 is the training draw. Figures go to OUT/seeds.json.
 """
@@ -28,40 +28,44 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+FIGURES = ("structure", "appearance")
+MODES = ("greedy", "sampled")
+
 
 def seed_rows(before: dict, runs: dict[int, dict]) -> tuple[list[list[str]], str]:
-    """Table rows (one per seed, then the pooled one: skill, its change ± SE, failed answers, per mode) and a
-    line with the seed spread of each mode's change. Pooled pairs each target's skill, averaged over the
-    seeds, with the SFT model's."""
+    """Table rows (one per seed, then the pooled one: per mode, each figure and its change ± SE, then the failed
+    answers) and a line with the seed spread of each mode's and figure's change. Pooled pairs each target's
+    figure, averaged over the seeds, with the SFT model's."""
     from earthshader.evaluation.statistics import missed_answers, paired_change, pooled_over_seeds, seed_spread
 
-    modes = ("greedy", "sampled")
-    changes = {mode: [paired_change(before[mode]["target_skills"], run[mode]["target_skills"]) for run in runs.values()]
-               for mode in modes}
+    def per_target(summary, figure):
+        return summary[f"target_{figure}"]
 
-    def cells(skill: float, change) -> list[str]:
-        return [f"{skill:.3f}", str(change)]
-
+    changes = {(mode, figure): [paired_change(per_target(before[mode], figure), per_target(run[mode], figure))
+                                for run in runs.values()] for mode in MODES for figure in FIGURES}
     rows = []
     for i, (seed, after) in enumerate(runs.items()):
         row = [f"seed {seed}"]
-        for mode in modes:
-            row += cells(after[mode]["skill"], changes[mode][i]) + [f"{missed_answers(after[mode])}"]
+        for mode in MODES:
+            for figure in FIGURES:
+                row += [f"{after[mode][figure]:.3f}", str(changes[mode, figure][i])]
+            row.append(f"{missed_answers(after[mode])}")
         rows.append(row)
     pooled, spreads = ["pooled"], []
-    for mode in modes:
-        spread = seed_spread([change.mean for change in changes[mode]])
-        spreads.append(f"{mode} {spread:.3f}" if len(runs) > 1 else f"{mode} n/a")
-        pooled += cells(np.mean([run[mode]["skill"] for run in runs.values()]),
-                        paired_change(before[mode]["target_skills"],
-                                      pooled_over_seeds([run[mode]["target_skills"] for run in runs.values()])))
+    for mode in MODES:
+        for figure in FIGURES:
+            spread = seed_spread([change.mean for change in changes[mode, figure]])
+            spreads.append(f"{mode} {figure} {spread:.3f}" if len(runs) > 1 else f"{mode} {figure} n/a")
+            pooled += [f"{np.mean([run[mode][figure] for run in runs.values()]):.3f}",
+                       str(paired_change(per_target(before[mode], figure),
+                                         pooled_over_seeds([per_target(run[mode], figure) for run in runs.values()])))]
         pooled.append(f"{np.mean([missed_answers(run[mode]) for run in runs.values()]):.1f}")
     return rows + [pooled], "seed spread (standard deviation of the per-seed changes): " + ", ".join(spreads)
 
 
 def figures(summary: dict) -> dict:
     """An evaluation summary's scalar figures, for seeds.json."""
-    return {key: value for key, value in summary.items() if key != "target_skills" and not isinstance(value, dict)}
+    return {key: value for key, value in summary.items() if not key.startswith("target_") and not isinstance(value, dict)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,11 +111,13 @@ def main(argv: list[str] | None = None) -> int:
                         f"{len(targets)} held-out targets; change paired by target ± SE", title_justify="left")
     table.add_column("")
     for mode in ("greedy", f"{samples}×T{temperature:g}"):
-        table.add_column(f"{mode} skill", justify="right")
-        table.add_column("change", justify="right", no_wrap=True)
+        for figure in FIGURES:
+            table.add_column(f"{mode} {figure}", justify="right")
+            table.add_column("change", justify="right", no_wrap=True)
         table.add_column("failed", justify="right")
-    table.add_row("SFT", *(cell for mode in ("greedy", "sampled")
-                           for cell in (f"{before[mode]['skill']:.3f}", "", f"{missed_answers(before[mode])}")),
+    table.add_row("SFT", *(cell for mode in MODES
+                           for cell in (*(c for f in FIGURES for c in (f"{before[mode][f]:.3f}", "")),
+                                        f"{missed_answers(before[mode])}")),
                   end_section=True)
     rows, spread = seed_rows(before, runs)
     for row in rows:

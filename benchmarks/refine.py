@@ -8,10 +8,12 @@ permissive shaders: render at time 0 within --max-ms at the bench size, are not 
 uniforms without changing their render), else from the procedural `textures` generators. For each
 case, --perturb of the literals the refiner lifts are moved by 10-40% of max(|x|, 0.1) in a random
 direction, redrawn until the perturbed render's SSIM to the original is below 0.95; then
-`earthshader.refine.refine` starts from the perturbed source with the original's render as target.
+`earthshader.answering.refine.refine` starts from the perturbed source with the original's render as target,
+fitting for `--objective` (default mix).
 
-Prints per case and in total: share recovered to SSIM >= 0.95, median SSIM skill (against the
-mean-colour baseline) before and after, renders used and seconds per case on this machine.
+Prints per case and in total: share recovered to SSIM >= 0.95, the median objective value and SSIM
+before and after, both figures after (structure, appearance), renders used and seconds per case on this
+machine.
 Disk shader caches are turned off (MESA_SHADER_CACHE_DISABLE, __GL_SHADER_DISK_CACHE).
 """
 
@@ -91,6 +93,8 @@ def main() -> None:
     parser.add_argument("--max-dims", type=int, default=None, help="default: the refiner's (budget / 100)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--objective", choices=("structure", "appearance", "mix"), default="mix",
+                        help="what refinement fits for (default mix)")
     args = parser.parse_args()
     os.environ.setdefault("MESA_SHADER_CACHE_DISABLE", "true")
     os.environ.setdefault("__GL_SHADER_DISK_CACHE", "0")
@@ -98,8 +102,8 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from earthshader.answering.refine import RefineError, refine
     from earthshader.image import metrics
-    from earthshader.refine import RefineError, refine
     from earthshader.render import RenderPool
 
     use_corpus = args.source == "corpus" or (args.source == "auto" and CORPUS.exists())
@@ -107,8 +111,10 @@ def main() -> None:
     console = Console(width=130)
     rng = np.random.default_rng(args.seed)
     table = Table(title=f"refine: {'corpus (permissive)' if use_corpus else 'textures generators'}, "
-                  f"{args.size}x{args.size}, budget {args.budget}, {args.perturb} literals perturbed")
-    for column in ("case", "lifted", "fitted", "hit", "SSIM0", "SSIM1", "skill0", "skill1", "renders", "s"):
+                  f"{args.size}x{args.size}, budget {args.budget}, {args.perturb} literals perturbed, "
+                  f"fitted for {args.objective}")
+    for column in ("case", "lifted", "fitted", "hit", "SSIM0", "SSIM1", f"{args.objective}0", f"{args.objective}1",
+                   "structure1", "appearance1", "renders", "s"):
         table.add_column(column, justify="left" if column == "case" else "right")
     rows, skipped, errors = [], {}, 0
     with RenderPool(workers=args.workers) as pool:
@@ -121,18 +127,21 @@ def main() -> None:
             target, source, chosen = case
             try:
                 result = refine(source, target, budget=args.budget, pool=pool, max_dims=args.max_dims,
-                                seed=args.seed)
+                                seed=args.seed, objective=args.objective)
             except RefineError as err:
                 console.print(f"[red]{name}: {err}")
                 errors += 1
                 continue
+            ssim_before = metrics.ssim(pool.render(source, args.size, args.size).image, target)
             ssim_after = metrics.ssim(result.image, target)
             hit = len(set(chosen) & set(result.fitted))
-            rows.append((result.ssim_before, ssim_after, result.skill_before, result.skill_after,
-                         result.renders, result.seconds))
+            after = result.figures_after
+            rows.append((ssim_before, ssim_after, result.score_before, result.score_after, result.renders,
+                         result.seconds, after["structure"], after["appearance"]))
             table.add_row(name[:40], str(result.lifted), str(len(result.fitted)), f"{hit}/{len(chosen)}",
-                          f"{result.ssim_before:.3f}", f"{ssim_after:.3f}", f"{result.skill_before:.3f}",
-                          f"{result.skill_after:.3f}", str(result.renders), f"{result.seconds:.1f}")
+                          f"{ssim_before:.3f}", f"{ssim_after:.3f}", f"{result.score_before:.3f}",
+                          f"{result.score_after:.3f}", f"{after['structure']:.3f}", f"{after['appearance']:.3f}",
+                          str(result.renders), f"{result.seconds:.1f}")
     console.print(table)
     if not rows:
         console.print("no cases")
@@ -142,8 +151,9 @@ def main() -> None:
     console.print(f"cases {len(rows)} (skipped: {skipped or 'none'}; refine errors: {errors})")
     console.print(f"recovered to SSIM >= {RECOVERED_SSIM}: {recovered:.0%} "
                   f"({int(round(recovered * len(rows)))}/{len(rows)})")
-    console.print(f"median SSIM skill: before {np.median(data[:, 2]):.3f}, after {np.median(data[:, 3]):.3f}; "
-                  f"median SSIM: before {np.median(data[:, 0]):.3f}, after {np.median(data[:, 1]):.3f}")
+    console.print(f"median {args.objective}: before {np.median(data[:, 2]):.3f}, after {np.median(data[:, 3]):.3f}; "
+                  f"median SSIM: before {np.median(data[:, 0]):.3f}, after {np.median(data[:, 1]):.3f}; after: median "
+                  f"structure {np.nanmedian(data[:, 6]):.3f}, appearance {np.nanmedian(data[:, 7]):.3f}")
     console.print(f"renders per case: median {np.median(data[:, 4]):.0f}, max {data[:, 4].max():.0f}; "
                   f"seconds per case: median {np.median(data[:, 5]):.1f}, total {data[:, 5].sum():.0f} "
                   f"({pool.workers} render workers, {pool.renderer or 'renderer unknown'}, disk shader cache off)")

@@ -38,8 +38,8 @@ def train(recipe: str, extra: list[str]) -> tuple[float, float]:
 def evaluate(model_dir: str, group: str, difficulty: int | None, n: int, seed: int, max_new_tokens: int) -> dict:
     """The model's greedy answers for `n` held-out targets, scored by `earthshader.evaluation`."""
     from earthshader import modeling
-    from earthshader.evaluation import evaluate as evaluate_model
     from earthshader.evaluation import load_targets
+    from earthshader.evaluation.run import evaluate as evaluate_model
 
     size = modeling.model_image_size(None, model_dir)
     targets = load_targets(f"generator:{group}", n=n, size=size, start=seed, difficulty=difficulty)
@@ -53,6 +53,8 @@ def evaluate(model_dir: str, group: str, difficulty: int | None, n: int, seed: i
         "ssim": summary["ssim"],
         "ssim_mean_colour": summary["baseline_ssim"],
         "ssim_skill": summary["ssim_skill"],
+        "structure": summary["structure"],
+        "appearance": summary["appearance"],
         "exact_programs": round(summary["labels"].get("c0-clone", 0.0) * len(targets)),
         "generation_s": report.timing["generation_s"],
     }

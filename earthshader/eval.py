@@ -12,9 +12,12 @@ seeds from --start), a folder of pictures (`photos/`), `crops:PICTURES?size=96&c
 `skimage:photos`, or `renders:CORPUS?time=1` (code withheld, split by program). --size defaults to the
 image size the model was trained with (its `earthshader.json`), else 224.
 
---search BUDGET adds the model-free search baseline (each generator family's programs, fitted to
-each target by `earthshader.refine`, BUDGET renders a target; 0 turns it off) and prints its cost.
-Prints the tables and writes OUT/report.json, OUT/report.md and OUT/contact_sheet.png. The same model,
+Every table shows both figures, `structure` (do the features line up) and `appearance` (the same texture
+and palette anywhere), for the model and every baseline. --search BUDGET adds the model-free search
+baseline (each generator family's programs, fitted to each target for --objective by re-rendering,
+BUDGET renders a target; 0 turns it off) and prints its cost; --objective (structure, appearance, or mix,
+their mean and the default) is also what "best of K" picks by. Prints the tables and writes
+OUT/report.json, OUT/report.md and OUT/contact_sheet.png. The same model,
 targets and --seed give the same report (timings apart). Exit status: 0 done, 2 bad arguments.
 See docs/eval.md for what each figure means.
 """
@@ -23,14 +26,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 
-from earthshader import modeling
 from earthshader.cli import (
     MAX_RENDERS,
     MAX_SAMPLES,
     MAX_SIDE,
     ArgumentParser,
+    UsageError,
+    fail,
     float_range,
     folder_path,
     int_range,
@@ -40,8 +43,10 @@ from earthshader.cli import (
     positive_int,
     run_entry_point,
 )
-from earthshader.data.picture_reader import printable_id
 from earthshader.data.rows import picture_spec
+from earthshader.evaluation.objectives import DEFAULT_OBJECTIVE, DESCRIPTIONS, OBJECTIVES
+from earthshader.evaluation.run import run_evaluation
+from earthshader.modeling.backends import BACKENDS
 
 #: Renders a target for the search baseline: about 2 s a target at 84 px on 2 cores (docs/eval.md).
 DEFAULT_EVAL_BUDGET = 200
@@ -75,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-new-tokens", "--max_new_tokens", type=positive_int, default=1024,
                         help="generation length limit per completion (default 1024)")
     parser.add_argument("--batch-size", "--batch_size", type=positive_int, default=8, help="images per generate call")
-    parser.add_argument("--backend", default="auto", choices=modeling.BACKENDS, help="model backend (default auto)")
+    parser.add_argument("--backend", default="auto", choices=BACKENDS, help="model backend (default auto)")
     parser.add_argument("--start", type=non_negative_int, default=None,
                         help="generator:NAME only: first seed (default 1000000)")
     parser.add_argument("--workers", type=positive_int, default=None, help="render processes (default: all cores)")
@@ -87,54 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--search", type=int_range(0, MAX_RENDERS), default=DEFAULT_EVAL_BUDGET, metavar="BUDGET",
                         help="renders a target for the model-free search baseline (earthshader.evaluation.search; "
                              f"default {DEFAULT_EVAL_BUDGET}, 0: off)")
+    parser.add_argument("--objective", choices=OBJECTIVES, default=DEFAULT_OBJECTIVE,
+                        help="what the search baseline is fitted for and best of K picks by: "
+                             + "; ".join(DESCRIPTIONS.values()) + f" (default {DEFAULT_OBJECTIVE})")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")  # what the loader dropped or resized
-    backend = modeling.select_backend(args.backend)  # Unsloth, if chosen, before transformers / peft
-
-    from rich.console import Console
-    from rich.markup import escape
-
-    from earthshader.cli import UsageError, fail
-    from earthshader.evaluation import evaluate, load_targets
-    from earthshader.evaluation.targets import HELD_OUT_SEED
-    from earthshader.render import RenderPool
-
-    console = Console() if sys.stdout.isatty() else Console(width=140)
-    size = modeling.model_image_size(args.size, args.adapter, args.model)
-    settings = {"model": printable_id(args.model), "adapter": args.adapter and printable_id(args.adapter),
-                "dataset": printable_id(args.dataset), "split": args.split}
-
-    with RenderPool(workers=args.workers, timeout=args.timeout) as pool:
-        # 1. Targets
-        try:
-            targets = load_targets(args.dataset, split=args.split, n=args.n, seed=args.seed, size=size, pool=pool,
-                                   start=HELD_OUT_SEED if args.start is None else args.start,
-                                   difficulty=args.difficulty)
-        except UsageError as err:  # what the loader refuses: named, with the reason
-            return fail(str(err) if str(err).startswith("--n") else f"argument --dataset: {err}")
-        console.print(f"{len(targets)} targets from {escape(printable_id(args.dataset))} at {size} px")
-
-        # 2. Model
-        try:
-            model, processor = modeling.load_model_and_adapter(args.model, args.adapter, backend)
-        except (UsageError, ValueError) as err:  # no such model or adapter, an architecture we do not train
-            return fail(str(err) if str(err).startswith("--adapter") else f"argument --model: {err}")
-
-        # 3. Generate, render, score
-        report = evaluate(model, processor, targets, samples=args.samples, temperature=args.temperature,
-                          top_p=args.top_p, max_new_tokens=args.max_new_tokens, seed=args.seed,
-                          batch_size=args.batch_size, pool=pool, labels=not args.no_labels, settings=settings,
-                          search_budget=args.search)
-
-    # 4. Report
-    report.print(console)
-    paths = report.write(args.out, sheet_targets=args.sheet)
-    console.print(escape("wrote " + ", ".join(printable_id(str(p)) for p in paths.values())))
+    try:
+        run_evaluation(**vars(args))
+    except UsageError as err:  # a dataset or model that cannot be used: one line naming the argument
+        return fail(str(err))
     return 0
 
 

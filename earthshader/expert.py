@@ -6,12 +6,14 @@
     python -m earthshader.expert --recipe tiny --rounds 100 --time_limit_minutes 30   # no round past 30 minutes
     python -m earthshader.logs runs/expert-tiny                  # the rounds table of a run
 
-Each round: for every training picture sample K programs (the shared prompt and sampler), render them,
-take the best by the evaluation's skill, fit its constants with `earthshader.refine`, and keep the pair
-(picture, program) when it beats the mean-colour image by `margin` and re-renders to its recorded score.
+Each round: for every training picture sample K programs (the shared prompt and sampler), and answer it with
+the one answer pipeline (`earthshader.answering.answer`): the best sample by the recipe's `objective`
+(structure, appearance or mix, through the evaluation's scorer), its constants fitted for it and kept only
+if that scores higher; keep the pair (picture, program) when it beats the mean-colour image by `margin` and
+re-renders to its recorded score.
 Then SFT (the SFT stage's trainer) on the kept pairs, the earlier rounds' pairs and some grammar-school
 programs; the next round samples from the new model. After each round the held-out pictures are scored
-with `earthshader.evaluation.evaluate` and a rich table is printed.
+with `earthshader.evaluation.run.evaluate` and a rich table with both figures is printed.
 
 A recipe (a name in `recipes/expert/` or a path) gives defaults to `ExpertScriptArguments`
 (earthshader.training.arguments), TRL's `SFTConfig` (each round's SFT: epochs, learning rate, ...) and

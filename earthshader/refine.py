@@ -1,34 +1,18 @@
 """Refine a shader's numbers toward a target image by re-rendering (CMA-ES over its float literals).
 
-    python -m earthshader.refine SHADER.glsl TARGET.png -o OUT.glsl [--budget 300] [--size 128]
+    python -m earthshader.refine SHADER.glsl TARGET.png -o OUT.glsl [--budget 300] [--size 128] [--objective mix]
 
-    from earthshader.refine import refine
-    result = refine(source, target_image, budget=300)      # target: H x W x 3 uint8
-    result.source, result.skill_before, result.skill_after, result.trajectory, result.renders
-
-How: the float literals become uniforms (`earthshader.glsl.literals`), so every candidate renders
-without recompiling; the lifted shader must render like the original before anything moves.
-Then two rounds. Round 1 nudges each literal up and down by 10% (two renders each) and fits the
-ones whose nudge helps most (at most `max_dims`: by default one per 100 renders of budget, 2
-to 12) with CMA-ES (the `cma` package), one population per `render_many` call. Round 2 nudges the
-most visible literals again from the new best (a smaller error shows once the largest is fixed)
-and fits the best of those with the rest of the budget. The best values are written back into the
-original text, rounded to the fewest digits that keep the score. Every render counts against
-`budget`: the checks and the final render of the written-back source too.
-
-Score: SSIM skill against the mean-colour baseline, (s - s_flat) / (1 - s_flat), from
-`earthshader.image.metrics`. (A 3-level SSIM pyramid and more literals at once were tried on the
-benchmark and recovered no more cases: see docs/refine.md.)
+Fits the shader's float literals so that its render scores best on `--objective` against the picture:
+`structure` (do the features line up), `appearance` (the same texture and palette anywhere) or `mix`
+(their mean, the default: docs/eval.md, "Which figure for which picture"). Prints both figures before and
+after, and writes the refined shader (the original text with new numbers; unchanged when nothing scored
+higher). The library: `earthshader.answering.refine` (docs/refine.md).
 """
 
 from __future__ import annotations
 
-import time
-import warnings
-from dataclasses import dataclass, field
-
-import numpy as np
-
+from earthshader.answering.files import refine_file
+from earthshader.answering.refine import MIN_BUDGET, MIN_TARGET_SIDE, RefineError
 from earthshader.cli import (
     MAX_RENDERS,
     MAX_SIDE,
@@ -43,340 +27,10 @@ from earthshader.cli import (
     positive_int,
     run_entry_point,
 )
-from earthshader.data.picture_reader import printable_id
-from earthshader.glsl.literals import LiftedShader, lift_literals, round_value
-from earthshader.image import metrics
-
-#: Lifting policies tried in order until the lifted shader renders like the original.
-LIFT_LEVELS = ({}, {"macros": False}, {"macros": False, "globals_": False},
-               {"macros": False, "globals_": False, "local_consts": False})
-#: Mean absolute difference (grey levels) below which the lifted render counts as the original's.
-LIFT_TOLERANCE = 0.5
-#: CMA-ES works on z = (x - x0) / scale with scale = max(|x0|, MIN_SCALE): relative steps.
-MIN_SCALE = 0.1
-SIGMA0 = 0.2  # initial step, as a share of each literal's scale
-BOUND = 2.0  # each literal stays within x0 +- BOUND * scale
-SCREEN_STEP = 0.1  # the nudge used to rank literals
-SCREEN_SHARE = 0.4  # most of a round's renders spent on nudging (two renders a literal)
-FIRST_ROUND_SHARE = 0.6  # of the search renders; the rest re-nudges the visible literals and fits again
-FINISH_RENDERS = 4  # kept back from the search: 3 roundings + the written-back source
-FAILED = 1e3  # CMA-ES fitness (minimised) of a candidate that fails to render
-SCORE_SCALES = 1  # levels of the SSIM pyramid the search scores on (1: plain SSIM)
-MIN_BUDGET = 16  # renders: the checks, a few nudges and the written-back source
-MIN_TARGET_SIDE = 3  # pixels: SSIM's smallest window
+from earthshader.evaluation.objectives import DEFAULT_OBJECTIVE, DESCRIPTIONS, OBJECTIVES
 
 
-class RefineError(ValueError):
-    """Refinement cannot start: no literals to fit, a shader that does not render, a flat target."""
-
-
-@dataclass
-class RefineResult:
-    """What `refine` found. `skill_*`: the project's SSIM skill against the target's mean-colour
-    image (`metrics.similarity_skill("ssim", ...)`); `score_*` and `trajectory`: the search's own
-    score (the same skill on `SCORE_SCALES` pyramid levels: identical while that is 1)."""
-
-    source: str  # the refined program (the original text with new literals)
-    original: str
-    image: np.ndarray  # render of `source`
-    skill_before: float
-    skill_after: float
-    ssim_before: float
-    ssim_after: float
-    score_before: float
-    score_after: float
-    trajectory: list[tuple[int, float]]  # (renders used, best search score so far)
-    renders: int
-    seconds: float
-    lifted: int  # literals turned into uniforms
-    kept: int  # float literals that stayed constant
-    fitted: list[int] = field(default_factory=list)  # indices (into the lifted literals) searched
-    lift_note: str = ""
-    changes: list[tuple[int, str, str]] = field(default_factory=list)  # (line, old text, new text)
-
-
-class _Scorer:
-    """SSIM skill of a render against `target`, its mean-colour baseline computed once."""
-
-    def __init__(self, target: np.ndarray, scales: int = 1):
-        self.target, self.scales = target, scales
-        self.flat = metrics.ssim(metrics.mean_colour_image(target), target, scales=scales)
-        if not np.isfinite(metrics.skill(0.0, self.flat)):
-            raise RefineError("the target is a single colour: its mean-colour image already matches it")
-
-    def __call__(self, image: np.ndarray) -> float:
-        return metrics.skill(metrics.ssim(image, self.target, scales=self.scales), self.flat)
-
-
-class _Renderer:
-    """Counts renders and turns results into scores (None for a failed render)."""
-
-    def __init__(self, pool, width: int, height: int, time: float, scorer: _Scorer):
-        self.pool, self.size, self.time, self.scorer = pool, (width, height), time, scorer
-        self.count = 0
-
-    def render(self, code: str, uniform_sets: list[dict], declarations: str = "") -> list:
-        self.count += len(uniform_sets)
-        return self.pool.render_many([code] * len(uniform_sets), width=self.size[0], height=self.size[1],
-                                     time=self.time, uniforms=uniform_sets, uniform_declarations=declarations)
-
-    def scores(self, lifted: LiftedShader, value_sets) -> list[float | None]:
-        results = self.render(lifted.code, [lifted.uniforms(v) for v in value_sets], lifted.declarations)
-        return [self.scorer(r.image) if r.ok else None for r in results]
-
-
-def _describe(result) -> str:
-    """The render error and up to two more compiler messages, each once."""
-    error = str(result.error)
-    more = [str(d) for d in result.diagnostics if str(d) not in error]
-    return "; ".join([error] + list(dict.fromkeys(more))[:2])
-
-
-def _lift_verified(source: str, renderer: _Renderer):
-    """The first lifting policy whose render matches the original's; (lifted, reference, note)."""
-    reference = renderer.render(source, [{}])[0]
-    if not reference.ok:
-        raise RefineError(f"the shader does not render: {_describe(reference)}")
-    first = lift_literals(source)
-    if not first.literals:
-        raise RefineError(f"no float literals to refine: {first.kept} float literals found, all of them "
-                          "constants that must stay (loop bounds, array sizes, zeros, hash constants)")
-    problems = []
-    for level in LIFT_LEVELS:
-        excluded: set[int] = set()
-        for _ in range(3):
-            lifted = lift_literals(source, exclude_lines=excluded, **level)
-            if not lifted.literals:
-                break
-            result = renderer.render(lifted.code, [lifted.uniforms()], lifted.declarations)[0]
-            if result.ok:
-                difference = np.abs(result.image.astype(np.int16) - reference.image).mean()
-                if difference <= LIFT_TOLERANCE:
-                    note = "identical" if difference == 0 else f"mean difference {difference:.3f} levels"
-                    return lifted, reference, f"{note}; policy {level or 'all'}"
-                problems.append(f"render changed by {difference:.1f} levels")
-                break
-            problems.append(_describe(result))
-            lines = {d.line for d in result.diagnostics if d.line is not None}
-            if not lines or lines <= excluded:
-                break
-            excluded |= lines
-    raise RefineError("lifting the literals into uniforms changes this shader's render (undefined "
-                      "behaviour such as pow() of a negative number or a division by zero is the usual "
-                      f"cause): {problems[-1] if problems else 'nothing liftable'}")
-
-
-def _screen(lifted: LiftedShader, renderer: _Renderer, best: tuple[float, np.ndarray],
-            candidates: list[int]) -> list[tuple[float, float, int]]:
-    """Nudge each candidate literal up and down from `best`: (gain, spread, index), best gain first.
-
-    gain: the better nudge's score minus the current one; spread: how much the two nudges differ
-    (how visible the literal is at all).
-    """
-    base, x0 = best
-    scale = np.maximum(np.abs(np.array(lifted.values)), MIN_SCALE)
-    value_sets = []
-    for i in candidates:
-        for sign in (1, -1):
-            x = x0.copy()
-            x[i] += sign * SCREEN_STEP * scale[i]
-            value_sets.append(x)
-    scores = renderer.scores(lifted, value_sets)
-    gains = []
-    for k, i in enumerate(candidates):
-        pair = [s for s in scores[2 * k:2 * k + 2] if s is not None]
-        if pair:
-            gains.append((max(pair) - base, abs(pair[0] - pair[-1]), int(i)))
-    return sorted(gains, reverse=True)
-
-
-def _pick(gains: list[tuple[float, float, int]], max_dims: int) -> list[int]:
-    """The literals to fit: the best gains among those that change the picture at all."""
-    return sorted(i for gain, spread, i in gains[:max_dims] if gain > 0 or spread > 0)
-
-
-def _search(lifted: LiftedShader, renderer: _Renderer, chosen: list[int], until: int, seed: int,
-            best: tuple[float, np.ndarray], trajectory: list) -> tuple[float, np.ndarray]:
-    """CMA-ES over the chosen literals, from `best`, until `until` renders are used; the new best."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # cma warns that matplotlib is missing
-        import cma
-    start = best[1].copy()
-    scale = np.maximum(np.abs(np.array(lifted.values)[chosen]), MIN_SCALE)
-    shift = (start[chosen] - np.array(lifted.values)[chosen]) / scale  # keep the bounds around x0
-    # Samples come from a generator of this search's own: cma's default draws from numpy's global one,
-    # which searches running at once in threads (expert iteration refines on several pools) would share.
-    # RandomState(seed + 1) gives the very samples cma's `seed` option gave with the global generator.
-    own_normal = np.random.RandomState(seed + 1).randn
-    options = {"bounds": [list(-BOUND - shift), list(BOUND - shift)], "seed": seed + 1, "verbose": -9,
-               "CMA_diagonal": len(chosen) > 24, "randn": own_normal}
-    if len(chosen) == 1:
-        # cma (4.x) cannot cap a single coordinate's step: when the step outgrows `maxstd` (which it
-        # derives from the bounds) it raises "not yet initialized (dimension needed)". The bounds
-        # still hold every sample, so in one dimension the cap is not needed.
-        options["maxstd"] = np.inf
-    es = cma.CMAEvolutionStrategy(np.zeros(len(chosen)), SIGMA0, options)
-    while renderer.count + es.popsize <= until and not es.stop():
-        population = es.ask()
-        value_sets = []
-        for z in population:
-            x = start.copy()
-            x[chosen] = start[chosen] + scale * np.asarray(z)
-            value_sets.append(x)
-        scores = renderer.scores(lifted, value_sets)
-        es.tell(population, [FAILED if s is None or not np.isfinite(s) else -s for s in scores])
-        for s, x in zip(scores, value_sets):
-            if s is not None and s > best[0]:
-                best = (s, x)
-        trajectory.append((renderer.count, best[0]))
-    return best
-
-
-def _fit(lifted: LiftedShader, renderer: _Renderer, best: tuple[float, np.ndarray], search_end: int,
-         max_dims: int, seed: int, trajectory: list) -> tuple[tuple[float, np.ndarray], list[int]]:
-    """The two rounds of nudging and CMA-ES, until `search_end` renders; (best, literals fitted)."""
-    # Round 1: nudge every literal (a random subset when the budget is short), fit the best.
-    order = [int(i) for i in np.random.default_rng(seed).permutation(len(lifted.literals))]
-    gains = _screen(lifted, renderer, best, order[:max(1, int(SCREEN_SHARE * search_end) // 2)])
-    chosen = _pick(gains, max_dims)
-    trajectory.append((renderer.count, best[0]))
-    fitted = set(chosen)
-    if chosen:
-        until = renderer.count + int(FIRST_ROUND_SHARE * (search_end - renderer.count))
-        best = _search(lifted, renderer, chosen, until, seed, best, trajectory)
-    # Round 2: nudge the most visible literals of round 1 again, from the new best.
-    visible = [i for _, _, i in sorted(gains, key=lambda g: g[1], reverse=True)[:3 * max_dims]]
-    if visible and search_end - renderer.count >= 2 * len(visible) + 24:
-        chosen = _pick(_screen(lifted, renderer, best, visible), max_dims)
-        trajectory.append((renderer.count, best[0]))
-        if chosen:
-            best = _search(lifted, renderer, chosen, search_end, seed + 1, best, trajectory)
-            fitted.update(chosen)
-    return best, sorted(fitted)
-
-
-def _finish(lifted: LiftedShader, renderer: _Renderer, best: tuple[float, np.ndarray]) -> tuple[str, list]:
-    """Write the best values back with as few digits as keep the score; (source, changes)."""
-    values = best[1]
-    roundings = {digits: [round_value(v, digits) if v != o else o for v, o in zip(values, lifted.values)]
-                 for digits in (3, 4, 6)}
-    scores = renderer.scores(lifted, list(roundings.values()))
-    digits = 6
-    for d, s in zip(roundings, scores):
-        if s is not None and s >= best[0] - 0.002:
-            digits = d
-            break
-    source = lifted.write_back(roundings[digits], digits=digits)
-    changes = []
-    for lit, value in zip(lifted.literals, roundings[digits]):
-        if value != lit.value:
-            changes.append((lit.line, lit.text, f"{value:.{digits}g}"))
-    return source, changes
-
-
-def refine(source: str, target: np.ndarray, *, budget: int = 300, pool=None, time: float = 0.0,
-           max_dims: int | None = None, seed: int = 0) -> RefineResult:
-    """Fit the float literals of `source` so that its render matches `target` (H x W x 3 uint8).
-
-    Renders at the target's size; `pool` is an `earthshader.render.RenderPool` (one is started
-    when None). Raises `RefineError` when there is nothing to fit or the shader does not render.
-    """
-    from earthshader.render import RenderPool
-
-    if pool is None:
-        with RenderPool() as own_pool:
-            return refine(source, target, budget=budget, pool=own_pool, time=time, max_dims=max_dims, seed=seed)
-    started = _now()
-    try:
-        target = metrics.target_image(target)
-    except ValueError as err:
-        raise RefineError(f"the target cannot be scored: {err}") from None
-    if budget < MIN_BUDGET:
-        raise RefineError(f"a budget of {budget} renders is too small; use at least {MIN_BUDGET}")
-    if max_dims is None:
-        max_dims = min(12, max(2, budget // 100))
-    scorer = _Scorer(target, SCORE_SCALES)
-    renderer = _Renderer(pool, target.shape[1], target.shape[0], time, scorer)
-    lifted, reference, note = _lift_verified(source, renderer)
-    base = scorer(reference.image)
-    trajectory = [(renderer.count, base)]
-    best = (base, np.array(lifted.values))
-    best, fitted = _fit(lifted, renderer, best, budget - FINISH_RENDERS, max_dims, seed, trajectory)
-    refined, changes, image = source, [], reference.image
-    if best[0] > base:
-        refined, changes = _finish(lifted, renderer, best)
-        final = renderer.render(refined, [{}])[0]
-        if not final.ok:
-            raise RefineError(f"internal error: the refined source does not render: {_describe(final)}")
-        if scorer(final.image) > base:
-            image = final.image
-        else:  # rounding lost the gain: keep the original
-            refined, changes = source, []
-    (ssim_before, _, skill_before), (ssim_after, _, skill_after) = (
-        metrics.similarity_skill("ssim", picture, target) for picture in (reference.image, image))
-    return RefineResult(
-        source=refined, original=source, image=image, skill_before=skill_before, skill_after=skill_after,
-        ssim_before=ssim_before, ssim_after=ssim_after, score_before=base, score_after=scorer(image),
-        trajectory=trajectory, renders=renderer.count, seconds=_now() - started,
-        lifted=len(lifted.literals), kept=lifted.kept, fitted=fitted, lift_note=note,
-        changes=changes)
-
-
-def _now() -> float:
-    return time.perf_counter()
-
-
-# -- command line ---------------------------------------------------------------------------------
-
-def load_target(path: str, size: int | None) -> np.ndarray:
-    """The picture at `path` as H x W x 3 uint8, read by the one picture reader (its guards: size, shape,
-    16-bit, EXIF orientation) and resized so that its longer side is `size` (aspect kept; None: as read)."""
-    from PIL import Image
-
-    from earthshader.data.pictures import PictureError, read_file
-
-    try:
-        image = read_file(path).image
-    except PictureError as err:
-        raise RefineError(f"cannot read the target image {printable_id(str(path))}: {err}") from None
-    height, width = image.shape[:2]
-    if size is None or max(height, width) == size:
-        return image
-    scale = size / max(height, width)
-    resized = (max(1, round(width * scale)), max(1, round(height * scale)))
-    if min(resized) < MIN_TARGET_SIDE:
-        raise RefineError(f"argument --size: at {size} px the target ({width} x {height} px) would be {resized[0]} x "
-                          f"{resized[1]} px, under {MIN_TARGET_SIDE} px a side: choose a larger --size")
-    return np.asarray(Image.fromarray(image).resize(resized, Image.Resampling.LANCZOS), dtype=np.uint8)
-
-
-def _read_shader(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError) as err:
-        raise RefineError(f"cannot read the shader {path}: {err}") from err
-
-
-def _summary(result: RefineResult, shader: str, out: str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title=escape(f"refine {printable_id(str(shader))} -> {printable_id(str(out))}"), show_header=False)
-    table.add_row("literals", escape(f"{result.lifted} lifted ({result.lift_note}), {result.kept} kept constant, "
-                                     f"{len(result.fitted)} fitted"))
-    table.add_row("SSIM skill", f"{result.skill_before:.3f} -> {result.skill_after:.3f}")
-    table.add_row("SSIM", f"{result.ssim_before:.3f} -> {result.ssim_after:.3f}")
-    table.add_row("renders", f"{result.renders} in {result.seconds:.1f} s")
-    for line, old, new in result.changes[:12]:
-        table.add_row(f"line {line}", escape(f"{old} -> {new}"))
-    if len(result.changes) > 12:
-        table.add_row("...", f"{len(result.changes) - 12} more changes")
-    Console().print(table)
-
-
-def main(argv=None) -> int:
+def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m earthshader.refine", description=__doc__.split("\n")[0])
     parser.add_argument("shader", type=existing_file, help="Shadertoy Image-pass source (.glsl)")
     parser.add_argument("target", type=existing_file, help="target picture (PNG, JPEG, WebP, ...)")
@@ -390,22 +44,18 @@ def main(argv=None) -> int:
                         help="most literals fitted at once (default: budget / 100, 2 to 12)")
     parser.add_argument("--seed", type=non_negative_int, default=0)
     parser.add_argument("--workers", type=positive_int, default=None, help="render processes (default: cores)")
-    args = parser.parse_args(argv)
-    from earthshader.render import RenderPool
+    parser.add_argument("--objective", choices=OBJECTIVES, default=DEFAULT_OBJECTIVE,
+                        help="what the numbers are fitted for: " + "; ".join(DESCRIPTIONS.values())
+                             + f" (default {DEFAULT_OBJECTIVE})")
+    return parser
 
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     try:
-        source = _read_shader(args.shader)
-        target = load_target(args.target, args.size)
-        with RenderPool(workers=args.workers) as pool:
-            result = refine(source, target, budget=args.budget, pool=pool, time=args.time,
-                            max_dims=args.max_dims, seed=args.seed)
+        refine_file(**vars(args))
     except (RefineError, UsageError) as err:
         return fail(str(err))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    temporary = args.output.with_name(f".{args.output.name}.tmp")
-    temporary.write_text(result.source, encoding="utf-8")
-    temporary.replace(args.output)
-    _summary(result, args.shader, args.output)
     return 0
 
 

@@ -30,23 +30,26 @@ def test_grpo_seeds_pools_the_per_target_change_and_reports_the_seed_spread():
 
     seeds = runpy.run_path(str(BENCHMARKS / "grpo_seeds.py"), run_name="grpo_seeds")
 
-    def summary(skills, compile_rate=1.0):
-        return {"skill": float(sum(skills) / len(skills)), "compile_rate": compile_rate, "n_samples": 4 * len(skills),
-                "target_skills": skills}
+    def summary(structure, compile_rate=1.0, appearance=(0.5, 0.5, 0.5)):
+        return {"structure": float(sum(structure) / len(structure)), "appearance": float(sum(appearance) / 3),
+                "compile_rate": compile_rate, "n_samples": 4 * len(structure), "target_structure": structure,
+                "target_appearance": list(appearance)}
 
     before = {"greedy": summary([0.1, 0.2, 0.3]), "sampled": summary([0.0, 0.1, 0.2], compile_rate=0.75)}
-    runs = {0: {"greedy": summary([0.2, 0.2, 0.3]), "sampled": summary([0.1, 0.1, 0.2])},
+    runs = {0: {"greedy": summary([0.2, 0.2, 0.3], appearance=(0.6, 0.6, 0.6)), "sampled": summary([0.1, 0.1, 0.2])},
             1: {"greedy": summary([0.1, 0.4, math.nan]), "sampled": summary([0.0, 0.1, 0.5], compile_rate=0.5)}}
     rows, spread = seeds["seed_rows"](before, runs)
     assert [row[0] for row in rows] == ["seed 0", "seed 1", "pooled"]
-    assert rows[0][2].startswith("+0.033 ± ")  # greedy, seed 0: changes +0.1, 0, 0
+    # per mode: structure, its change, appearance, its change, failed answers
+    assert rows[0][2].startswith("+0.033 ± ")  # greedy structure, seed 0: changes +0.1, 0, 0
+    assert rows[0][4] == "+0.100 ± 0.000"  # greedy appearance, seed 0: +0.1 on every target
     assert rows[1][2].startswith("+0.100 ± ")  # seed 1: +0, +0.2 (the unscored target is left out)
     # pooled greedy: per target the mean over seeds (+0.05, +0.1, 0), then their mean and standard error
     per_target = [0.05, 0.1, 0.0]
     se = (sum((c - 0.05) ** 2 for c in per_target) / 2) ** 0.5 / 3 ** 0.5
     assert rows[2][2] == f"+0.050 ± {se:.3f}"
-    assert rows[0][6] == "0" and rows[1][6] == "6" and rows[2][6] == "3.0"  # sampled answers that failed
-    greedy_spread = float(spread.split("greedy ")[1].split(",")[0])
+    assert rows[0][10] == "0" and rows[1][10] == "6" and rows[2][10] == "3.0"  # sampled answers that failed
+    greedy_spread = float(spread.split("greedy structure ")[1].split(",")[0])
     assert greedy_spread == pytest.approx(abs(0.1 / 3 - 0.1) / 2 ** 0.5, abs=1e-3)
 
 
@@ -56,7 +59,8 @@ def test_search_benchmark_prints_a_row_per_budget(monkeypatch, capsys):
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("│")]
     assert [row.split("│")[1].strip() for row in rows] == ["12", "20"]
-    assert all(int(row.split("│")[5]) <= int(row.split("│")[1]) for row in rows)  # renders within the budget
+    assert all(int(row.split("│")[6]) <= int(row.split("│")[1]) for row in rows)  # renders within the budget
+    assert "fitted for mix" in out and "mean structure" in out and "mean appearance" in out
 
 
 def test_appearance_benchmark_prints_every_measure_and_goal(monkeypatch, capsys):

@@ -119,8 +119,8 @@ def test_refine_refuses_a_bomb_on_one_line(hostile, capsys):
 
 
 def test_a_shader_holding_every_uniform_prefix_is_still_refined(render_pool):
+    from earthshader.answering.refine import refine
     from earthshader.glsl.literals import lift_literals
-    from earthshader.refine import refine
     from earthshader.render import render
 
     taken = " ".join(f"float {p}{k} = 0.0;" for p in ("_k", "_kk", "_lit", "_esk") for k in range(3))
@@ -130,7 +130,7 @@ def test_a_shader_holding_every_uniform_prefix_is_still_refined(render_pool):
     assert lifted.literals and all(name.startswith("_esk1_") for name in lifted.names)
     target = render("void mainImage(out vec4 c, in vec2 p) { vec2 uv = p / iResolution.xy; "
                     "c = vec4(0.5 + 0.5 * sin(7.0 * uv.x + 1.0), 0.3, 0.6, 1.0); }", 24, 24).image
-    result = refine(source, target, budget=24, pool=render_pool)
+    result = refine(source, target, budget=24, pool=render_pool, objective="structure")  # 24 px: under appearance's 32
     assert result.renders <= 24 and "mainImage" in result.source
 
 
@@ -154,8 +154,17 @@ def test_a_corrupt_parquet_source_is_one_line_from_the_data_command(tmp_path, ca
     assert status == 1 and "programs.parquet: not a readable parquet file" in line  # "the build failed"
 
 
+def written_answer(image):
+    """An answer as the pipeline gives it, for the output writer: a one-line program and its render."""
+    from earthshader.answering.answer import Answer
+
+    return Answer(code="void mainImage(out vec4 c, in vec2 p) { c = vec4(1); }", image=image, score=0.5,
+                  figures={"structure": 0.4, "appearance": 0.6}, objective="mix", origin="model", samples=1,
+                  rendered=1)
+
+
 def test_infer_names_are_unique_and_the_summary_says_what_was_written(tmp_path):
-    from earthshader.infer import Inferred, read_inputs, summary_table, write_outputs
+    from earthshader.answering.inference import Inferred, read_inputs, summary_table, write_outputs
 
     folder = tmp_path / "photos"
     (folder / "sub").mkdir(parents=True)
@@ -167,7 +176,7 @@ def test_infer_names_are_unique_and_the_summary_says_what_was_written(tmp_path):
     out = tmp_path / "out"
     items = []
     for name, shown, target in inputs:
-        item = Inferred(name, "void mainImage(out vec4 c, in vec2 p) { c = vec4(1); }", 0.5, 1, 1, image=target)
+        item = Inferred(name, written_answer(target))
         write_outputs(out, item, shown, "model", target)
         items.append(item)
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{n}{s}" for n in names for s in (".glsl", ".png"))
@@ -177,10 +186,10 @@ def test_infer_names_are_unique_and_the_summary_says_what_was_written(tmp_path):
 
 
 def test_an_infer_output_that_cannot_be_written_leaves_nothing_half_written(tmp_path, monkeypatch):
-    from earthshader.infer import Inferred, write_outputs, written_cell
+    from earthshader.answering.inference import Inferred, write_outputs, written_cell
 
     target = pattern(2, 56, 56)
-    item = Inferred("a", "void mainImage(out vec4 c, in vec2 p) { c = vec4(1); }", 0.5, 1, 1, image=target)
+    item = Inferred("a", written_answer(target))
 
     def full_disk(self, path, *args, **kwargs):
         Path(path).write_bytes(b"\x89PNG half")

@@ -83,8 +83,24 @@ def test_refine_writes_into_a_folder_it_creates(tmp_path):
     shader, target, out = tmp_path / "s.glsl", tmp_path / "t.png", tmp_path / "new" / "deeper" / "out.glsl"
     shader.write_text("void mainImage(out vec4 c, in vec2 p) { c = vec4(vec3(p.x / iResolution.x * 0.5), 1.0); }")
     Image.fromarray(np.tile(np.linspace(0, 255, 16, dtype=np.uint8)[None, :, None], (16, 1, 3))).save(target)
-    assert main([str(shader), str(target), "-o", str(out), "--budget", "16", "--size", "16", "--workers", "1"]) == 0
+    assert main([str(shader), str(target), "-o", str(out), "--budget", "16", "--size", "16", "--workers", "1",
+                 "--objective", "structure"]) == 0
     assert "mainImage" in out.read_text()
+
+
+def test_refine_refuses_appearance_on_a_picture_too_small_for_it_in_one_line(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from earthshader.refine import main
+
+    shader, target = tmp_path / "s.glsl", tmp_path / "t.png"
+    shader.write_text("void mainImage(out vec4 c, in vec2 p) { c = vec4(vec3(p.x / iResolution.x * 0.5), 1.0); }")
+    Image.fromarray(np.tile(np.linspace(0, 255, 16, dtype=np.uint8)[None, :, None], (16, 1, 3))).save(target)
+    assert main([str(shader), str(target), "-o", str(tmp_path / "o.glsl"), "--size", "16", "--workers", "1"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "at least 32 x 32" in error and "--objective structure" in error
+    assert not (tmp_path / "o.glsl").exists()
 
 
 def run(command: str, tmp_path):

@@ -200,8 +200,43 @@ def test_code_withheld_renders_split_by_program(tmp_path, render_pool, caplog):
     assert len(load_rows(spec + "&count=2", split="train", size=SIZE, pool=render_pool)) == 2
     with pytest.raises(SourceError, match="not 'validation'"):
         load_rows(spec, split="validation", size=SIZE, pool=render_pool)
-    targets = load_targets(spec, size=SIZE, pool=render_pool)  # evaluation keeps the program for scoring
-    assert [t.id for t in targets] == [r.id for r in test] and all(t.code == t.reference for t in targets)
+    targets = load_targets(spec, size=SIZE, pool=render_pool)  # evaluation keeps the program for scoring only
+    assert [t.id for t in targets] == [r.id for r in test]
+    assert all(t.code == "" and t.reference and t.program == t.reference for t in targets)
+
+
+def test_a_withheld_program_is_never_in_code_wherever_the_picture_goes(tmp_path, render_pool):
+    """A `renders:` target's program stays in `reference`: the evaluation scores against it (the reference
+    baseline, the ShaderEval labels) without it ever being a row's `code`; expert iteration's pictures, the GRPO
+    dataset and the picture kinds carry none either."""
+    from earthshader.data import picture_kinds
+    from earthshader.evaluation import load_targets
+    from earthshader.evaluation.run import evaluate_completions
+    from earthshader.training import expert_stage, grpo_stage
+    from earthshader.training.arguments import ExpertScriptArguments, GRPOScriptArguments
+
+    corpus = tmp_path / "tiny.jsonl.gz"
+    write_corpus(corpus, programs_the_filter_keeps(render_pool, 30))  # the picture kind's split: 10% test
+    spec = f"renders:{corpus}?test_fraction=0.5&count=6"
+    targets = load_targets(spec, size=SIZE, pool=render_pool)
+    assert targets and all(t.code == "" and t.reference for t in targets)
+    report = evaluate_completions([["I cannot draw that."] for _ in targets], targets, pool=render_pool)
+    reference = report.baselines["reference"]
+    assert reference["n_targets"] == len(targets) and reference["ssim"] == 1.0  # scored against the withheld program
+    assert reference["labels"] == {"c0-clone": 1.0} and report.summary["labels"] == {"code_error": 1.0}
+    assert all(t.code == "" for t in report.targets)
+
+    args = ExpertScriptArguments(targets=spec, heldout=spec, targets_split="train", heldout_split="test",
+                                 image_size=SIZE, targets_n=8, heldout_n=8)
+    train, heldout = expert_stage.load_pictures(args, pool=render_pool)
+    assert train and heldout and all(t.code == "" and t.reference for t in train + heldout)
+
+    dataset = grpo_stage.build_dataset(GRPOScriptArguments(dataset_path=spec, image_size=SIZE, render_workers=1))
+    assert len(dataset) and "code" not in dataset.column_names and "reference" not in dataset.column_names
+
+    for role in ("train", "heldout"):
+        rows = picture_kinds.kind_rows("renders", role, n=4, size=SIZE, corpus=str(corpus), pool=render_pool)
+        assert rows and all(r.code == "" and r.reference for r in rows)
 
 
 def test_renders_of_a_factory_dataset_read_every_split_and_split_again_by_program(tmp_path, render_pool):
@@ -270,7 +305,7 @@ def test_sft_refuses_pictures_with_no_program(photos):
 
 
 def test_infer_reads_folders_and_specs_beside_files(photos):
-    from earthshader.infer import read_inputs
+    from earthshader.answering.inference import read_inputs
 
     names = [name for name, _, _ in read_inputs([str(photos / "a.png"), str(photos), "crops:skimage:brick?count=2"],
                                                 SIZE)]
@@ -287,7 +322,8 @@ def test_a_picture_folder_is_a_dataset_for_eval(photos, small_tiny_model, tmp_pa
     report = json.loads((out / "report.json").read_text())
     assert report["summary"]["n_targets"] == 2 and report["settings"]["dataset"] == str(photos)
     assert all(t["reference"] is None for t in report["targets"])  # pictures have no reference program
-    assert "skill" in report["baselines"]["mean_colour"]
+    assert report["baselines"]["mean_colour"]["structure"] == pytest.approx(0.0, abs=1e-9)
+    assert report["baselines"]["mean_colour"]["appearance"] == pytest.approx(0.0, abs=1e-9)
 
 
 @pytest.mark.slow

@@ -9,8 +9,9 @@ import math
 import numpy as np
 import pytest
 
-from earthshader.evaluation import evaluate_completions, load_targets
+from earthshader.evaluation import load_targets
 from earthshader.evaluation.aggregate import best_of_k, breakdown, summarise, summarise_best_of_k
+from earthshader.evaluation.run import evaluate_completions
 from earthshader.evaluation.scoring import SampleScore, TargetScorer, mean_colour_program
 from earthshader.evaluation.targets import Target, TargetError
 
@@ -32,25 +33,59 @@ def test_target_scorer_known_values():
 
     same = scorer.scores(target)
     assert (same["mse"], same["psnr"], same["ssim"], same["edges"]) == (0.0, 100.0, pytest.approx(1.0), 1.0)
-    assert same["skill"] == pytest.approx(1.0)
+    assert same["structure"] == pytest.approx(1.0) and same["appearance"] == pytest.approx(1.0)
 
     flat = scorer.scores(scorer.flat_image)  # the mean-colour image (128 grey) scores no skill at all
-    assert (flat["ssim_skill"], flat["edges_skill"], flat["pixel_skill"], flat["skill"]) == (0.0, 0.0, 0.0, 0.0)
+    assert (flat["ssim_skill"], flat["edges_skill"], flat["pixel_skill"], flat["structure"]) == (0.0, 0.0, 0.0, 0.0)
+    assert flat["appearance"] == 0.0  # exactly: the appearance measure's flat reference
 
     black = scorer.scores(np.zeros_like(target))  # what a program that fails to render is scored as
     assert black["mse"] == pytest.approx(0.5)  # half the pixels off by the full range in every channel
     assert black["psnr"] == pytest.approx(10 * math.log10(2))
     assert black["edges"] == 0.0 and black["edges_skill"] == 0.0
     assert black["pixel_skill"] == pytest.approx(-1.0, abs=0.05)  # twice the flat image's error
-    assert -1.0 <= black["skill"] < 0.0
+    assert -1.0 <= black["structure"] < 0.0
+    # no texture at all, and a palette as far from the target's as its mean grey is: no better than flat
+    assert black["appearance"] == pytest.approx(0.0, abs=1e-9)
 
 
-def test_skill_is_floored_and_nan_for_a_flat_target():
+def test_figures_are_floored_and_nan_for_a_flat_target():
     target = half_black_half_white()
     inverted = 255 - target  # worse than flat on every pixel: a pixel skill far below -1, floored
     assert TargetScorer(target).scores(inverted)["pixel_skill"] == -1.0
     flat_target = np.full((32, 32, 3), 90, np.uint8)
-    assert math.isnan(TargetScorer(flat_target).scores(flat_target)["skill"])
+    flat = TargetScorer(flat_target).scores(flat_target)
+    assert math.isnan(flat["structure"]) and math.isnan(flat["appearance"])
+
+
+@pytest.mark.parametrize("case", ["colour", "grey", "odd size"])
+def test_both_figures_keep_the_convention(render_pool, case):
+    """Identical: 1 on both; the mean-colour image: exactly 0 on both; a single bold stripe of the right mean
+    colour: below 0 on both."""
+    from earthshader.data.generators import generate
+    from earthshader.image.impostors import single_stripe
+
+    width, height = (71, 57) if case == "odd size" else (64, 64)
+    target = render_pool.render(generate("rings", 4, difficulty=0).code, width, height).image
+    if case == "grey":
+        target = np.repeat(target.mean(axis=2, keepdims=True).round().astype(np.uint8), 3, axis=2)
+    scorer = TargetScorer(target)
+    same, flat, worse = scorer.scores_many([target, scorer.flat_image, single_stripe(target)])
+    for figure in ("structure", "appearance"):
+        assert same[figure] == pytest.approx(1.0) and flat[figure] == 0.0, figure
+        assert -1.0 <= worse[figure] < 0.0, (figure, worse[figure])
+    assert scorer.figures([target], ("appearance",)) == {"appearance": pytest.approx([1.0])}  # only what is asked
+
+
+def test_appearance_is_nan_with_a_reason_on_a_target_too_small_for_it():
+    target = half_black_half_white(24)
+    scorer = TargetScorer(target)
+    scores = scorer.scores(target)
+    assert scores["structure"] == pytest.approx(1.0) and math.isnan(scores["appearance"])
+    assert "at least 32 x 32" in scorer.appearance_error
+    with pytest.raises(ValueError, match="appearance figure cannot score this target"):
+        scorer.check_figures(("structure", "appearance"))
+    scorer.check_figures(("structure",))
 
 
 def test_mean_colour_program_draws_the_mean_colour(render_pool):
@@ -63,18 +98,19 @@ def test_mean_colour_program_draws_the_mean_colour(render_pool):
 # --- aggregation -----------------------------------------------------------------------------------
 
 
-def row(target, sample, *, rendered=True, flat=False, skill=0.5, ssim=0.5, label=None, error=None, **extra):
+def row(target, sample, *, rendered=True, flat=False, structure=0.5, appearance=None, ssim=0.5, label=None,
+        error=None, **extra):
     values = dict(target=target, sample=sample, code="", chars=10, tokens=5, rendered=rendered,
                   error=None if rendered else (error or "compile"), flat=flat, black=False, mse=0.1, psnr=10.0,
-                  ssim=ssim, edges=0.2, pixel=0.9, ssim_skill=skill, edges_skill=skill, pixel_skill=skill,
-                  skill=skill, label=label)
+                  ssim=ssim, edges=0.2, pixel=0.9, ssim_skill=structure, edges_skill=structure, pixel_skill=structure,
+                  structure=structure, appearance=structure if appearance is None else appearance, label=label)
     return SampleScore(**(values | extra))
 
 
 def test_summarise_rates_and_means():
-    rows = [row(0, 0, skill=1.0, ssim=1.0, label="c0-clone"), row(0, 1, flat=True, skill=0.0, ssim=0.3,
-            label="single_color"), row(1, 0, rendered=False, skill=-1.0, ssim=0.0, label="code_error"),
-            row(1, 1, skill=float("nan"), ssim=0.5, label="variation")]
+    rows = [row(0, 0, structure=1.0, ssim=1.0, label="c0-clone"), row(0, 1, flat=True, structure=0.0, ssim=0.3,
+            label="single_color"), row(1, 0, rendered=False, structure=-1.0, ssim=0.0, label="code_error"),
+            row(1, 1, structure=float("nan"), ssim=0.5, label="variation")]
     baselines = {0: {"mse": 0.2, "psnr": 7.0, "ssim": 0.6, "edges": 0.0, "pixel": 0.8},
                  1: {"mse": 0.4, "psnr": 4.0, "ssim": 0.2, "edges": 0.0, "pixel": 0.6}}
     summary = summarise(rows, baselines)
@@ -82,29 +118,36 @@ def test_summarise_rates_and_means():
     assert (summary["compile_rate"], summary["nonflat_rate"], summary["flat_rate"]) == (0.75, 0.5, 0.25)
     assert summary["ssim"] == pytest.approx(0.45)
     assert summary["baseline_ssim"] == pytest.approx(0.4)  # each target's baseline, weighted by its samples
-    assert summary["skill"] == pytest.approx(0.0)  # mean of 1, 0, -1; the NaN (flat target) is skipped
+    assert summary["structure"] == pytest.approx(0.0)  # mean of 1, 0, -1; the NaN (flat target) is skipped
+    assert summary["appearance"] == pytest.approx(0.0)
     assert summary["labels"] == {"c0-clone": 0.25, "variation": 0.25, "single_color": 0.25, "code_error": 0.25}
     assert summary["errors"] == {"compile": 1}
     assert summary["code_tokens"] == 5.0
 
 
-def test_best_of_k_picks_the_highest_skill_first_on_ties():
-    scored = [[row(0, 0, skill=0.2), row(0, 1, skill=0.7), row(0, 2, skill=0.7)],
-              [row(1, 0, rendered=False, skill=-0.5), row(1, 1, skill=float("nan"))]]
+def test_best_of_k_picks_the_highest_objective_first_on_ties():
+    scored = [[row(0, 0, structure=0.2), row(0, 1, structure=0.7), row(0, 2, structure=0.7)],
+              [row(1, 0, rendered=False, structure=-0.5), row(1, 1, structure=float("nan"))]]
     assert [(r.target, r.sample) for r in best_of_k(scored)] == [(0, 1), (1, 0)]
     summary = summarise_best_of_k(scored)
-    assert summary["skill"] == pytest.approx(0.1)
+    assert summary["structure"] == pytest.approx(0.1) and summary["appearance"] == pytest.approx(0.1)
     assert (summary["compile_rate"], summary["any_compile"], summary["any_nonflat"]) == (0.5, 1.0, 1.0)
+    # each objective picks by its own figure: sample 0 lines up best, sample 1 looks most alike
+    split = [[row(0, 0, structure=0.6, appearance=0.0), row(0, 1, structure=0.1, appearance=0.9),
+              row(0, 2, structure=0.4, appearance=0.4)]]
+    picks = {objective: best_of_k(split, objective)[0].sample for objective in ("structure", "appearance", "mix")}
+    assert picks == {"structure": 0, "appearance": 1, "mix": 1}  # mix: means 0.3, 0.5, 0.4
 
 
 def test_breakdown_groups_targets():
     targets = [Target(np.zeros((4, 4, 3), np.uint8), source="a", difficulty=1),
                Target(np.zeros((4, 4, 3), np.uint8), source="b", difficulty=None),
                Target(np.zeros((4, 4, 3), np.uint8), source="a", difficulty=10)]
-    scored = [[row(0, 0, skill=1.0)], [row(1, 0, rendered=False)], [row(2, 0, skill=0.0)]]
+    scored = [[row(0, 0, structure=1.0)], [row(1, 0, rendered=False)], [row(2, 0, structure=0.0)]]
     by_source = breakdown(scored, targets, lambda t: t.source)
     assert list(by_source) == ["a", "b"]
-    assert (by_source["a"]["n_targets"], by_source["a"]["skill"], by_source["b"]["compile_rate"]) == (2, 0.5, 0.0)
+    assert (by_source["a"]["n_targets"], by_source["a"]["structure"], by_source["b"]["compile_rate"]) == (2, 0.5, 0.0)
+    assert by_source["a"]["appearance"] == 0.5
     assert list(breakdown(scored, targets, lambda t: t.difficulty)) == ["1", "10", "unknown"]
 
 
@@ -143,17 +186,20 @@ def test_report_figures(report):
     assert s["baseline_ssim"] < s["ssim"] < 1.0
 
     best = report.best_of_k  # the perfect copy wins every target
-    assert (best["skill"], best["ssim"], best["any_compile"], best["family_match"]) == (1.0, 1.0, 1.0, 1.0)
+    assert (best["structure"], best["ssim"], best["any_compile"], best["family_match"]) == (1.0, 1.0, 1.0, 1.0)
+    assert best["appearance"] == pytest.approx(1.0)
     assert best["param_error"] == 0.0 and best["params_found"] == 1.0
 
 
 def test_both_baselines(report):
     reference, mean_colour = report.baselines["reference"], report.baselines["mean_colour"]
-    assert (reference["compile_rate"], reference["ssim"], reference["skill"]) == (1.0, 1.0, 1.0)
+    assert (reference["compile_rate"], reference["ssim"], reference["structure"]) == (1.0, 1.0, 1.0)
+    assert reference["appearance"] == pytest.approx(1.0)
     assert reference["labels"] == {"c0-clone": 1.0}
     assert reference["family_match"] == 1.0  # the detector recognises every reference
     assert (mean_colour["compile_rate"], mean_colour["nonflat_rate"]) == (1.0, 0.0)
-    assert mean_colour["skill"] == pytest.approx(0.0, abs=1e-9)
+    assert mean_colour["structure"] == pytest.approx(0.0, abs=1e-9)
+    assert mean_colour["appearance"] == pytest.approx(0.0, abs=1e-9)  # drawn by a program: 8-bit rounding at most
     assert mean_colour["ssim"] == pytest.approx(mean_colour["baseline_ssim"])
     assert mean_colour["labels"] == {"single_color": 1.0}
 
@@ -179,6 +225,35 @@ def test_report_files(report, tmp_path):
 
     sheet = Image.open(paths["sheet"])
     assert sheet.size[1] > 2 * 128 and sheet.size[0] > 4 * 128  # 2 targets, target + 3 samples each
+
+
+def test_every_table_and_the_json_carry_both_figures_for_the_model_and_every_baseline(targets, render_pool, tmp_path):
+    from rich.console import Console
+
+    completions = [[f"```glsl\n{t.code}\n```", GREY] for t in targets]
+    report = evaluate_completions(completions, targets, pool=render_pool, labels=False, search_budget=30,
+                                  objective="appearance")
+    summaries = {"model": report.summary, "best of K": report.best_of_k, **report.baselines}
+    assert set(summaries) == {"model", "best of K", "mean_colour", "reference", "search"}
+    for name, summary in summaries.items():
+        assert math.isfinite(summary["structure"]) and math.isfinite(summary["appearance"]), name
+    assert report.baselines["mean_colour"]["appearance"] == pytest.approx(0.0, abs=1e-9)
+    assert report.baselines["search"]["objective"] == "appearance" and report.settings["objective"] == "appearance"
+    data = json.loads(report.write(tmp_path / "eval", sheet_targets=1)["json"].read_text())
+    assert {"structure", "appearance"} <= set(data["targets"][0]["samples"][0]) and "skill" not in data["summary"]
+    assert {"structure", "appearance"} <= set(data["search"][0])
+    for groups in (data["by_family"], data["by_source"], data["by_difficulty"]):  # with the search's, per group
+        assert all({"structure", "appearance", "search_structure", "search_appearance"} <= set(group)
+                   for group in groups.values())
+    markdown = (tmp_path / "eval" / "report.md").read_text()
+    header = next(line for line in markdown.splitlines() if line.startswith("|  | compile"))
+    assert "| structure | appearance |" in header
+    assert "| baseline: search (appearance), 30 renders |" in markdown and "fitted for appearance" in markdown
+    assert markdown.count("| structure | appearance |") >= 4  # the summary and the three breakdowns
+    console = Console(width=200, record=True, color_system=None)
+    report.print(console)
+    printed = console.export_text()
+    assert "structure" in printed and "appearance" in printed and "baseline: search (appearance), 30" in printed
 
 
 def test_same_completions_same_report(report, targets, render_pool):
@@ -234,4 +309,4 @@ def test_conversational_completions(targets, render_pool):
     from_text.pop("timing"), from_messages.pop("timing")
     assert from_messages == from_text
     assert from_messages["targets"][0]["samples"][0]["completion"] == texts[0][0]
-    assert from_messages["summary"]["skill"] == 1.0 and from_messages["summary"]["labels"] == {}
+    assert from_messages["summary"]["structure"] == 1.0 and from_messages["summary"]["labels"] == {}

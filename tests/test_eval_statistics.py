@@ -28,7 +28,7 @@ def test_pairing_removes_the_spread_between_easy_and_hard_targets():
 
 
 def test_paired_change_refuses_lists_that_do_not_pair():
-    with pytest.raises(ValueError, match="one skill per target"):
+    with pytest.raises(ValueError, match="one value per target"):
         paired_change([0.1, 0.2], [0.3])
 
 

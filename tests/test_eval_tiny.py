@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from earthshader.evaluation import evaluate, load_targets
+from earthshader.evaluation import load_targets
+from earthshader.evaluation.run import evaluate
 
 SIZE = 56
 ARGS = {"samples": 2, "max_new_tokens": 24, "seed": 0}
@@ -42,7 +43,7 @@ def report(model_and_processor, targets, render_pool):
 def test_tiny_model_evaluation_completes(report):
     s = report.summary
     assert (s["n_targets"], s["n_samples"]) == (2, 4)
-    for key in ("compile_rate", "nonflat_rate", "ssim", "baseline_ssim", "skill"):  # what the GRPO demo reads
+    for key in ("compile_rate", "nonflat_rate", "ssim", "baseline_ssim", "structure", "appearance"):  # the demo's
         assert key in s
     assert 0.0 <= s["compile_rate"] <= 1.0 and s["code_tokens"] is not None
     assert report.settings["temperature"] == 1.0  # sampled, since K > 1
@@ -89,10 +90,12 @@ def test_cli_report_has_the_search_baseline(report, tiny_model_dir, tmp_path, ca
                  "--samples", "2", "--max-new-tokens", "24", "--seed", "0", "--workers", "2", "--out", str(out),
                  "--no-labels", "--search", "100"]) == 0
     printed = capsys.readouterr().out
-    assert "baseline: search, 100 renders" in printed and "search baseline: budget 100 renders" in printed
+    assert "baseline: search (mix), 100 renders" in printed
+    assert "search baseline, fitted for mix: budget 100 renders" in printed
     written = json.loads((out / "report.json").read_text())
     found = written["baselines"]["search"]
-    assert math.isfinite(found["skill"]) and 0.0 <= found["nonflat_rate"] <= 1.0 and math.isfinite(found["ssim"])
+    assert math.isfinite(found["structure"]) and math.isfinite(found["appearance"]) and found["objective"] == "mix"
+    assert 0.0 <= found["nonflat_rate"] <= 1.0 and math.isfinite(found["ssim"])
     assert found["n_targets"] == 2 and 0 < found["renders"] <= 100 and found["seconds"] > 0
     assert [t["renders"] <= 100 for t in written["search"]] == [True, True]
     model_figures = {k: v for k, v in report.to_dict()["summary"].items() if k != "labels"}  # --no-labels here

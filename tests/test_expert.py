@@ -16,6 +16,7 @@ import yaml
 
 from earthshader import expert
 from earthshader.evaluation import load_targets
+from earthshader.evaluation.objectives import OBJECTIVES, objective_value
 from earthshader.evaluation.scoring import score_programs
 from earthshader.training import expert_iteration, expert_learning, expert_runs, expert_stage
 from earthshader.training.expert_iteration import RoundSettings, TeacherUnavailable, check_teachers, collect_round
@@ -53,8 +54,9 @@ def pictures(render_pool):
     return load_targets("generator:rings", n=3, size=SIZE, start=700_000, difficulty=0, pool=render_pool)
 
 
-def test_a_round_keeps_refined_pairs_that_rerender_and_counts_the_rest(pictures, render_pool):
-    settings = RoundSettings(k=2, refine_budget=40, margin=0.05, seed=0)
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_a_round_keeps_refined_pairs_that_rerender_and_counts_the_rest(pictures, render_pool, objective):
+    settings = RoundSettings(k=2, refine_budget=40, margin=0.05, seed=0, objective=objective)
     collected = collect_round(None, None, pictures, settings, pool=render_pool, sampler=fake_sampler(pictures))
 
     assert collected.counts()["no_render"] == 1  # picture 2: no sample renders, skipped and counted
@@ -62,12 +64,13 @@ def test_a_round_keeps_refined_pairs_that_rerender_and_counts_the_rest(pictures,
     assert {p["picture"] for p in collected.pairs} == {0, 1}
     assert [p["teacher"] for p in collected.pairs] == ["model", "model+refine"]  # picture 0 was already exact
     for pair in collected.pairs:
-        assert pair["skill"] > 0.05
-        assert pair["skill"] >= pair["sample_skill"]
+        assert pair["objective"] == objective and pair["score"] > 0.05
+        assert pair["score"] >= pair["sample_score"]
         (row,), = score_programs([pictures[pair["picture"]]], [[pair["code"]]], pool=render_pool, labels=False)
-        assert row.rendered and abs(row.skill - pair["skill"]) <= 1e-3  # re-renders to its recorded score
+        assert row.rendered and abs(objective_value(objective, row.figures) - pair["score"]) <= 1e-3  # re-renders
+        assert (pair["structure"], pair["appearance"]) == pytest.approx((row.structure, row.appearance), abs=1e-3)
     dim = next(p for p in collected.pairs if p["picture"] == 1)
-    assert dim["refined"] and dim["skill"] > dim["sample_skill"] and dim["refine_renders"] > 0
+    assert dim["refined"] and dim["score"] > dim["sample_score"] and dim["refine_renders"] > 0
     assert collected.timing["refine_renders"] >= dim["refine_renders"] and collected.timing["renders_per_s"] > 0
 
 
@@ -79,16 +82,14 @@ def test_refining_on_two_pools_at_once_keeps_the_same_pairs(pictures, render_poo
     with RenderPool(workers=1) as other:
         two = collect_round(None, None, pictures, settings, pool=render_pool, sampler=fake_sampler(pictures),
                             refine_pools=[render_pool, other])
-    assert [(p["picture"], p["code"], p["skill"]) for p in two.pairs] == [
-        (p["picture"], p["code"], p["skill"]) for p in one.pairs]
+    assert [(p["picture"], p["code"], p["score"]) for p in two.pairs] == [
+        (p["picture"], p["code"], p["score"]) for p in one.pairs]
 
 
 def test_the_search_teacher_answers_where_every_sample_fails(pictures, render_pool, monkeypatch):
-    """With `teachers: [model, search]`, the search baseline's program (its API: `search(image, budget=,
-    pool=, library=, time=, seed=)` returning `.code`, `.skill`, `.renders`) competes with the model's."""
-    import sys
-
-    import earthshader.evaluation
+    """With `teachers: [model, search]`, the search baseline's program (`earthshader.answering.search.search`, here
+    a stand-in that finds picture 2's own program) is the answer where it scores above the model's."""
+    from earthshader.answering import search as searching
     from earthshader.evaluation.scoring import TargetScorer
 
     asked = []
@@ -99,32 +100,38 @@ def test_the_search_teacher_answers_where_every_sample_fails(pictures, render_po
         def images(self, count, width, height, time_, pool):
             return []
 
-    def search(image, *, budget, pool, library, time, seed):
-        asked.append(budget)
-        own = next((t.code for t in pictures if t.image is image), None)  # the search finds picture 2's program
-        code = own if own == pictures[2].code else None
-        skill = TargetScorer(image).scores(image)["skill"] if code else float("nan")
-        return types.SimpleNamespace(code=code, skill=skill, renders=budget, notes=[], origin="fake")
+    def search(image, *, budget, pool, library, time, seed, objective, scorer):
+        asked.append((budget, objective))
+        import numpy as np
 
-    fake = types.SimpleNamespace(search=search, SearchLibrary=Library)
-    monkeypatch.setitem(sys.modules, "earthshader.evaluation.search", fake)
-    monkeypatch.setattr(earthshader.evaluation, "search", fake, raising=False)
-    settings = RoundSettings(k=2, refine_budget=30, search_budget=20, margin=0.05, seed=0, teachers=["model", "search"])
+        code = pictures[2].code if np.array_equal(image, pictures[2].image) else None
+        figures = {"structure": 1.0, "appearance": 1.0} if code else {}
+        score = objective_value(objective, TargetScorer(image).scores(image)) if code else float("nan")
+        return searching.SearchResult(code=code, image=image if code else None, score=score, figures=figures,
+                                      objective=objective, origin="fake", renders=budget, seconds=0.0,
+                                      budget=budget, screened=0)
+
+    monkeypatch.setattr(searching, "search", search)
+    monkeypatch.setattr(searching, "SearchLibrary", Library)
+    settings = RoundSettings(k=2, refine_budget=30, search_budget=20, margin=0.05, seed=0, teachers=["model", "search"],
+                             objective="appearance")
     collected = collect_round(None, None, pictures, settings, pool=render_pool, sampler=fake_sampler(pictures))
-    assert asked == [20, 20, 20]
+    assert asked == [(20, "appearance")] * 3
     assert [(p["picture"], p["teacher"]) for p in collected.pairs] == [(0, "model"), (1, "model+refine"),
                                                                        (2, "search")]
     assert collected.counts()["no_render"] == 0
 
 
-def test_unknown_and_missing_teachers_are_refused_before_any_work():
+def test_unknown_teachers_and_objectives_are_refused_before_any_work(capsys):
     with pytest.raises(TeacherUnavailable, match="valid teachers are model, search"):
         check_teachers(["oracle"])
-    try:
-        import earthshader.evaluation.search  # noqa: F401
-    except ImportError:
-        with pytest.raises(TeacherUnavailable, match="earthshader.evaluation.search"):
-            check_teachers(["model", "search"])
+    with pytest.raises(ValueError, match="unknown objective 'ssim'"):
+        collect_round(None, None, [], RoundSettings(objective="ssim"), pool=None)
+    with pytest.raises(SystemExit) as exit_:
+        expert.parse(["--recipe", "tiny", "--objective", "ssim"])
+    error = capsys.readouterr().err
+    assert exit_.value.code == 2 and error.count("\n") == 1
+    assert "argument --objective: must be structure, appearance, mix, got 'ssim'" in error
 
 
 def tiny_args(model, out, *extra):
@@ -159,7 +166,8 @@ def test_sft_on_the_kept_pairs_moves_only_the_trainable_weights(tmp_path, small_
 @pytest.mark.slow
 def test_a_run_killed_halfway_resumes_without_losing_or_duplicating_pairs(tmp_path, small_tiny_model, monkeypatch,
                                                                            capsys):
-    from earthshader import logs, refine
+    from earthshader import logs
+    from earthshader.answering import refine
 
     real_refine, calls = refine.refine, []
 
@@ -280,25 +288,39 @@ def test_the_benchmark_pools_each_arm_by_target_and_pairs_it_with_the_start():
     bench = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "learn_from_pictures.py"),
                            run_name="learn_from_pictures")
     modes = bench["MODES"]
+
+    def figures(structure, appearance):
+        return {m: {"structure": list(structure), "appearance": list(appearance)} for m in modes}
+
     rates = {"compiles": [1.0, 1.0, 0.0], "nonflat": [1.0, 0.0, 0.0]}
-    start = {m: [0.1, 0.2, 0.3] for m in modes} | rates
-    results = {"expert": {0: {m: [0.2, 0.2, 0.3] for m in modes} | rates,
-                          1: {m: [0.2, 0.4, 0.5] for m in modes} | rates}}
-    rows, pooled = bench["comparison_rows"](start, results, [0.0, 0.1, 0.5], {"expert": {0: 1.0, 1: 3.0}}, 60)
+    start = figures([0.1, 0.2, 0.3], [0.0, 0.0, 0.0]) | rates
+    results = {"expert": {0: figures([0.2, 0.2, 0.3], [0.1, 0.2, 0.3]) | rates,
+                          1: figures([0.2, 0.4, 0.5], [0.3, 0.4, 0.5]) | rates}}
+    baselines = {"search": {"structure": [0.0, 0.1, 0.5], "appearance": [0.1, 0.1, 0.1]},
+                 "gradient": {"structure": [-0.7, -0.6, -0.8], "appearance": [-0.5, -0.5, -0.5]},
+                 "shuffled": {"structure": [-0.2, -0.1, -0.3], "appearance": [0.0, 0.05, 0.1]}}
+    minutes = {"expert": {0: 1.0, 1: 3.0}}
+    rows, pooled = bench["comparison_rows"](start, results, baselines, minutes, 60, "structure")
     names = [cells[0] for cells, _ in rows]
-    assert names == ["mean colour", "search (60 renders)", "start", "expert, seed 0", "expert, seed 1",
-                     "expert, pooled", "expert, seed sd"]
-    assert pooled["expert"]["greedy"] == pytest.approx([0.2, 0.3, 0.4])  # the mean per target over seeds
-    pooled_row = rows[5][0]
+    assert names == ["mean colour", "straight gradient", "shuffled pixels", "search (60 renders)", "start",
+                     "expert, seed 0", "expert, seed 1", "expert, pooled", "expert, seed sd"]
+    assert pooled["expert"]["greedy"]["structure"] == pytest.approx([0.2, 0.3, 0.4])  # the mean per target over seeds
+    pooled_row = rows[7][0]
     assert pooled_row[1] == "0.300  +0.100 ± 0.000" and pooled_row[-1] == "2.0"  # +0.1 on every target: SE 0
     assert pooled_row[5:8] == ["0.67", "0.33", "+0.300"]  # compile, non-flat, median of best+refine
-    assert rows[3][0][1].startswith("0.233  +0.033 ± ")  # seed 0: changes +0.1, 0, 0
-    assert rows[6][0][1] == "0.094"  # the standard deviation of the seeds' mean changes, +0.033 and +0.167
-    assert rows[1][0][1] == "0.200" and rows[1][0][7] == "+0.100"  # the search baseline: mean, median
-    lines = bench["goal_lines"]("photos", start, pooled, [0.0, 0.1, 0.5])
-    assert "photos: expert greedy gain +0.100 ± 0.000: >= 3 SE True, >= +0.05 True" in lines[0]
-    assert any("expert best-of-K + refine median +0.300: above the mean colour True, above search (+0.100) True"
-               in line for line in lines)
+    assert rows[5][0][1].startswith("0.233  +0.033 ± ")  # seed 0: changes +0.1, 0, 0
+    assert rows[8][0][1] == "0.094"  # the standard deviation of the seeds' mean changes, +0.033 and +0.167
+    assert rows[3][0][1] == "0.200" and rows[3][0][7] == "+0.100"  # the search baseline: mean, median
+    assert rows[1][0][7] == "-0.700"  # the straight gradient's median
+    appearance_rows, _ = bench["comparison_rows"](start, results, baselines, minutes, 60, "appearance")
+    assert appearance_rows[7][0][1] == "0.300  +0.300 ± 0.058"  # the same arm, the other figure
+    lines = bench["goal_lines"]("photos", start, pooled, baselines, "appearance")
+    assert "photos: expert greedy appearance +0.300 ± 0.058: rises by >= 3 SE True; structure +0.100 ± 0.000: falls " \
+           "by no more than 1 SE True" in lines[0]
+    unchanged = bench["goal_lines"]("photos", start, {"grpo": start}, baselines, "appearance")
+    assert "rises by >= 3 SE False" in unchanged[0]  # no change is no rise, however small its standard error
+    assert any("expert best-of-K + refine median appearance +0.300: above the mean colour True, above search "
+               "(+0.100) True, above gradient (-0.500) True, above shuffled (+0.050) True" in line for line in lines)
 
 
 def test_a_resume_with_other_pictures_is_refused(tmp_path):
@@ -320,7 +342,7 @@ def test_a_program_that_does_not_rerender_to_its_score_is_not_kept(pictures, ren
 
 
 def test_the_real_search_teacher_proposes_a_program_where_every_sample_fails(pictures, render_pool):
-    """The model-free search itself (earthshader.evaluation.search), not a stand-in: picture 2, whose samples
+    """The model-free search itself (earthshader.answering.search), not a stand-in: picture 2, whose samples
     all fail, gets the search's program, and that program re-renders to its recorded score."""
     settings = RoundSettings(k=2, refine_budget=20, search_budget=40, margin=-1.0, seed=0,
                              teachers=["model", "search"])
@@ -328,4 +350,4 @@ def test_the_real_search_teacher_proposes_a_program_where_every_sample_fails(pic
     searched = [p for p in collected.pairs if p["picture"] == 2]
     assert len(searched) == 1 and searched[0]["teacher"] == "search" and searched[0]["refine_renders"] <= 40
     (row,), = score_programs([pictures[2]], [[searched[0]["code"]]], pool=render_pool, labels=False)
-    assert row.rendered and abs(row.skill - searched[0]["skill"]) <= 1e-3
+    assert row.rendered and abs(objective_value("mix", row.figures) - searched[0]["score"]) <= 1e-3

@@ -154,11 +154,11 @@ def test_trivial_answers_score_far_below_the_right_program_elsewhere(textures):
     assert min(margins["shuffled"]) > 0.3 and np.median(margins["shuffled"]) > 0.8, margins["shuffled"]
 
 
-def test_today_pixel_aligned_skill_is_fooled_where_appearance_is_not(textures):
-    """The reason for the measure: the translated program is below the flat colour for the structure skill."""
+def test_the_pixel_aligned_structure_figure_is_fooled_where_appearance_is_not(textures):
+    """The reason for the measure: the translated program is below the flat colour for the structure figure."""
     from earthshader.evaluation.scoring import TargetScorer
 
-    below = [TargetScorer(target).scores(moved)["skill"] < 0 for target, moved in textures]
+    below = [TargetScorer(target).scores(moved)["structure"] < 0 for target, moved in textures]
     above = [AppearanceScorer(target).similarity(moved) > 0 for target, moved in textures]
     assert np.mean(below) >= 0.5 and all(above)
 

@@ -9,8 +9,10 @@ import pytest
 from PIL import Image
 
 from earthshader import sft
+from earthshader.answering.answer import answer
+from earthshader.answering.inference import Inferred, refined_cell, summary_table
 from earthshader.data.generators import generate
-from earthshader.infer import Inferred, main, refine_item, refined_cell, summary_table
+from earthshader.infer import main
 from earthshader.render import render
 
 SEED = 3  # a level-0 `waves` texture
@@ -78,30 +80,34 @@ RINGS = ("void mainImage(out vec4 c, in vec2 p) { vec2 uv = p / iResolution.xy -
 def test_a_picture_not_refined_says_why(case, render_pool):
     """`--refine` leaves some pictures unrefined; the summary says why instead of a bare "-"."""
     no_literals = "void mainImage(out vec4 c, in vec2 p) { c = vec4(p.x > 16 ? 1 : 0); }"
-    code = {"nothing rendered": None, "no literals": no_literals, "no gain": RINGS}[case]
+    code = {"nothing rendered": "void mainImage(out vec4 c, in vec2 p) { c = nope; }", "no literals": no_literals,
+            "no gain": RINGS}[case]
     target = render(RINGS, 32, 32).image  # the program's own picture: nothing to gain
-    item = Inferred("t", code, None if code is None else 0.5, int(code is not None), 1)
-    refine_item(item, target, budget=40, pool=render_pool)
+    item = Inferred("t", answer(target, [code], refine_budget=40, pool=render_pool))
     expected = {"nothing rendered": "no sample rendered", "no literals": "no float literals to refine",
                 "no gain": "no better values found in"}[case]
-    assert item.refined_skill is None and expected in item.refine_note
+    assert not item.answer.refined and expected in item.answer.refine_note
     assert refined_cell(item).startswith("- (not refined: ") and expected in refined_cell(item)
-    assert summary_table([item], Path("out")).row_count == 1
-    assert refined_cell(Inferred("u", RINGS, 0.5, 1, 1)) == "-"  # without --refine: nothing to explain
+    table = summary_table([item], Path("out"))
+    assert table.row_count == 1 and {"best sample", "refined", "structure", "appearance"} <= {
+        column.header for column in table.columns}
+    unrefined = Inferred("u", answer(target, [RINGS], pool=render_pool))  # without --refine: nothing to explain
+    assert refined_cell(unrefined) == "-" and unrefined.answer.figures["structure"] == 1.0
 
 
 def test_search_gives_the_program_when_every_model_sample_is_worse(small_tiny_model, tmp_path, capsys):
-    """The untrained model writes nothing that renders; `--search` finds a generator program, and
-    `--refine` starts from it."""
+    """The untrained model writes nothing that renders; `--search` finds a generator program (fitted within its own
+    budget), which is written; `--refine` has no sample to refine and says so."""
     target = tmp_path / "stripes.png"
     Image.fromarray(render(generate("stripes", 7, difficulty=0).code, 56, 56).image).save(target)
     out = tmp_path / "out"
     assert main([str(target), "--model", str(small_tiny_model), "--samples", "1", "--max-new-tokens", "8",
                  "--size", "56", "--search", "60", "--refine", "--budget", "40", "-o", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "search baseline" in printed and "60 renders" in printed
+    assert "search baseline (mix)" in printed and "60 renders" in printed and "no sample rendered" in printed
     text = (out / "stripes.glsl").read_text()
     assert "the search baseline, better than the model" in text.splitlines()[2]
+    assert "mix" in text.splitlines()[2] and "structure" in text.splitlines()[2] and "appearance" in text.splitlines()[2]
     side_by_side = np.asarray(Image.open(out / "stripes.png"))
     again = render(text, 56, 56).image
     assert np.abs(again.astype(int) - side_by_side[:, 56:].astype(int)).max() <= 1

@@ -38,9 +38,9 @@ REFUSED = {
 
 def _stages(path):
     """Every door a picture file comes in by, as (name, call): each must read it through the one reader."""
+    from earthshader.answering.files import load_target
+    from earthshader.answering.inference import read_inputs
     from earthshader.evaluation import load_targets
-    from earthshader.infer import read_inputs
-    from earthshader.refine import load_target
 
     return {
         "read_file": lambda: pics.read_file(path),
@@ -57,7 +57,7 @@ def test_every_stage_refuses_a_hostile_file_by_name_and_reason(tmp_path, name):
     make, reason = REFUSED[name]
     path = tmp_path / name
     path.write_bytes(make())
-    from earthshader.refine import RefineError
+    from earthshader.answering.refine import RefineError
 
     for stage, call in _stages(path).items():
         with pytest.raises((UsageError, RefineError)) as refused:
@@ -130,7 +130,7 @@ def test_exif_orientation_is_applied_by_every_stage(tmp_path, orientation):
     read = read_picture(path)
     assert read.shape == (96, 48, 3)
     assert np.abs(read.astype(int) - upright.astype(int)).mean() < 4  # JPEG's loss only
-    from earthshader.refine import load_target
+    from earthshader.answering.files import load_target
 
     assert load_target(str(path), 48).shape == (48, 24, 3)  # the longer side is the portrait's height
     row, = load_rows(str(path), size=SIZE)
@@ -257,7 +257,7 @@ def test_evaluation_answers_every_scoreable_picture_and_training_filters_them(tm
 
 
 def test_file_names_that_are_not_utf8_give_printable_ids_everywhere(tmp_path):
-    from earthshader.infer import output_name
+    from earthshader.answering.inference import output_name
     from earthshader.training import grpo_stage
     from earthshader.training.arguments import GRPOScriptArguments
 
@@ -316,7 +316,7 @@ def test_one_dispatch_one_argument_check(tmp_path, monkeypatch):
         with pytest.raises(SourceError) as loaded:
             load_rows(bad, size=SIZE)
         assert str(typed.value) == str(loaded.value), bad
-    from earthshader.infer import read_inputs
+    from earthshader.answering.inference import read_inputs
 
     crops = read_inputs([f"crops:{tmp_path / 'photo.png'}?size=40&count=3"], SIZE)  # the crop size is the picture's
     assert len(crops) == 3 and len({name for name, _, _ in crops}) == 3 and crops[0][0].startswith("photo.png@0,0")
@@ -358,7 +358,8 @@ def test_a_corrupt_parquet_file_is_a_one_line_error_naming_it(tmp_path):
 
 
 def test_a_refined_target_keeps_its_aspect_within_the_renderer_bound(tmp_path):
-    from earthshader.refine import RefineError, load_target
+    from earthshader.answering.files import load_target
+    from earthshader.answering.refine import RefineError
 
     Image.fromarray(pattern(14, 300, 100)).save(tmp_path / "portrait.png")
     assert load_target(str(tmp_path / "portrait.png"), 4096).shape == (4096, 1365, 3)  # was "bad render size"

@@ -1,5 +1,5 @@
 """Refinement by re-rendering: lifted shaders render like the originals, a perturbed texture is
-recovered within its budget, and bad inputs fail with clear errors. Real renders (llvmpipe)."""
+recovered within its budget for each objective, and bad inputs fail with clear errors. Real renders (llvmpipe)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from earthshader.answering.files import load_target
+from earthshader.answering.refine import RefineError, refine
 from earthshader.data.generators import FAMILIES, generate
+from earthshader.evaluation.objectives import OBJECTIVES, objective_value
+from earthshader.evaluation.scoring import TargetScorer
 from earthshader.glsl.literals import lift_literals
 from earthshader.image import metrics
-from earthshader.refine import RefineError, load_target, main, refine
+from earthshader.refine import main
 
 RINGS = """\
 vec3 palette(float t) {
@@ -99,24 +103,43 @@ def test_lifting_keeps_real_shaders_renders(render_pool, corpus_path):
     assert rendered >= 30 and same / rendered >= 0.9, f"{same}/{rendered} lifted shaders render the same"
 
 
-def test_refine_recovers_a_perturbed_texture(render_pool):
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_refine_recovers_a_perturbed_texture(render_pool, objective):
     target = render(render_pool, RINGS, size=32)
-    result = refine(PERTURBED_RINGS, target, budget=300, pool=render_pool, seed=0)
-    assert result.ssim_before < 0.5
-    assert result.ssim_after >= 0.95 and result.skill_after > result.skill_before
+    result = refine(PERTURBED_RINGS, target, budget=300, pool=render_pool, seed=0, objective=objective)
+    assert metrics.ssim(render(render_pool, PERTURBED_RINGS, size=32), target) < 0.5
+    assert result.objective == objective and result.score_after > result.score_before
+    assert metrics.ssim(result.image, target) >= 0.95  # whatever it was fitted for, the rings line up again
     assert result.renders <= 300
     assert np.array_equal(render(render_pool, result.source, size=32), result.image)
     assert result.source.count("\n") == PERTURBED_RINGS.count("\n")
-    assert {line for line, _, _ in result.changes} >= {2, 6, 7}
+    changed = {line for line, _, _ in result.changes}  # the perturbed literals' lines, or others that compensate
+    assert changed >= {2, 6, 7} if objective == "structure" else len(changed & {2, 6, 7}) >= 2
     renders, scores = zip(*result.trajectory)
     assert list(renders) == sorted(renders) and list(scores) == sorted(scores)
+    scorer = TargetScorer(target)  # the recorded values are the evaluation's own
+    assert objective_value(objective, scorer.scores(result.image)) == pytest.approx(result.score_after)
+    assert result.figures_after == pytest.approx({f: scorer.scores(result.image)[f] for f in ("structure", "appearance")})
+
+
+def test_refine_optimises_the_objective_it_is_given(render_pool):
+    """A texture translated by a few pixels: fitted for appearance it keeps the look (already right: kept or
+    improved), fitted for structure it moves the pattern back into place."""
+    shifted = RINGS.replace("vec2(-0.3, 0.2)", "vec2(-0.22, 0.13)")
+    target = render(render_pool, RINGS, size=48)
+    fits = {objective: refine(shifted, target, budget=200, pool=render_pool, seed=0, objective=objective)
+            for objective in ("structure", "appearance")}
+    assert fits["structure"].score_after > fits["structure"].score_before
+    assert fits["structure"].figures_after["structure"] > fits["structure"].figures_before["structure"]
+    assert fits["appearance"].score_after >= fits["appearance"].score_before
+    assert fits["appearance"].figures_before["appearance"] > 0.5  # the right look before anything moved
 
 
 def test_refine_returns_the_source_unchanged_when_nothing_helps(render_pool):
     target = render(render_pool, RINGS, size=32)
     result = refine(RINGS, target, budget=40, pool=render_pool)
-    assert result.source == RINGS and result.changes == []
-    assert result.skill_after == pytest.approx(1.0)
+    assert result.source == RINGS and result.changes == [] and not result.improved
+    assert result.score_after == pytest.approx(1.0) and result.figures_after["structure"] == pytest.approx(1.0)
 
 
 def test_refine_rejects_a_shader_without_float_literals(render_pool):
@@ -138,6 +161,15 @@ def test_refine_rejects_a_flat_target_and_a_tiny_budget(render_pool):
         refine(RINGS, render(render_pool, RINGS), budget=5, pool=render_pool)
 
 
+def test_refine_refuses_appearance_on_a_target_too_small_for_it(render_pool):
+    small = render(render_pool, RINGS, size=24)
+    with pytest.raises(RefineError, match="appearance figure cannot score this target: .*--objective structure"):
+        refine(PERTURBED_RINGS, small, budget=40, pool=render_pool, objective="mix")
+    assert refine(PERTURBED_RINGS, small, budget=40, pool=render_pool, objective="structure").renders <= 40
+    with pytest.raises(RefineError, match="unknown objective"):
+        refine(RINGS, small, pool=render_pool, objective="ssim")
+
+
 def test_refine_fits_a_single_literal(render_pool):
     """One literal to fit is a one-dimensional CMA-ES, which cma cannot cap the step of (it used to raise
     "not yet initialized (dimension needed)" once the step grew)."""
@@ -145,7 +177,7 @@ def test_refine_fits_a_single_literal(render_pool):
     target = render(render_pool, gradient.replace("0.3", "0.9"), size=32)
     target[::2] //= 2  # not reachable exactly: the search keeps improving toward a bound
     result = refine(gradient, target, budget=60, pool=render_pool)
-    assert len(result.fitted) == 1 and result.skill_after > result.skill_before
+    assert len(result.fitted) == 1 and result.score_after > result.score_before
 
 
 def test_a_generated_checker_fits_a_photograph(render_pool):
@@ -156,7 +188,7 @@ def test_a_generated_checker_fits_a_photograph(render_pool):
 
     photo = np.asarray(prepare_image(skimage.data.astronaut(), 112))
     result = refine(generate("checker", 3).code, photo, budget=60, pool=render_pool)
-    assert result.renders <= 60 and result.skill_after >= result.skill_before
+    assert result.renders <= 60 and result.score_after >= result.score_before
 
 
 @pytest.mark.parametrize("shape", [(2, 32, 3), (0, 0, 3), (32, 32)])
@@ -184,7 +216,8 @@ def test_cli_writes_a_refined_shader_that_renders(render_pool, tmp_path, capsys)
     refined = out.read_text()
     assert refined != PERTURBED_RINGS
     assert metrics.ssim(render(render_pool, refined, size=32), np.asarray(Image.open(target))) >= 0.95
-    assert "SSIM skill" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "objective: mix" in printed and "structure" in printed and "appearance" in printed
 
 
 @pytest.mark.parametrize("missing", ["shader", "target"])

@@ -81,15 +81,17 @@ def expert_run(folder, pictures: int = 2) -> list:
     """A run directory as a finished first round leaves it, and the pictures it was started on."""
     targets = [types.SimpleNamespace(id=f"p{i}", image=np.full((4, 4, 3), i, np.uint8)) for i in range(pictures)]
     expert_runs.prepare(folder, targets, resume=False)
-    expert_runs.write_json(folder / expert_runs.START_FILE, {"skill": 0.1, "compile_rate": 1.0, "eval_s": 1.0})
-    collected = types.SimpleNamespace(pairs=[{"picture": 1, "id": "p1", "teacher": "model", "code": "x", "skill": 0.3}],
+    expert_runs.write_json(folder / expert_runs.START_FILE, {"structure": 0.1, "appearance": 0.2, "compile_rate": 1.0,
+                                                             "eval_s": 1.0})
+    collected = types.SimpleNamespace(pairs=[{"picture": 1, "id": "p1", "teacher": "model", "code": "x", "score": 0.3}],
                                       pictures=[{"picture": 0, "outcome": "no_render"}, {"picture": 1}],
                                       timing={"sample_s": 1.0, "render_s": 1.0, "refine_s": 1.0},
                                       counts=lambda: {"kept": 1, "no_render": 1})
     expert_runs.save_collected(folder, 0, collected, {"policy": "m"})
     expert_runs.write_json(expert_runs.model_dir(folder, 0) / RUN_INFO, {"image_size": 56})
     learnt = {"expert_pairs": 1, "grammar_pairs": 0, "train_s": 1.0}
-    expert_runs.mark_done(folder, expert_runs.round_record(0, collected, learnt, "m", {"skill": 0.2, "eval_s": 1.0}))
+    expert_runs.mark_done(folder, expert_runs.round_record(0, collected, learnt, "m",
+                                                           {"structure": 0.2, "appearance": 0.3, "eval_s": 1.0}))
     return targets
 
 

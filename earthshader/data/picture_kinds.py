@@ -19,8 +19,8 @@ held-out pictures that share nothing with them:
 - `terrains`: SDF terrain renders (level 0), seeds as for `textures`.
 
 The learner is only ever shown the pixels: `write_pictures` keeps nothing but a PNG per row, so a folder
-of several kinds is one picture-only training set (`--dataset_path FOLDER`), and held-out rows keep their
-program (where one exists) only for the evaluation's reference baseline.
+of several kinds is one picture-only training set (`--dataset_path FOLDER`), and every row keeps its program
+(where one exists) in `reference`, never in `code`: only the evaluation's scoring reads it (its `program`).
 
 >>> sorted(KINDS)
 ['photos', 'renders', 'terrains', 'textures']
@@ -94,16 +94,14 @@ def kind_rows(name: str, role: str, *, n: int, size: int, corpus: str = DEFAULT_
               workers: int | None = None) -> list[Row]:
     """`n` rows of kind `name` for `role` (`train` or `heldout`), `size` px square; each row's `source` is the kind.
 
-    Training rows carry no `code` (a generated program stays in `reference`); held-out rows carry their
-    program as `code`, as `earthshader.evaluation.load_targets` gives it, for the reference baseline only."""
+    No row carries `code`: a program (generated, or a withheld corpus program) stays in `reference`, where
+    only the evaluation's scoring reads it (the reference baseline)."""
     kind = KINDS[name]
     spec = kind.spec(role, n=n, corpus=corpus)
     options = {"start": TRAIN_SEED if role == "train" else HELD_OUT_SEED, "difficulty": 0} if kind.generated else {}
     split = "test" if role == "heldout" else "train"
     rows = load_rows(spec, split=split, n=n, size=size, pool=pool, workers=workers, **options)
-    if role == "train":  # what a learner may see: the picture
-        return [replace(row, source=name, code="", reference=row.reference or row.code) for row in rows]
-    return [replace(row, source=name, code=row.reference or row.code) for row in rows]  # as load_targets does
+    return [replace(row, source=name, code="", reference=row.program) for row in rows]  # a learner sees the picture
 
 
 def write_pictures(rows: list[Row], folder: str | Path) -> list[Path]:

@@ -95,7 +95,7 @@ def picture_digest(image: np.ndarray) -> str:
 
 def without_training_pictures(heldout: list, train: list, what: str = "held-out pictures") -> list:
     """`heldout` less every row whose `image` is also a row's of `train` (the same pixels), with a
-    warning that says how many went: held-out skill must be on pictures never trained on."""
+    warning that says how many went: held-out figures must be on pictures never trained on."""
     import logging
 
     seen = {picture_digest(row.image) for row in train}

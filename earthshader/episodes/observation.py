@@ -9,10 +9,10 @@
     obs.content()        # the observation turn's content blocks, images inline (TRL's tool answer)
     prompts.make_observation_turn(obs.text)           # the same turn with image placeholders (SFT rows)
 
-The figures are `picture_figures`: the evaluation's structure skill (`TargetScorer`: the mean of the SSIM,
-edge and blurred-pixel skills over the target's mean-colour image) and the appearance skill
-(`earthshader.image.appearance.AppearanceScorer`: texture statistics and palette). Both read 1 for the
-target itself and 0 for its mean-colour image. A failed program shows a black render (what Shadertoy shows)
+The figures are `picture_figures`: the evaluation's own two (`earthshader.evaluation.scoring.TargetScorer`:
+`structure`, the mean of the SSIM, edge and blurred-pixel skills over the target's mean-colour image, and
+`appearance`, texture statistics and palette). Both read 1 for the target itself and 0 for its mean-colour
+image. A failed program shows a black render (what Shadertoy shows)
 and the renderer's messages in the program's own line numbers (`RenderResult.diagnostics`, errors first); an
 answer with no program says so. Every observation holds `OBSERVATION_IMAGES` images, so it costs the same
 image tokens whatever happened.
@@ -25,7 +25,6 @@ own maximum, so a near miss stays dark. docs/look-and-fix.md says why it is kept
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -33,9 +32,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PIL import Image
 
-from earthshader.evaluation.scoring import SKILL_FLOOR, TargetScorer
+from earthshader.evaluation.scoring import TargetScorer
 from earthshader.image import metrics
-from earthshader.image.appearance import AppearanceScorer
 from earthshader.modeling import prompts
 
 #: The figures an observation, an episode and the benchmark report, in this order.
@@ -50,30 +48,21 @@ CANDIDATE = re.compile(r"^[\w ]+ \w+\([\w ,\[\]]*\)$")
 SCORERS_KEPT = 64
 
 
-def picture_figures(structure: TargetScorer, appearance: AppearanceScorer | None, images: list) -> list[dict]:
-    """The figures of each image against one target: every figure of look and fix is computed here. Both are
-    floored at the evaluation's `SKILL_FLOOR` (-1), as `skill` is, so one black render cannot outweigh many."""
-    looks = appearance.skills(list(images)) if appearance is not None else [math.nan] * len(images)
-    return [{"structure": float(structure.scores(image)["skill"]), "appearance": _floored(float(look))}
-            for image, look in zip(images, looks)]
-
-
-def _floored(value: float) -> float:
-    return value if math.isnan(value) else max(SKILL_FLOOR, value)
+def picture_figures(scorer: TargetScorer, images: list) -> list[dict]:
+    """The figures of each image against one target: the evaluation's own (`TargetScorer.figures`, both
+    floored at -1, appearance in one batched call), one dict per image."""
+    figures = scorer.figures(list(images), FIGURES)
+    return [{name: float(figures[name][i]) for name in FIGURES} for i in range(len(images))]
 
 
 class TargetFigures:
-    """One target's scorers (made once), and `picture_figures` against it."""
+    """One target's scorer (made once), and `picture_figures` against it."""
 
     _kept: OrderedDict[str, TargetFigures] = OrderedDict()
 
     def __init__(self, target: np.ndarray):
         self.target = np.asarray(target)
-        self.structure = TargetScorer(self.target)
-        try:
-            self.appearance = AppearanceScorer(self.target)
-        except ValueError:  # smaller than the texture statistics need: no appearance figure
-            self.appearance = None
+        self.scorer = TargetScorer(self.target)
 
     @classmethod
     def of(cls, target) -> TargetFigures:
@@ -89,7 +78,7 @@ class TargetFigures:
         return cls._kept[key]
 
     def figures(self, images: list) -> list[dict]:
-        return picture_figures(self.structure, self.appearance, images)
+        return picture_figures(self.scorer, images)
 
     def failed(self) -> dict:
         """The figures of a program that drew nothing: a black image's, as the evaluation counts a failure."""

@@ -2,14 +2,16 @@
 
     from earthshader.evaluation.aggregate import summarise, best_of_k, breakdown
     summarise([row for rows in scored for row in rows])          # every sample
-    {'n_samples': 8, 'compile_rate': 0.75, 'nonflat_rate': 0.5, 'ssim': 0.41, 'baseline_ssim': 0.56, ...}
-    summarise(best_of_k(scored))                                 # the best sample of each target
+    {'n_samples': 8, 'compile_rate': 0.75, 'nonflat_rate': 0.5, 'ssim': 0.41, 'baseline_ssim': 0.56, ...,
+     'structure': -0.12, 'appearance': 0.31, ...}
+    summarise(best_of_k(scored, "mix"))                          # each target's best sample by an objective
     breakdown(scored, targets, lambda t: t.source)               # {source: summary}
 
 Rates are fractions of all samples: `compile_rate` (rendered), `nonflat_rate` (rendered, neither flat
 nor black), `flat_rate` (rendered, but flat or black); so compile = non-flat + flat. Similarities and
 skills are means over all samples (a failed render counts as a black image, see `scoring`), and every
-similarity comes with `baseline_<metric>`: the same metric for the targets' mean-colour images.
+similarity comes with `baseline_<metric>`: the same metric for the targets' mean-colour images. The two
+figures, `structure` and `appearance`, are 0 for those images by definition.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from collections.abc import Callable
 import numpy as np
 
 from earthshader.evaluation.compare import LABELS
+from earthshader.evaluation.objectives import DEFAULT_OBJECTIVE, objective_value, ranking_key
 from earthshader.evaluation.scoring import SampleScore
 
 #: The keys of a summary, in report order.
 SUMMARY_KEYS = (
     "n_targets", "n_samples", "compile_rate", "nonflat_rate", "flat_rate",
     "mse", "baseline_mse", "psnr", "baseline_psnr", "ssim", "baseline_ssim", "ssim_skill",
-    "edges", "baseline_edges", "edges_skill", "pixel", "baseline_pixel", "pixel_skill", "skill",
+    "edges", "baseline_edges", "edges_skill", "pixel", "baseline_pixel", "pixel_skill", "structure", "appearance",
     "code_tokens", "code_chars", "well_formed_rate", "truncated_rate",
     "family_match", "params_found", "param_error", "labels", "errors",
 )
@@ -60,7 +63,8 @@ def summarise(rows: list[SampleScore], baselines: dict[int, dict[str, float]] | 
         summary[f"baseline_{metric}"] = _mean(baselines[r.target][metric] for r in rows) if baselines else None
         if metric in ("ssim", "edges", "pixel"):
             summary[f"{metric}_skill"] = _mean(getattr(r, f"{metric}_skill") for r in rows)
-    summary["skill"] = _mean(r.skill for r in rows)
+    summary["structure"] = _mean(r.structure for r in rows)
+    summary["appearance"] = _mean(r.appearance for r in rows)
     summary["code_tokens"] = _mean(r.tokens for r in rows)
     summary["code_chars"] = _mean(r.chars for r in rows)
     summary["well_formed_rate"] = _rate(r.well_formed for r in rows)
@@ -76,18 +80,14 @@ def summarise(rows: list[SampleScore], baselines: dict[int, dict[str, float]] | 
     return {key: summary[key] for key in SUMMARY_KEYS}
 
 
-def _selection_key(row: SampleScore) -> float:
-    return -math.inf if math.isnan(row.skill) else row.skill
+def best_of_k(scored: list[list[SampleScore]], objective: str = DEFAULT_OBJECTIVE) -> list[SampleScore]:
+    """For each target, its sample with the highest `objective` value (the first on ties): an oracle pick."""
+    return [max(rows, key=lambda r: ranking_key(objective_value(objective, r.figures))) for rows in scored if rows]
 
 
-def best_of_k(scored: list[list[SampleScore]]) -> list[SampleScore]:
-    """For each target, its sample with the highest `skill` (the first on ties): an oracle pick."""
-    return [max(rows, key=_selection_key) for rows in scored if rows]
-
-
-def summarise_best_of_k(scored: list[list[SampleScore]], baselines=None) -> dict:
+def summarise_best_of_k(scored: list[list[SampleScore]], baselines=None, objective: str = DEFAULT_OBJECTIVE) -> dict:
     """`summarise(best_of_k(...))` plus `any_compile` / `any_nonflat`: targets with at least one such sample."""
-    summary = summarise(best_of_k(scored), baselines)
+    summary = summarise(best_of_k(scored, objective), baselines)
     summary["any_compile"] = _rate(any(r.rendered for r in rows) for rows in scored if rows)
     summary["any_nonflat"] = _rate(any(r.nonflat for r in rows) for rows in scored if rows)
     return summary

@@ -24,7 +24,8 @@ import numpy as np
 MAIN_COLUMNS = (
     ("compile_rate", "compile", "pct"), ("nonflat_rate", "non-flat", "pct"), ("mse", "MSE", "f4"),
     ("psnr", "PSNR dB", "f1"), ("ssim", "SSIM", "f3"), ("edges", "edges", "f3"), ("pixel", "pixel", "f3"),
-    ("ssim_skill", "SSIM skill", "f3"), ("skill", "skill", "f3"), ("code_tokens", "tokens", "f0"),
+    ("ssim_skill", "SSIM skill", "f3"), ("structure", "structure", "f3"), ("appearance", "appearance", "f3"),
+    ("code_tokens", "tokens", "f0"),
 )
 
 #: Columns of the table on the programs' form and length.
@@ -36,21 +37,25 @@ PROGRAM_COLUMNS = (
 #: Columns of the breakdown tables (by source, difficulty, family).
 GROUP_COLUMNS = (
     ("n_targets", "targets", "int"), ("compile_rate", "compile", "pct"), ("nonflat_rate", "non-flat", "pct"),
-    ("ssim", "SSIM", "f3"), ("baseline_ssim", "flat SSIM", "f3"), ("edges", "edges", "f3"), ("skill", "skill", "f3"),
+    ("ssim", "SSIM", "f3"), ("baseline_ssim", "flat SSIM", "f3"), ("edges", "edges", "f3"),
+    ("structure", "structure", "f3"), ("appearance", "appearance", "f3"),
+    ("search_structure", "search S", "f3"), ("search_appearance", "search A", "f3"),
     ("family_match", "family", "pct"), ("params_found", "params found", "pct"), ("param_error", "param error", "f2"),
 )
 
-SKILL_NOTE = (
-    "skill: mean of the SSIM, edge and pixel skills, (s - s_flat) / (1 - s_flat) against the target's "
-    "mean-colour image: 0 = no better than a flat image of the right colour, 1 = a perfect match, < 0 worse "
-    "than flat (each skill floored at -1). A program that fails to render is scored as a black image. SSIM is "
+FIGURES_NOTE = (
+    "structure: mean of the SSIM, edge and pixel skills, (s - s_flat) / (1 - s_flat) against the target's "
+    "mean-colour image (do the features line up?); appearance: the same skill of texture statistics and palette "
+    "(the same look anywhere). Both: 0 = no better than a flat image of the right colour, 1 = a perfect match, "
+    "< 0 worse than flat (floored at -1). A program that fails to render is scored as a black image. SSIM is "
     "single-scale colour SSIM; identical images count as 100 dB PSNR."
 )
 
-SEARCH_NOTE = (
-    "search: no model; each generator family's programs screened against the target, the best fitted by "
-    "earthshader.refine, the best kept (earthshader.evaluation.search)."
-)
+
+def search_note(objective: str) -> str:
+    """What the search baseline's row is, for the terminal and the markdown report."""
+    return (f"search: no model; each generator family's programs screened against the target, the best fitted "
+            f"for {objective} by re-rendering, the best kept (earthshader.answering.search).")
 
 
 def fmt(value, kind: str) -> str:
@@ -98,6 +103,15 @@ class EvalReport:
     # per target, (SampleScore, SearchResult) of the search baseline
     search: list = field(default_factory=list, repr=False)
 
+    def search_rows(self) -> list[list]:
+        """Per target, the search baseline's scored row in a list of one (empty without a search)."""
+        return [[row] for row, _ in self.search]
+
+    def group_columns(self) -> tuple:
+        """`GROUP_COLUMNS`, less the search baseline's figures when no search ran."""
+        searched = "search" in self.baselines
+        return tuple(c for c in GROUP_COLUMNS if searched or not c[0].startswith("search_"))
+
     def table_rows(self) -> list[tuple[str, dict]]:
         k = self.settings.get("samples", 1)
         rows = [("model", self.summary)]
@@ -105,7 +119,8 @@ class EvalReport:
             rows.append((f"model, best of {k}", self.best_of_k))
         rows += [("baseline: mean colour", self.baselines["mean_colour"])]
         if "search" in self.baselines:
-            rows.append((f"baseline: search, {self.baselines['search']['budget']} renders", self.baselines["search"]))
+            search = self.baselines["search"]
+            rows.append((f"baseline: search ({search.get('objective')}), {search['budget']} renders", search))
         return rows + [("baseline: reference programs", self.baselines["reference"])]
 
     def to_dict(self) -> dict:
@@ -115,7 +130,7 @@ class EvalReport:
         for target, rows, reference, texts in zip(self.targets, self.scored, self.reference_rows, completions):
             per_target.append({
                 "id": target.id, "source": target.source, "family": target.family, "difficulty": target.difficulty,
-                "reference": _row_dict(reference) if target.code else None,
+                "reference": _row_dict(reference) if target.program else None,
                 "samples": [_row_dict(r) | {"completion": text} for r, text in zip(rows, texts)],
             })
         search = [{"id": target.id, **_row_dict(row), "origin": found.origin, "renders": found.renders,
@@ -142,13 +157,15 @@ class EvalReport:
     def markdown(self, sheet_name: str | None = "contact_sheet.png") -> str:
         s = self.settings
         lines = ["# EarthShader evaluation", "", _settings_line(s), ""]
-        lines += ["## Summary", "", *_md_table("", MAIN_COLUMNS, self.table_rows()), "", SKILL_NOTE, ""]
+        lines += ["## Summary", "", *_md_table("", MAIN_COLUMNS, self.table_rows()), "", FIGURES_NOTE, ""]
         if "search" in self.baselines:
-            from earthshader.evaluation.search import cost_line
+            from earthshader.answering.search import cost_line
 
-            lines += [SEARCH_NOTE + " " + cost_line(self.baselines["search"]) + ".", ""]
+            search = self.baselines["search"]
+            lines += [search_note(search.get("objective")) + " " + cost_line(search) + ".", ""]
         if self.settings.get("samples", 1) > 1:
-            lines += [f"Best of {s['samples']}: the sample with the highest skill per target (an oracle pick); "
+            lines += [f"Best of {s['samples']}: the sample with the highest {s.get('objective')} per target (an oracle "
+                      f"pick); "
                       f"{fmt(self.best_of_k.get('any_compile'), 'pct')} of targets have a sample that compiles, "
                       f"{fmt(self.best_of_k.get('any_nonflat'), 'pct')} one that is not flat.", ""]
         programs = [("model", self.summary), ("baseline: reference programs", self.baselines["reference"])]
@@ -168,14 +185,14 @@ class EvalReport:
         for title, groups in (("By family", self.by_family), ("By source", self.by_source),
                               ("By difficulty", self.by_difficulty)):
             if groups:
-                lines += [f"## {title}", "", *_md_table("", GROUP_COLUMNS, list(groups.items())), ""]
+                lines += [f"## {title}", "", *_md_table("", self.group_columns(), list(groups.items())), ""]
         if self.by_family:
             lines += ["family: the program uses the target's generator family (detected by its function and variable "
                       "names); params found: generator parameters readable in the reference that the output sets "
                       "at the same place; param error: their mean relative error (0 exact, 1 far off).", ""]
         lines += ["## Timing", "", *[f"- {k}: {v:.3f}" for k, v in self.timing.items()], ""]
         if sheet_name:
-            lines += ["## Contact sheet", "", "Target, then the samples (skill under each).", "",
+            lines += ["## Contact sheet", "", "Target, then the samples (S: structure, A: appearance under each).", "",
                       f"![contact sheet]({sheet_name})", ""]
         return "\n".join(lines)
 
@@ -189,15 +206,15 @@ class EvalReport:
 
         console = console or (Console() if sys.stdout.isatty() else Console(width=140))
         table = Table(title="EarthShader evaluation", caption=escape(_settings_line(self.settings)))
-        table.add_column("")
+        table.add_column("", no_wrap=True)  # a row is named on one line: "baseline: reference programs"
         for _, title, _ in MAIN_COLUMNS:
             table.add_column(title, justify="right")
         for name, summary in self.table_rows():
             table.add_row(escape(name), *(fmt(summary.get(key), kind) for key, _, kind in MAIN_COLUMNS))
         console.print(table)
-        console.print(SKILL_NOTE, style="dim")
+        console.print(FIGURES_NOTE, style="dim")
         if "search" in self.baselines:
-            from earthshader.evaluation.search import cost_line
+            from earthshader.answering.search import cost_line
 
             console.print(cost_line(self.baselines["search"]))
         for title, groups in (("by family", self.by_family), ("by source", self.by_source),
@@ -205,11 +222,11 @@ class EvalReport:
             if len(groups) > 1 or (groups and title == "by family"):
                 group_table = Table(title=title)
                 group_table.add_column("")
-                for _, column, _ in GROUP_COLUMNS:
+                for _, column, _ in self.group_columns():
                     group_table.add_column(column, justify="right")
                 for name, summary in groups.items():
                     group_table.add_row(escape(str(name)),
-                                        *(fmt(summary.get(key), kind) for key, _, kind in GROUP_COLUMNS))
+                                        *(fmt(summary.get(key), kind) for key, _, kind in self.group_columns()))
                 console.print(group_table)
         if self.summary.get("labels"):
             console.print("ShaderEval labels: " + ", ".join(f"{k} {v:.0%}" for k, v in self.summary["labels"].items()))
@@ -217,8 +234,8 @@ class EvalReport:
 
 def _row_dict(row) -> dict:
     keys = ("sample", "code", "chars", "tokens", "rendered", "error", "flat", "black", "mse", "psnr", "ssim", "edges",
-            "pixel", "ssim_skill", "edges_skill", "pixel_skill", "skill", "well_formed", "truncated", "family",
-            "family_match", "params_readable", "params_found", "param_error", "label")
+            "pixel", "ssim_skill", "edges_skill", "pixel_skill", "structure", "appearance", "well_formed", "truncated",
+            "family", "family_match", "params_readable", "params_found", "param_error", "label")
     return {key: getattr(row, key) for key in keys}
 
 
@@ -260,7 +277,7 @@ def contact_sheet(report: EvalReport, max_targets: int = 12, max_samples: int = 
         cells = [(target.image, f"{target.id}"[:20], (230, 230, 230))]
         for row in samples[:max_samples]:
             if row.rendered:
-                text = f"skill {fmt(row.skill, 'f2')}" + (" flat" if not row.nonflat else "")
+                text = f"S {fmt(row.structure, 'f2')} A {fmt(row.appearance, 'f2')}" + ("" if row.nonflat else " flat")
                 cells.append((row.image, text, (230, 230, 230)))
             else:
                 cells.append((row.image, row.error or "failed", (255, 110, 110)))

@@ -1,17 +1,21 @@
 """Evaluate a model held in memory, or completions already generated, on a list of targets.
 
-    from earthshader.evaluation import evaluate, load_targets
+    from earthshader.evaluation import load_targets
+    from earthshader.evaluation.run import evaluate, evaluate_completions, evaluate_model, run_evaluation
     targets = load_targets("generator:textures", n=16, size=84)
     report = evaluate(model, processor, targets, samples=4, seed=0)   # K = 4 sampled completions each
-    report.summary["ssim"], report.summary["baseline_ssim"], report.summary["skill"]
+    report.summary["structure"], report.summary["appearance"], report.summary["baseline_ssim"]
     report.summary["compile_rate"], report.summary["nonflat_rate"]
 
     report = evaluate_completions([["```glsl ...```"], ...], targets)  # no model: score given answers
     summaries = evaluate_model("runs/sft-tiny", targets, Path("runs/eval"), seed=0, sampling=(4, 0.5))
                                                                         # a saved model: greedy and sampled
+    report = run_evaluation(model="runs/sft-tiny", dataset="generator:textures", n=16, out="runs/eval")
 
-`evaluate` is what `python -m earthshader.eval` runs after loading the model and the targets, so the
-GRPO demo's before/after table and the CLI report the same numbers. Sampling is seeded (`seed`), so
+`run_evaluation` is what `python -m earthshader.eval` runs after parsing: it loads the targets and the model
+and calls `evaluate`, so the GRPO demo's before/after table and the CLI report the same numbers. `objective`
+(`earthshader.evaluation.objectives`, default `mix`) is what the best-of-K pick and the search baseline are
+chosen and fitted by; every report shows both figures. Sampling is seeded (`seed`), so
 the same model, targets and seed give the same report, timings apart; the caller's torch RNG state is
 left as it was (a trainer's run does not change because it was evaluated in between).
 """
@@ -24,10 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from earthshader.answering.search import search_baseline, search_targets
 from earthshader.evaluation.aggregate import breakdown, summarise, summarise_best_of_k
+from earthshader.evaluation.objectives import DEFAULT_OBJECTIVE, check_objective
 from earthshader.evaluation.report import EvalReport
-from earthshader.evaluation.scoring import TargetScorer, mean_colour_program, score_programs
-from earthshader.evaluation.search import search_baseline, search_targets
+from earthshader.evaluation.scoring import FIGURES, TargetScorer, mean_colour_program, score_programs
 from earthshader.glsl.extract import completion_text, extract_glsl
 from earthshader.modeling import prompts
 
@@ -39,7 +44,8 @@ def default_temperature(samples: int) -> float:
 
 def evaluate(model, processor, targets, *, samples: int = 1, temperature: float | None = None, top_p: float = 1.0,
              max_new_tokens: int = 1024, seed: int = 0, batch_size: int = 8, pool=None, labels: bool = True,
-             settings: dict | None = None, search_budget: int = 0) -> EvalReport:
+             settings: dict | None = None, search_budget: int = 0, objective: str = DEFAULT_OBJECTIVE,
+             scorers: list[TargetScorer] | None = None) -> EvalReport:
     """Generate `samples` completions per target with `model`, render and score them (see `evaluate_completions`)."""
     import torch
 
@@ -63,18 +69,22 @@ def evaluate(model, processor, targets, *, samples: int = 1, temperature: float 
     settings = {**(settings or {}), "samples": samples, "temperature": temperature, "top_p": top_p,
                 "max_new_tokens": max_new_tokens, "seed": seed, "size": size}
     return evaluate_completions(completions, targets, pool=pool, tokenizer=processor.tokenizer, labels=labels,
-                                settings=settings, generation_s=generation_s, search_budget=search_budget)
+                                settings=settings, generation_s=generation_s, search_budget=search_budget,
+                                objective=objective, scorers=scorers)
 
 
 def evaluate_completions(completions: list[list], targets, *, pool=None, tokenizer=None, labels: bool = True,
                          settings: dict | None = None, generation_s: float | None = None,
-                         search_budget: int = 0) -> EvalReport:
+                         search_budget: int = 0, objective: str = DEFAULT_OBJECTIVE,
+                         scorers: list[TargetScorer] | None = None) -> EvalReport:
     """Score `completions[i]` (K answers: strings or TRL message lists) against `targets[i]`, with the baselines.
 
     Baselines, scored through the same render and metrics: the target's mean-colour image, drawn by a
-    one-line program (`scoring.mean_colour_program`), the target's reference program (SSIM 1 when the
-    pipeline is right and the dataset was rendered at this size) and, with `search_budget` > 0, the
-    model-free search's program (`earthshader.evaluation.search`, that many renders a target).
+    one-line program (`scoring.mean_colour_program`), the target's own program, taught or withheld (its
+    `program`: SSIM 1 when the pipeline is right and the dataset was rendered at this size) and, with
+    `search_budget` > 0, the model-free search's program (`earthshader.answering.search`, fitted for
+    `objective`, that many renders a target). Best-of-K picks each target's sample by `objective`.
+    `scorers[i]` is target i's `TargetScorer` when the caller has one (its statistics are then reused).
     """
     if len(completions) != len(targets):
         raise ValueError(f"got completions for {len(completions)} targets, but {len(targets)} targets")
@@ -83,21 +93,22 @@ def evaluate_completions(completions: list[list], targets, *, pool=None, tokeniz
     samples = len(completions[0])
     if samples < 1 or any(len(row) != samples for row in completions):
         raise ValueError("every target needs the same number of completions, at least one")
-    searched = search_targets(targets, search_budget, pool=pool) if search_budget > 0 else []
+    check_objective(objective)
+    scorers = scorers or [TargetScorer(t.image) for t in targets]
+    searched = search_targets(targets, search_budget, pool=pool, objective=objective) if search_budget > 0 else []
     start = time.perf_counter()
     extracted = [[extract_glsl(c) for c in row] for row in completions]
-    programs = [[e.code for e in row] + [mean_colour_program(t.image), t.code] for row, t in zip(extracted, targets)]
+    programs = [[e.code for e in row] + [mean_colour_program(t.image), t.program] for row, t in zip(extracted, targets)]
     names = [[*range(samples), "mean_colour", "reference"] for _ in targets]
     for i, found in enumerate(searched):
         programs[i].append(found.code or "")
         names[i].append("search")
     meta = [[*row, None, None, None] for row in extracted]
-    scorers = [TargetScorer(t.image) for t in targets]
     rows = score_programs(targets, programs, pool=pool, tokenizer=tokenizer, labels=labels,
                           completions_meta=meta, names=names, scorers=scorers)
     scored = [row[:samples] for row in rows]
     mean_colour = [row[samples] for row in rows]
-    reference = [row[samples + 1] for row, t in zip(rows, targets) if t.code]
+    reference = [row[samples + 1] for row, t in zip(rows, targets) if t.program]
     search_rows = [row[samples + 2] for row in rows] if searched else []
     baselines = {i: scorer.flat_scores for i, scorer in enumerate(scorers)}
     all_samples = [r for row in scored for r in row]
@@ -116,13 +127,14 @@ def evaluate_completions(completions: list[list], targets, *, pool=None, tokeniz
                    "s_per_sample": (generation_s + scoring_s) / n}
     return EvalReport(
         settings={**(settings or {}), "samples": samples, "n_targets": len(targets), "labels": labels,
-                  "size": int(targets[0].image.shape[0])},
+                  "size": int(targets[0].image.shape[0]), "objective": objective},
         summary=summarise(all_samples, baselines),
-        best_of_k=summarise_best_of_k(scored, baselines),
+        best_of_k=summarise_best_of_k(scored, baselines, objective),
         baselines=summaries,
-        by_source=breakdown(scored, targets, lambda t: t.source, baselines),
-        by_difficulty=breakdown(scored, targets, lambda t: t.difficulty, baselines),
-        by_family=breakdown(scored, targets, lambda t: t.family, baselines) if any(t.family for t in targets) else {},
+        by_source=_groups(scored, search_rows, targets, lambda t: t.source, baselines),
+        by_difficulty=_groups(scored, search_rows, targets, lambda t: t.difficulty, baselines),
+        by_family=(_groups(scored, search_rows, targets, lambda t: t.family, baselines)
+                   if any(t.family for t in targets) else {}),
         timing=timing,
         targets=list(targets),
         scored=scored,
@@ -132,29 +144,94 @@ def evaluate_completions(completions: list[list], targets, *, pool=None, tokeniz
     )
 
 
+def _groups(scored, search_rows, targets, key, baselines) -> dict[str, dict]:
+    """`breakdown` of the model's samples, each group with its search baseline's figures (`search_structure`,
+    `search_appearance`) when the evaluation ran the search."""
+    groups = breakdown(scored, targets, key, baselines)
+    if search_rows:
+        searched = breakdown([[row] for row in search_rows], targets, key, baselines)
+        for name, group in groups.items():
+            group.update({f"search_{figure}": searched[name][figure] for figure in FIGURES})
+    return groups
+
+
 def evaluate_model(model_dir: Path, targets, out: Path, seed: int, sampling: tuple[int, float],
-                   search_budget: int = 0) -> dict:
+                   search_budget: int = 0, objective: str = DEFAULT_OBJECTIVE) -> dict:
     """Load a saved model and evaluate it on `targets` twice: greedily (one answer per target) and as a
     sampled policy (`sampling` = (samples per target, temperature)). Writes both reports under `out`;
-    returns {"greedy": summary, "sampled": summary}, plus "search" (the search baseline's summary, run
-    with the greedy evaluation) when `search_budget` > 0."""
+    returns {"greedy": summary, "sampled": summary}, each with `target_structure` and `target_appearance` (each
+    target's mean over its answers), plus "search" (the search baseline's summary, fitted for `objective` and
+    run with the greedy evaluation) when `search_budget` > 0."""
     from earthshader.modeling import load_model
 
     model, processor = load_model(str(model_dir), "cpu")
     samples, temperature = sampling
+    scorers = [TargetScorer(t.image) for t in targets]  # the targets' statistics, once for both evaluations
     summaries = {}
     for name, k, t in (("greedy", 1, 0.0), ("sampled", samples, temperature)):
         report = evaluate(model, processor, targets, samples=k, temperature=t, seed=seed, max_new_tokens=256,
-                          settings={"model": str(model_dir)}, search_budget=search_budget if name == "greedy" else 0)
+                          settings={"model": str(model_dir)}, search_budget=search_budget if name == "greedy" else 0,
+                          objective=objective, scorers=scorers)
         report.write(out / name)
         if name == "greedy":
             report.print()
             if "search" in report.baselines:
-                summaries["search"] = report.baselines["search"]
-        summaries[name] = {**report.summary, "target_skills": [_mean_skill(row) for row in report.scored]}
+                summaries["search"] = report.baselines["search"] | per_target_figures(report.search_rows())
+        summaries[name] = {**report.summary, **per_target_figures(report.scored)}
     return summaries
 
 
-def _mean_skill(samples) -> float:
-    skills = [s.skill for s in samples if not math.isnan(s.skill)]
-    return float(np.mean(skills)) if skills else math.nan
+def per_target_figures(scored) -> dict[str, list[float]]:
+    """`target_structure`, `target_appearance`: each target's mean figure over its rows (NaN: none scored), the
+    lists that paired changes are computed from."""
+    return {f"target_{figure}": [_mean([getattr(s, figure) for s in rows]) for rows in scored] for figure in FIGURES}
+
+
+def _mean(values) -> float:
+    values = [v for v in values if not math.isnan(v)]
+    return float(np.mean(values)) if values else math.nan
+
+
+def run_evaluation(*, model: str, dataset: str, out: Path = Path("runs/eval"), adapter: str | None = None,
+                   split: str = "test", n: int | None = None, samples: int = 1, difficulty: int | None = None,
+                   size: int | None = None, seed: int = 0, temperature: float | None = None, top_p: float = 1.0,
+                   max_new_tokens: int = 1024, batch_size: int = 8, backend: str = "auto", start: int | None = None,
+                   workers: int | None = None, timeout: float = 20.0, no_labels: bool = False, sheet: int = 12,
+                   search: int = 0, objective: str = DEFAULT_OBJECTIVE, console=None) -> EvalReport:
+    """What `python -m earthshader.eval` does after parsing: load the targets and the model, evaluate, print the
+    tables and write the report under `out`. Raises `UsageError` naming the argument for a dataset or model
+    that cannot be used."""
+    import sys
+
+    from rich.console import Console
+    from rich.markup import escape
+
+    from earthshader import modeling
+    from earthshader.data.picture_reader import printable_id
+    from earthshader.errors import UsageError
+    from earthshader.evaluation.targets import HELD_OUT_SEED, load_targets
+    from earthshader.render import RenderPool
+
+    backend = modeling.select_backend(backend)  # Unsloth, if chosen, before transformers / peft
+    console = console or (Console() if sys.stdout.isatty() else Console(width=140))
+    size = modeling.model_image_size(size, adapter, model)
+    settings = {"model": printable_id(model), "adapter": adapter and printable_id(adapter),
+                "dataset": printable_id(dataset), "split": split}
+    with RenderPool(workers=workers, timeout=timeout) as pool:
+        try:
+            targets = load_targets(dataset, split=split, n=n, seed=seed, size=size, pool=pool,
+                                   start=HELD_OUT_SEED if start is None else start, difficulty=difficulty)
+        except UsageError as err:  # what the loader refuses: named, with the reason
+            raise UsageError(str(err) if str(err).startswith("--n") else f"argument --dataset: {err}") from None
+        console.print(f"{len(targets)} targets from {escape(printable_id(dataset))} at {size} px")
+        try:
+            loaded, processor = modeling.load_model_and_adapter(model, adapter, backend)
+        except (UsageError, ValueError) as err:  # no such model or adapter, an architecture we do not train
+            raise UsageError(str(err) if str(err).startswith("--adapter") else f"argument --model: {err}") from None
+        report = evaluate(loaded, processor, targets, samples=samples, temperature=temperature, top_p=top_p,
+                          max_new_tokens=max_new_tokens, seed=seed, batch_size=batch_size, pool=pool,
+                          labels=not no_labels, settings=settings, search_budget=search, objective=objective)
+    report.print(console)
+    paths = report.write(out, sheet_targets=sheet)
+    console.print(escape("wrote " + ", ".join(printable_id(str(p)) for p in paths.values())))
+    return report

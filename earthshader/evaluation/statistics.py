@@ -1,8 +1,8 @@
-"""Run statistics: how a model's skill changed, paired by target, and what several training seeds say together.
+"""Run statistics: how a model's figures changed, paired by target, and what several training seeds say together.
 
     from earthshader.evaluation.statistics import paired_change, pooled_over_seeds, seed_spread
-    change = paired_change(before, after)        # per-target skills (nan: not scored); mean, standard error, n
-    print(f"skill change {change}")              # 'skill change +0.050 ± 0.029'
+    change = paired_change(before, after)        # per-target figures (nan: not scored); mean, standard error, n
+    print(f"structure change {change}")          # 'structure change +0.050 ± 0.029'
     pooled = pooled_over_seeds([after_seed0, after_seed1, after_seed2])   # each target's mean over the seeds
     paired_change(before, pooled)                # the pooled change and its standard error over targets
     seed_spread([paired_change(before, a).mean for a in afters])         # how much of one run is the draw
@@ -45,7 +45,7 @@ def paired_change(before: Sequence[float], after: Sequence[float]) -> PairedChan
     PairedChange(mean=nan, standard_error=nan, n=0)
     """
     if len(before) != len(after):
-        raise ValueError(f"paired_change needs one skill per target on both sides, got {len(before)} and {len(after)}")
+        raise ValueError(f"paired_change needs one value per target on both sides, got {len(before)} and {len(after)}")
     changes = np.array([a - b for b, a in zip(before, after) if not (math.isnan(a) or math.isnan(b))], dtype=float)
     if len(changes) < 2:
         return PairedChange(float(changes.mean()) if len(changes) else math.nan, math.nan, len(changes))

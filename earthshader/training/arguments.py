@@ -22,6 +22,7 @@ from earthshader.cli import (
     positive_float,
     positive_int,
 )
+from earthshader.evaluation.objectives import OBJECTIVES
 
 
 @dataclass
@@ -181,16 +182,19 @@ class ExpertScriptArguments(SFTScriptArguments):
     generation_batch_size: int = field(default=8, metadata={"help": "pictures per generate call"})
     teachers: list[str] = field(default_factory=lambda: ["model"],
                                 metadata={"help": "who proposes programs: model (samples + refine), search "
-                                                  "(the model-free search baseline, when installed)"})
-    refine_budget: int = field(default=120, metadata={"help": "renders earthshader.refine may spend per picture "
+                                                  "(the model-free search baseline)"})
+    objective: str = field(default="mix", metadata={"help": "what the teacher picks and fits programs for, and what "
+                                                            "margin is measured on: structure, appearance or mix "
+                                                            "(their mean)"})
+    refine_budget: int = field(default=120, metadata={"help": "renders refinement may spend per picture "
                                                              "(0: no refinement)"})
     search_budget: int = field(default=200, metadata={"help": "renders the search teacher may spend per picture"})
     refine_parallel: int = field(default=1, metadata={"help": "pictures refined at once, each on its own render "
                                                               "pool of render_workers / refine_parallel workers"})
-    margin: float = field(default=0.05, metadata={"help": "keep a pair only when its skill beats the mean-colour "
-                                                          "image (skill 0) by more than this"})
+    margin: float = field(default=0.05, metadata={"help": "keep a pair only when its objective value beats the "
+                                                          "mean-colour image (0) by more than this"})
     rerender_tolerance: float = field(default=1e-3, metadata={"help": "a kept program must re-render to its "
-                                                                      "recorded skill within this"})
+                                                                      "recorded objective value within this"})
     replay: str = field(default="best", metadata={"help": "earlier rounds' pairs in each SFT: best (the best pair "
                                                           "per picture so far) or all"})
     grammar_every_round: bool = field(default=True, metadata={"help": "fresh grammar-school seeds each round "
@@ -206,3 +210,5 @@ class ExpertScriptArguments(SFTScriptArguments):
         check_fields(self, targets=picture_spec, heldout=picture_spec)
         if self.replay not in ("best", "all"):
             raise ValueError(f"argument --replay: must be best or all, got {self.replay!r}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"argument --objective: must be {', '.join(OBJECTIVES)}, got {self.objective!r}")

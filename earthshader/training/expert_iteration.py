@@ -1,27 +1,28 @@
-"""Expert iteration's teacher: for each picture, the model's best sample, its constants fitted by re-rendering.
+"""Expert iteration's teacher: for each picture, the one answer pipeline on the model's samples.
 
     from earthshader.training.expert_iteration import RoundSettings, collect_round
-    settings = RoundSettings(k=8, refine_budget=120, margin=0.05, seed=0)
+    settings = RoundSettings(k=8, refine_budget=120, margin=0.05, seed=0, objective="mix")
     collected = collect_round(model, processor, targets, settings, pool=pool)
-    collected.pairs       # kept: picture index, teacher, program, skill sampled / refined / recorded
+    collected.pairs       # kept: picture index, teacher, program, the objective's value sampled / kept, both figures
     collected.pictures    # one record per picture: "kept", or why not ("no_render", "below_margin", ...)
     collected.timing      # seconds to sample, render and refine; refinement renders and renders per second
 
 Each step is the project's one implementation: the shared prompt and sampler
-(`earthshader.modeling.generation`), the evaluation's render-and-score (`earthshader.evaluation.scoring`,
-whose `skill` is the mean of the SSIM, edge and blurred-pixel skills over the target's mean-colour image),
-and `earthshader.refine.refine` for the constants. Refinement optimises SSIM skill only, so the refined
-program is taken when it raises the evaluation's skill, and the sample otherwise. A pair is kept when its
-skill beats the mean-colour image by `margin` and a fresh render scores it again within `tolerance`.
+(`earthshader.modeling.generation`), the evaluation's render-and-score (`earthshader.evaluation.scoring`), and
+the one way to answer a picture (`earthshader.answering.answer`: the best sample by the round's objective,
+its numbers refined for that objective and kept only if it scores higher, the search teacher as the fallback
+when the recipe names it). A pair is kept when its objective value beats the mean-colour image (0) by
+`margin` and a fresh render scores it again within `tolerance`.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
+from earthshader.answering.answer import answer
 from earthshader.errors import UsageError
+from earthshader.evaluation.objectives import DEFAULT_OBJECTIVE, check_objective, objective_value
 from earthshader.evaluation.scoring import TargetScorer, score_programs
 from earthshader.glsl.extract import extract_glsl
 from earthshader.modeling import generation, prompts
@@ -30,14 +31,13 @@ from earthshader.modeling import generation, prompts
 OUTCOMES = ("kept", "no_render", "flat_target", "below_margin", "rerender_mismatch")
 
 #: Teachers a recipe may name. "model": the model's best sample, refined ("model+refine" in the data when
-#: refinement raised its skill, "model" when the sample was kept as it was).
-#: "search": the model-free search baseline (`earthshader.evaluation.search.search`, its own render budget),
-#: where that module is installed.
+#: refinement raised its value, "model" when the sample was kept as it was). "search": the model-free search
+#: baseline (`earthshader.answering.search`, its own render budget), kept where it scores above the model.
 TEACHERS = ("model", "search")
 
 
 class TeacherUnavailable(UsageError, ValueError):
-    """A recipe names a teacher this installation cannot run."""
+    """A recipe names a teacher that does not exist."""
 
 
 @dataclass
@@ -55,6 +55,7 @@ class RoundSettings:
     tolerance: float = 1e-3
     seed: int = 0
     teachers: list[str] = field(default_factory=lambda: ["model"])
+    objective: str = DEFAULT_OBJECTIVE
 
 
 @dataclass
@@ -64,6 +65,7 @@ class Collected:
     pairs: list[dict]
     pictures: list[dict]
     timing: dict
+    objective: str | None = None  # what the teacher picked and fitted for
 
     def counts(self) -> dict[str, int]:
         """Pictures per outcome (every name of `OUTCOMES`, zeros included)."""
@@ -71,38 +73,23 @@ class Collected:
 
 
 def check_teachers(names: list[str]) -> None:
-    """Refuse unknown teachers, and the search teacher where its module is missing, before any work starts."""
+    """Refuse unknown teachers before any work starts."""
     unknown = [n for n in names if n not in TEACHERS]
     if unknown or not names:
         raise TeacherUnavailable(f"--teachers {names}: valid teachers are {', '.join(TEACHERS)} (at least one)")
-    if "search" in names:
-        _search_module()
-
-
-def _search_module():
-    try:
-        from earthshader.evaluation import search  # the model-free search baseline
-    except ImportError as err:
-        raise TeacherUnavailable("--teachers search needs earthshader.evaluation.search (the model-free search "
-                                 "baseline), which this installation lacks; use --teachers model") from err
-    if not (hasattr(search, "search") and hasattr(search, "SearchLibrary")):
-        raise TeacherUnavailable("earthshader.evaluation.search has no search() and SearchLibrary: the search "
-                                 "teacher cannot call it")
-    return search
 
 
 def collect_round(model, processor, targets, settings: RoundSettings, *, pool, sampler=None,
                   refine_pools: list | None = None) -> Collected:
-    """Sample, render, pick, refine and verify for every target; see the module docstring.
+    """Sample, render, answer and verify for every target; see the module docstring.
 
     `sampler` stands in for `generate_completions` (same arguments); `refine_pools` are render pools that
-    refine one picture each at a time, in threads (default: `[pool]`, one picture at a time).
+    answer one picture each at a time, in threads (default: `[pool]`, one picture at a time).
     """
     import torch
 
-    from earthshader.refine import RefineError, refine
-
     check_teachers(settings.teachers)
+    check_objective(settings.objective)
     sampler = sampler or generation.generate_completions
     timing = {"sample_s": 0.0, "render_s": 0.0, "refine_s": 0.0, "refine_renders": 0}
     scorers = [TargetScorer(t.image) for t in targets]
@@ -121,38 +108,39 @@ def collect_round(model, processor, targets, settings: RoundSettings, *, pool, s
         programs = [[extract_glsl(c).code for c in row] for row in completions]
     timing["sample_s"] = time.perf_counter() - started
 
-    # 2. Render and score every sample: the best one per picture
+    # 2. Render every sample, all pictures in one batch
     started = time.perf_counter()
     rows = score_programs(targets, programs, pool=pool, labels=False, scorers=scorers) if programs[0] else []
     timing["render_s"] = time.perf_counter() - started
 
-    # 3. Refine each picture's best sample (and ask the search teacher), several pictures at once
-    library = _search_library(targets, pool) if "search" in settings.teachers else None
+    # 3. Answer each picture: its best sample refined, the search teacher as the fallback; several at once
+    searching = "search" in settings.teachers
+    library = _search_library(targets, pool) if searching else None
 
-    def teach(i: int, refine_pool) -> list[dict]:
-        proposals = []
-        rendered = [r for r in rows[i] if r.rendered] if rows else []
-        if rendered:
-            best = max(rendered, key=lambda r: r.skill)
-            proposals.append(_refined(best, targets[i], scorers[i], settings, refine_pool, refine, RefineError))
-        if "search" in settings.teachers:
-            proposals += _searched(targets[i], settings, refine_pool, library)
-        return proposals
+    def teach(i: int, refine_pool):
+        given = rows[i] if rows else []
+        images = [r.image if r.rendered else None for r in given]
+        return answer(targets[i].image, [r.code for r in given], images=images,
+                      objective=settings.objective, refine_budget=max(settings.refine_budget, 0),
+                      search_budget=settings.search_budget if searching else 0, library=library, pool=refine_pool,
+                      time=targets[i].time, seed=settings.seed, scorer=scorers[i])
 
     started = time.perf_counter()
-    flat = [math.isnan(s.scores(s.flat_image)["skill"]) for s in scorers]
-    proposals = _on_pools(teach, [i for i in range(len(targets)) if not flat[i]], refine_pools or [pool])
+    flat = [scorer.flat_target for scorer in scorers]
+    answers = _on_pools(teach, [i for i in range(len(targets)) if not flat[i]], refine_pools or [pool])
     timing["refine_s"] = time.perf_counter() - started
     pictures, candidates = [], []
     for i, target in enumerate(targets):
         record = {"picture": i, "id": target.id, "samples": len(programs[i]),
                   "rendered": sum(r.rendered for r in rows[i]) if rows else 0}
-        timing["refine_renders"] += sum(p["refine_renders"] for p in proposals.get(i, []))
-        if flat[i] or not proposals[i]:
+        found = answers.get(i)
+        if found is not None:
+            timing["refine_renders"] += found.refine_renders + (found.search.renders if found.search else 0)
+        if flat[i] or found is None or found.code is None:
             pictures.append({**record, "outcome": "flat_target" if flat[i] else "no_render"})
             continue
-        record.update(max(proposals[i], key=lambda p: p["skill"]))
-        if not record["skill"] > settings.margin:
+        record.update(_proposal(found, settings))
+        if not record["score"] > settings.margin:
             record["outcome"] = "below_margin"
         else:
             candidates.append(record)
@@ -164,59 +152,39 @@ def collect_round(model, processor, targets, settings: RoundSettings, *, pool, s
         again = score_programs([targets[c["picture"]] for c in candidates], [[c["code"]] for c in candidates],
                                pool=pool, labels=False, scorers=[scorers[c["picture"]] for c in candidates])
         for candidate, (row,) in zip(candidates, again):
-            candidate["rerender_skill"] = row.skill
-            close = row.rendered and abs(row.skill - candidate["skill"]) <= settings.tolerance
+            candidate["rerender_score"] = objective_value(settings.objective, row.figures)
+            close = row.rendered and abs(candidate["rerender_score"] - candidate["score"]) <= settings.tolerance
             candidate["outcome"] = "kept" if close else "rerender_mismatch"
     timing["render_s"] += time.perf_counter() - started
     timing["renders_per_s"] = timing["refine_renders"] / timing["refine_s"] if timing["refine_renders"] else None
     pairs = [p for p in pictures if p["outcome"] == "kept"]
-    return Collected(pairs=pairs, pictures=pictures, timing=timing)
+    return Collected(pairs=pairs, pictures=pictures, timing=timing, objective=settings.objective)
 
 
-def _refined(best, target, scorer: TargetScorer, settings: RoundSettings, pool, refine, RefineError) -> dict:
-    """The model's proposal: its best sample, refined when refinement raises the evaluation's skill."""
-    proposal = {"teacher": "model", "code": best.code, "sample_code": best.code,
-                "sample_skill": float(best.skill), "skill": float(best.skill), "refined": False,
-                "refine_renders": 0, "refine_note": ""}
-    if settings.refine_budget <= 0:
-        proposal["refine_note"] = "refinement off"
-        return proposal
-    try:
-        result = refine(best.code, target.image, budget=settings.refine_budget, pool=pool, time=target.time,
-                        seed=settings.seed)
-    except RefineError as err:
-        proposal["refine_note"] = str(err)
-        return proposal
-    proposal["refine_renders"] = result.renders
-    skill = float(scorer.scores(result.image)["skill"])
-    proposal["refined_skill"] = skill
-    if result.source != best.code and skill > best.skill:
-        proposal.update(teacher="model+refine", code=result.source, skill=skill, refined=True)
-    else:
-        proposal["refine_note"] = "refinement did not raise the skill"
-    return proposal
+def _proposal(found, settings: RoundSettings) -> dict:
+    """A picture's record from its answer: the teacher, the program, the objective's value sampled and kept, both
+    figures of the kept program, and what refinement and the search did."""
+    note = "refinement off" if settings.refine_budget <= 0 else (found.refine_note or "")
+    return {"teacher": found.origin, "objective": found.objective, "code": found.code,
+            "sample_code": found.sample.code if found.sample else "",
+            "sample_score": found.sample.score if found.sample else None, "score": float(found.score),
+            "structure": found.figures["structure"], "appearance": found.figures["appearance"],
+            "refined": found.origin != "model", "refine_renders": found.refine_renders, "refine_note": note,
+            "search_origin": found.search.origin if found.search else None,
+            "search_score": found.search.score if found.search and found.search.code else None}
 
 
 def _search_library(targets, pool):
     """The search's candidate programs, rendered here at every target size and time before threads share it."""
-    library = _search_module().SearchLibrary()
+    from earthshader.answering.search import SearchLibrary
+
+    library = SearchLibrary()
     for height, width, time_ in {(*t.image.shape[:2], float(t.time)) for t in targets}:
         library.images(len(library.candidates), width, height, time_, pool)
     return library
 
 
-def _searched(target, settings: RoundSettings, pool, library) -> list[dict]:
-    """The search teacher's proposal (`earthshader.evaluation.search.search`; none when nothing rendered)."""
-    result = _search_module().search(target.image, budget=settings.search_budget, pool=pool, library=library,
-                                     time=target.time, seed=settings.seed)
-    if result.code is None:
-        return []
-    return [{"teacher": "search", "code": result.code, "sample_code": "", "sample_skill": None,
-             "skill": float(result.skill), "refined": True, "refine_renders": int(result.renders),
-             "refine_note": "; ".join(result.notes), "search_origin": result.origin}]
-
-
-def _on_pools(work, items: list[int], pools: list) -> dict[int, list]:
+def _on_pools(work, items: list[int], pools: list) -> dict[int, object]:
     """`{item: work(item, pool)}`, each call holding one of `pools` (one thread per pool; in order if one)."""
     if len(pools) == 1:
         return {i: work(i, pools[0]) for i in items}

@@ -31,7 +31,7 @@ def round_settings(args: ExpertScriptArguments, seed: int, round_index: int):
                          max_new_tokens=args.max_new_tokens, batch_size=args.generation_batch_size,
                          refine_budget=args.refine_budget, search_budget=args.search_budget, margin=args.margin,
                          tolerance=args.rerender_tolerance,
-                         seed=seed * 1000 + round_index, teachers=list(args.teachers))
+                         seed=seed * 1000 + round_index, teachers=list(args.teachers), objective=args.objective)
 
 
 def refine_pools(args: ExpertScriptArguments, pool, stack: contextlib.ExitStack) -> list:
@@ -86,15 +86,18 @@ def build_learner(script_args, training_args, model_args, backend: str, policy: 
 
 
 def heldout_scores(policy: str, backend: str, args: ExpertScriptArguments, heldout, seed: int, pool) -> dict:
-    """The evaluation's summary of the model at `policy` on the held-out pictures (greedy unless eval_samples)."""
-    from earthshader.evaluation import evaluate
+    """The evaluation's summary of the model at `policy` on the held-out pictures (greedy unless eval_samples): both
+    figures, SSIM, compile and non-flat rates; with eval_samples > 1 both figures of the best of K by the
+    recipe's objective."""
+    from earthshader.evaluation.run import evaluate
 
     started = time.perf_counter()
     model, processor = modeling.load_model(policy, backend)
     report = evaluate(model, processor, heldout, samples=args.eval_samples, max_new_tokens=args.max_new_tokens,
-                      seed=seed, batch_size=args.generation_batch_size, pool=pool, labels=False)
+                      seed=seed, batch_size=args.generation_batch_size, pool=pool, labels=False,
+                      objective=args.objective)
     s = report.summary
-    scores = {k: s.get(k) for k in ("skill", "ssim", "compile_rate", "nonflat_rate", "n_targets")}
+    scores = {k: s.get(k) for k in ("structure", "appearance", "ssim", "compile_rate", "nonflat_rate", "n_targets")}
     if args.eval_samples > 1:
-        scores["best_of_k_skill"] = report.best_of_k.get("skill")
+        scores |= {f"best_of_k_{figure}": report.best_of_k.get(figure) for figure in ("structure", "appearance")}
     return {**scores, "eval_s": time.perf_counter() - started}

@@ -2,7 +2,8 @@
 
     RUN_DIR/pictures.json              the training pictures (id and SHA-1 of the pixels, in order)
     RUN_DIR/start.json                 the starting model's held-out scores (when eval_start)
-    RUN_DIR/round-000/pairs.jsonl      the kept pairs: picture, teacher, program, skill sampled / refined
+    RUN_DIR/round-000/pairs.jsonl      the kept pairs: picture, teacher, program, the objective's value sampled /
+                                       kept (`score`), both figures of the kept program
     RUN_DIR/round-000/pictures.jsonl   one line per picture: kept, or why not
     RUN_DIR/round-000/collect.json     the round's counts and timings; written last of the three
     RUN_DIR/round-000/model/           the model SFT trained on the pairs (earthshader.json written last)
@@ -29,6 +30,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -77,7 +79,7 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
 #: What each record of the run's files must hold (the fields resuming and the tables read), with their types.
 ROUND_FIELDS = {"round": int, "model": str, "pictures": int, "kept": int, "counts": dict, "teachers": dict,
                 "timing": dict, "heldout": dict, "train_pairs": int, "grammar_pairs": int}
-PAIR_FIELDS = {"picture": int, "skill": (int, float), "code": str, "id": str, "teacher": str}
+PAIR_FIELDS = {"picture": int, "score": (int, float), "code": str, "id": str, "teacher": str}
 PICTURE_FIELDS = {"picture": int}
 
 
@@ -174,7 +176,7 @@ def save_collected(run_dir: str | Path, round_index: int, collected, settings: d
     write_jsonl(folder / "pairs.jsonl", [{"round": round_index, **p} for p in collected.pairs])
     write_jsonl(folder / "pictures.jsonl", [{"round": round_index, **p} for p in collected.pictures])
     write_json(folder / "collect.json", {"counts": collected.counts(), "timing": collected.timing,
-                                         "settings": settings})
+                                         "objective": getattr(collected, "objective", None), "settings": settings})
 
 
 def load_collected(run_dir: str | Path, round_index: int):
@@ -186,7 +188,8 @@ def load_collected(run_dir: str | Path, round_index: int):
         return None
     summary = read_json(folder / "collect.json")
     return Collected(pairs=read_jsonl(folder / "pairs.jsonl", PAIR_FIELDS),
-                     pictures=read_jsonl(folder / "pictures.jsonl", PICTURE_FIELDS), timing=summary["timing"])
+                     pictures=read_jsonl(folder / "pictures.jsonl", PICTURE_FIELDS), timing=summary["timing"],
+                     objective=summary.get("objective"))
 
 
 def model_saved(run_dir: str | Path, round_index: int) -> bool:
@@ -204,7 +207,7 @@ def pairs_until(run_dir: str | Path, round_index: int, replay: str) -> list[dict
         return pairs
     best: dict[int, dict] = {}
     for pair in pairs:  # a later round wins a tie: it is the newer model's answer
-        if pair["picture"] not in best or pair["skill"] >= best[pair["picture"]]["skill"]:
+        if pair["picture"] not in best or pair["score"] >= best[pair["picture"]]["score"]:
             best[pair["picture"]] = pair
     return [best[k] for k in sorted(best)]
 
@@ -227,8 +230,11 @@ def round_record(round_index: int, collected, learnt: dict, model: str, heldout:
         teachers[pair["teacher"]] = teachers.get(pair["teacher"], 0) + 1
     return {"round": round_index, "pictures": len(collected.pictures), "kept": len(collected.pairs),
             "counts": collected.counts(), "teachers": teachers,
-            "sample_skill": mean(p.get("sample_skill") for p in collected.pairs),
-            "kept_skill": mean(p["skill"] for p in collected.pairs),
+            "objective": getattr(collected, "objective", None),
+            "sample_score": mean(p.get("sample_score") for p in collected.pairs),
+            "kept_score": mean(p["score"] for p in collected.pairs),
+            "kept_structure": mean(p.get("structure") for p in collected.pairs),
+            "kept_appearance": mean(p.get("appearance") for p in collected.pairs),
             "refined": sum(bool(p.get("refined")) for p in collected.pairs),
             "train_pairs": learnt["expert_pairs"], "grammar_pairs": learnt["grammar_pairs"], "model": model,
             "timing": {**collected.timing, "train_s": learnt["train_s"], "eval_s": heldout.pop("eval_s")},
@@ -252,23 +258,29 @@ TEACHER_SHORT = {"model": "m", "model+refine": "m+r", "search": "s"}
 
 
 def rounds_table(records: list[dict], start: dict | None = None) -> Table:
-    """Each finished round in one row: the pairs kept, their skill before and after refinement, the held-out skill."""
-    table = Table(title="expert iteration: pairs and held-out skill", title_justify="left", show_edge=False,
-                  caption="skill: sampled -> kept program (mean over kept pairs); teachers: m model, m+r "
-                          "model+refine, s search; SFT pairs: expert + grammar school; held-out: skill (compile rate)",
-                  caption_justify="left")
-    for name in ("round", "kept", "no render", "below margin", "skill", "teachers", "SFT pairs", "held-out"):
-        table.add_column(name, justify="left" if name == "teachers" else "right",
-                         no_wrap=name in ("skill", "held-out", "kept"))
+    """Each finished round in one row: the pairs kept and dropped, the objective's value before and after the
+    teacher, both figures of the kept programs, and both figures held out."""
+    objectives = sorted({r.get("objective") for r in records if r.get("objective")})
+    table = Table(title="expert iteration: pairs and held-out figures", title_justify="left", box=box.SIMPLE_HEAD,
+                  padding=(0, 1, 0, 0), pad_edge=False,
+                  caption=f"dropped: no sample rendered + below the margin; {', '.join(objectives) or 'objective'}: "
+                          "the teacher's objective, sampled → kept program, means over kept pairs; S/A: structure / "
+                          "appearance; teachers: m model, m+r model+refine, s search; SFT pairs: expert + grammar "
+                          "school; compile: the held-out compile rate", caption_justify="left")
+    columns = ("round", "kept", "dropped", "/".join(objectives) or "objective", "kept S/A", "teachers", "SFT pairs",
+               "held-out S/A", "compile")
+    for name in columns:
+        table.add_column(name, justify="left" if name == "teachers" else "right", overflow="fold")  # never cut
     if start:
-        table.add_row("start", *[""] * 6, _heldout(start))
+        table.add_row("start", *[""] * 6, *_heldout(start))
     for r in records:
         counts = r["counts"]
         teachers = ", ".join(f"{TEACHER_SHORT.get(k, k)} {v}" for k, v in sorted(r["teachers"].items()))
-        table.add_row(str(r["round"]), f"{r['kept']}/{r['pictures']}", _count(counts, "no_render"),
-                      _count(counts, "below_margin", "rerender_mismatch"),
-                      f"{_f(r.get('sample_skill'))} -> {_f(r.get('kept_skill'))}", escape(teachers) or "-",
-                      f"{r['train_pairs']} + {r['grammar_pairs']}", _heldout(r["heldout"]))
+        table.add_row(str(r["round"]), f"{r['kept']}/{r['pictures']}",
+                      f"{_count(counts, 'no_render')} + {_count(counts, 'below_margin', 'rerender_mismatch')}",
+                      f"{_f(r.get('sample_score'))}→{_f(r.get('kept_score'))}",
+                      f"{_f(r.get('kept_structure'))}/{_f(r.get('kept_appearance'))}", escape(teachers) or "-",
+                      f"{r['train_pairs']} + {r['grammar_pairs']}", *_heldout(r["heldout"]))
     return table
 
 
@@ -277,8 +289,8 @@ def _count(counts: dict, *keys: str) -> str:
     return str(sum(values)) if all(isinstance(v, int) for v in values) else "-"
 
 
-def _heldout(scores: dict) -> str:
-    return f"{_f(scores.get('skill'))} ({_f(scores.get('compile_rate'), 2)})"
+def _heldout(scores: dict) -> tuple[str, str]:
+    return f"{_f(scores.get('structure'))}/{_f(scores.get('appearance'))}", _f(scores.get("compile_rate"), 2)
 
 
 def time_table(records: list[dict], start: dict | None = None) -> Table:

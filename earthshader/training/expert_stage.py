@@ -6,9 +6,10 @@ next lessons.
     args = recipe_arguments("expert", "tiny", output_dir="runs/expert-mine", rounds=2)
     model_dir = expert_stage.run(*args)       # what `python -m earthshader.expert --recipe tiny ...` runs
 
-Each round: for every training picture sample K programs, render them, take the best by the evaluation's
-skill, fit its constants (`earthshader.training.expert_iteration`), and keep the pair when it beats the
-mean-colour image by `margin` and re-renders to its recorded score. Then SFT (`earthshader.training.sft_stage`'s
+Each round: for every training picture sample K programs, render them, take the best by the recipe's
+objective through the evaluation's scorer, fit its constants (`earthshader.training.expert_iteration`, the one
+answer pipeline), and keep the pair when it beats the mean-colour image by `margin` and re-renders to its
+recorded score. Then SFT (`earthshader.training.sft_stage`'s
 trainer, through `expert_learning`) on the kept pairs, the earlier rounds' pairs and some grammar-school
 programs; the next round samples from the new model. After each round the held-out pictures are scored and
 a rich table is printed. `time_limit_minutes` starts no round that would end past the limit; a killed run
@@ -37,7 +38,7 @@ logger = logging.getLogger("earthshader.expert")
 
 def load_pictures(args: ExpertScriptArguments, pool):
     """(training pictures, held-out pictures) through the one target loader; a held-out copy of a training
-    picture is dropped from the held-out set, so that the held-out skill is on pictures never trained on."""
+    picture is dropped from the held-out set, so that the held-out figures are on pictures never trained on."""
     from earthshader.evaluation import load_targets
 
     def load(source, split, n, start, judged):
