@@ -78,6 +78,8 @@ def parse_args(argv):
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--minutes", type=float, default=5.0, help="training wall time per arm and seed")
+    parser.add_argument("--grpo-steps", type=int, default=None,
+                        help="also stop GRPO after this many steps: the same training on any machine (default: time only)")
     parser.add_argument("--expert-recipe", default="tiny")
     parser.add_argument("--grpo-recipe", default="tiny")
     parser.add_argument("--best-of", type=int, default=8)
@@ -122,15 +124,17 @@ def build_pictures(args, size: int, pool):
     return kinds, [row for rows in by_kind.values() for row in rows]
 
 
-def train_grpo(recipe: str, model: str, out: Path, seed: int, seconds: float, arm: tuple[dict, list[str]]) -> Path:
-    """The GRPO stage from `model`, starting no step that would end past `seconds`; the saved model. `arm`:
-    the benchmark's settings for it and the user's `--grpo-args` flags."""
+def train_grpo(recipe: str, model: str, out: Path, seed: int, seconds: float, arm: tuple[dict, list[str]],
+               max_steps: int | None = None) -> Path:
+    """The GRPO stage from `model`, starting no step that would end past `seconds` (and stopping after
+    `max_steps` when given); the saved model. `arm`: the benchmark's settings for it and the user's
+    `--grpo-args` flags."""
     from earthshader.training import grpo_stage
     from earthshader.training.recipes import recipe_arguments
 
     settings, flags = arm
     return grpo_stage.run(*recipe_arguments("grpo", recipe, flags=flags, model_name_or_path=model, output_dir=out,
-                                            seed=seed, max_steps=1_000_000, save_strategy="no",
+                                            seed=seed, max_steps=max_steps or 1_000_000, save_strategy="no",
                                             time_limit_minutes=seconds / 60, **settings))
 
 
@@ -148,13 +152,13 @@ def train_expert(recipe: str, model: str, out: Path, seed: int, seconds: float, 
 def train_arm(arm: str, args, start: Path, out: Path, seed: int, stages: dict) -> Path:
     seconds = 60 * args.minutes
     if arm == "grpo":
-        return train_grpo(args.grpo_recipe, str(start), out, seed, seconds, stages["grpo"])
+        return train_grpo(args.grpo_recipe, str(start), out, seed, seconds, stages["grpo"], args.grpo_steps)
     if arm == "expert":
         return train_expert(args.expert_recipe, str(start), out, seed, seconds, stages["expert"])
     began = time.perf_counter()
     half = train_expert(args.expert_recipe, str(start), out / "expert", seed, seconds / 2, stages["expert"])
     left = seconds - (time.perf_counter() - began)
-    return train_grpo(args.grpo_recipe, str(half), out / "grpo", seed, max(left, 1.0), stages["grpo"])
+    return train_grpo(args.grpo_recipe, str(half), out / "grpo", seed, max(left, 1.0), stages["grpo"], args.grpo_steps)
 
 
 def trained_model(arm: str, out: Path) -> Path | None:
