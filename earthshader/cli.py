@@ -71,8 +71,8 @@ def both_spellings(names) -> list[str]:
 
     >>> both_spellings(["-o", "--out-dir"])
     ['-o', '--out_dir', '--out-dir']
-    >>> both_spellings(["shader"])
-    ['shader']
+    >>> both_spellings(["shader"]), both_spellings(["--turns"])
+    (['shader'], ['--turns'])
     """
     spelled = []
     for name in names:
@@ -80,7 +80,9 @@ def both_spellings(names) -> list[str]:
             variants = ["--" + name[2:].replace("-", "_"), "--" + name[2:].replace("_", "-")]
         else:
             variants = [name]
-        spelled += [v for v in variants if v not in spelled]
+        for variant in variants:
+            if variant not in spelled:
+                spelled.append(variant)
     return spelled
 
 

@@ -133,10 +133,12 @@ class GRPOScriptArguments(ScriptArguments):
                 "only)"})
 
     def __post_init__(self):
+        from earthshader.episodes.runner import MAX_TURNS
+
         super().__post_init__()
         check_fields(self, render_timeout=positive_float, grid_every=non_negative_int,
                      negative_advantage_scale=non_negative_float, selection_samples=int_range(2),
-                     max_turns=int_range(1, 8), improvement_weight=non_negative_float)
+                     max_turns=int_range(1, MAX_TURNS), improvement_weight=non_negative_float)
 
 
 def reward_weights(names: list[str], weights: list[float] | None) -> list[float]:
