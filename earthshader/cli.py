@@ -86,6 +86,14 @@ def both_spellings(names) -> list[str]:
     return spelled
 
 
+def check_sampling(parser: argparse.ArgumentParser, samples: int, temperature: float | None) -> None:
+    """Refuse `--temperature 0` with `--samples` K > 1, through `parser.error` (one line, exit status 2): greedy
+    decoding gives one answer a prompt, and transformers refuses K greedy sequences."""
+    if temperature == 0 and samples > 1:
+        parser.error(f"argument --temperature: 0 is greedy decoding, which gives one answer; with --samples {samples} "
+                     "give a temperature above 0, or ask for --samples 1")
+
+
 def check_fields(config, **types) -> None:
     """Check fields of an arguments dataclass with the types above (a recipe's YAML values skip argparse's
     `type=`): `ValueError("argument --NAME: ...")` for the first bad one; None values are not checked.

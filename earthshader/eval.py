@@ -36,6 +36,7 @@ from earthshader.cli import (
     MAX_SIDE,
     ArgumentParser,
     UsageError,
+    check_sampling,
     fail,
     float_range,
     folder_path,
@@ -106,7 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_sampling(parser, args.samples, args.temperature)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")  # what the loader dropped or resized
     try:
         run_evaluation(**vars(args))

@@ -48,6 +48,7 @@ from earthshader.cli import (
     MAX_SIDE,
     ArgumentParser,
     UsageError,
+    check_sampling,
     fail,
     folder_path,
     int_range,
@@ -94,7 +95,9 @@ def build_parser() -> ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_sampling(parser, args.samples, args.temperature)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")  # what the loader dropped or resized
     try:
         results = infer_pictures(**vars(args))
