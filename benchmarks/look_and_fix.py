@@ -1,8 +1,10 @@
 """Look and fix on the tiny model: does the second turn, which sees the render of the first, beat it?
 
     python benchmarks/look_and_fix.py          # full size: 3 seeds x (10 + 10 min), about 1.5 h on 2 idle cores
-    python benchmarks/look_and_fix.py --seeds 0 --sft-minutes 0.3 --grpo-minutes 0.3 --train-n 4 --eval-n 3 \\
-        --correction-examples 16 --generated-examples 16 --own-fix-pictures 2 --repair-n 7   # a smoke run
+    python benchmarks/look_and_fix.py --out runs/look-and-fix-smoke --seeds 0 --sft-minutes 0.3 --grpo-minutes 0.3 \\
+        --train-n 4 --eval-n 3 --correction-examples 16 --generated-examples 16 --own-fix-pictures 2 --repair-n 7 \\
+        --sft-args "--recipe tiny --generators primitives gradient --generated_examples 64 --num_train_epochs 1"
+                                               # a smoke run (a two-step grammar school): a few minutes
 
 1. The grammar school (`--start`; trained there when missing): `earthshader.sft` with `GRAMMAR_SCHOOL`'s flags
    (the tiny recipe on the `primitives` families and `gradient`), as in benchmarks/learn_from_pictures.py.
@@ -37,6 +39,7 @@ import math
 import shlex
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -164,14 +167,15 @@ def evaluate(model_dir: Path, heldout, repairs, args, size: int, seed: int, pool
     blind = EpisodeSettings(**{**vars(greedy), "blank_observations": True})
     blanked = run_episodes(model, processor, images, blind, pool=pool, times=times,
                            first_answers=[e.turns[0].answer for e in episodes])
-    sampled = EpisodeSettings(max_turns=1, image_size=size, max_new_tokens=args.max_new_tokens, temperature=1.0)
+    sampled = EpisodeSettings(max_turns=1, samples=2, image_size=size, max_new_tokens=args.max_new_tokens,
+                              temperature=1.0)
     torch.manual_seed(seed)
-    draws = [run_episodes(model, processor, images, sampled, pool=pool, times=times) for _ in range(2)]
+    draws = run_episodes(model, processor, images, sampled, pool=pool, times=times)  # picture i: 2 i and 2 i + 1
     result = {"figures": {}, "turn1_rendered": [], "turn2_rendered": []}
     for name in ("structure", "appearance"):
         result["figures"][name] = {mode: [] for mode in MODES}
     for i, (target, episode) in enumerate(zip(heldout, episodes)):
-        best = max((d[i].turns[0].scores for d in draws), key=lambda s: -math.inf if math.isnan(
+        best = max((d.turns[0].scores for d in draws[2 * i:2 * i + 2]), key=lambda s: -math.inf if math.isnan(
             kind_figure(s, target.source)) else kind_figure(s, target.source))
         for name in ("structure", "appearance"):
             figures = result["figures"][name]
@@ -239,8 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         sets = picture_kinds.write_sets(kinds, args.out, train_n=args.train_n, heldout_n=args.eval_n, size=size,
                                         corpus=args.corpus, pool=pool)
         heldout = [row for rows in sets.values() for row in rows]
-        repairs, counts = broken_programs([r for r in heldout if r.code], args.repair_n, pool=pool, seed=1,
-                                          breaks=COMPILE_BREAKS)
+        programs = [replace(r, code=r.program) for r in heldout if r.program]  # withheld: the learner never sees it
+        repairs, counts = broken_programs(programs, args.repair_n, pool=pool, seed=1, breaks=COMPILE_BREAKS)
         print(f"{len(heldout)} held-out pictures ({', '.join(f'{k} {len(v)}' for k, v in sets.items())}); "
               f"{len(repairs)} broken programs ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})")
         fixes = own_fixes(args, start, size, pool)

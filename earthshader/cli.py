@@ -71,8 +71,8 @@ def both_spellings(names) -> list[str]:
 
     >>> both_spellings(["-o", "--out-dir"])
     ['-o', '--out_dir', '--out-dir']
-    >>> both_spellings(["shader"])
-    ['shader']
+    >>> both_spellings(["shader"]), both_spellings(["--turns"])
+    (['shader'], ['--turns'])
     """
     spelled = []
     for name in names:
@@ -80,8 +80,18 @@ def both_spellings(names) -> list[str]:
             variants = ["--" + name[2:].replace("-", "_"), "--" + name[2:].replace("_", "-")]
         else:
             variants = [name]
-        spelled += [v for v in variants if v not in spelled]
+        for variant in variants:
+            if variant not in spelled:
+                spelled.append(variant)
     return spelled
+
+
+def check_sampling(parser: argparse.ArgumentParser, samples: int, temperature: float | None) -> None:
+    """Refuse `--temperature 0` with `--samples` K > 1, through `parser.error` (one line, exit status 2): greedy
+    decoding gives one answer a prompt, and transformers refuses K greedy sequences."""
+    if temperature == 0 and samples > 1:
+        parser.error(f"argument --temperature: 0 is greedy decoding, which gives one answer; with --samples {samples} "
+                     "give a temperature above 0, or ask for --samples 1")
 
 
 def check_fields(config, **types) -> None:

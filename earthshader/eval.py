@@ -16,7 +16,10 @@ Every table shows both figures, `structure` (do the features line up) and `appea
 and palette anywhere), for the model and every baseline. --search BUDGET adds the model-free search
 baseline (each generator family's programs, fitted to each target for --objective by re-rendering,
 BUDGET renders a target; 0 turns it off) and prints its cost; --objective (structure, appearance, or mix,
-their mean and the default) is also what "best of K" picks by. Prints the tables and writes
+their mean and the default) is also what "best of K" picks by. --turns N (look and fix) makes each of the K
+samples an episode: the model sees its render and writes a new program, N answers in all; the model's rows are
+the last turn's, and a table gives every turn's figures and their paired change from turn 1 (turn 1 is the
+--turns 1 answer of the same --seed). Prints the tables and writes
 OUT/report.json, OUT/report.md and OUT/contact_sheet.png. The same model,
 targets and --seed give the same report (timings apart). Exit status: 0 done, 2 bad arguments.
 See docs/eval.md for what each figure means.
@@ -33,6 +36,7 @@ from earthshader.cli import (
     MAX_SIDE,
     ArgumentParser,
     UsageError,
+    check_sampling,
     fail,
     float_range,
     folder_path,
@@ -44,6 +48,7 @@ from earthshader.cli import (
     run_entry_point,
 )
 from earthshader.data.rows import picture_spec
+from earthshader.episodes.runner import MAX_TURNS
 from earthshader.evaluation.objectives import DEFAULT_OBJECTIVE, DESCRIPTIONS, OBJECTIVES
 from earthshader.evaluation.run import run_evaluation
 from earthshader.modeling.backends import BACKENDS
@@ -64,7 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--n", type=positive_int, default=None,
                         help="targets to evaluate (default: all; generators: 16)")
     parser.add_argument("--samples", type=int_range(1, MAX_SAMPLES), default=1,
-                        help="completions per target, K (default 1)")
+                        help="completions per target, K (default 1); with --turns, K episodes")
+    parser.add_argument("--turns", type=int_range(1, MAX_TURNS), default=1,
+                        help="look and fix: each sample is an episode of this many turns, the model seeing its "
+                             "render after each; every turn is reported (default 1: one answer; docs/look-and-fix.md)")
     parser.add_argument("--difficulty", type=non_negative_int, default=None,
                         help="generator: targets of one difficulty level only (default: drawn per seed)")
     parser.add_argument("--size", type=int_range(1, MAX_SIDE), default=None,
@@ -99,7 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_sampling(parser, args.samples, args.temperature)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")  # what the loader dropped or resized
     try:
         run_evaluation(**vars(args))

@@ -19,14 +19,20 @@ flat image of the picture's mean colour, 1 the picture itself), keeps the best a
 numeric literals to the picture by re-rendering for the same objective, keeping the refined program only when
 it scores higher. With `--search BUDGET` the model-free search baseline (`earthshader.answering.search`: the
 generators' programs fitted for the same objective, BUDGET renders) runs too; its program is written
-instead when it scores above the model's (refined) best. Writes `NAME.glsl` (with a header comment: source
-image, model, the objective's value and both figures, where the program came from) and `NAME.png` (the
-picture beside the result), each to a temporary file renamed into place, and prints a summary of exactly
-what was written, both figures included.
+instead when it scores above the model's (refined) best. With `--turns N` (look and fix,
+docs/look-and-fix.md) each of the K samples is an episode: the model sees its program's render beside the
+picture and writes a whole new program, N answers in all; the K last turns are what the best is picked from
+(then `--refine` and `--search` as above), and a second table gives every turn's figures (the best of that
+turn's K) and their change from turn 1. Writes `NAME.glsl` (with a header comment: source
+image, model, the objective's value and both figures, where the program came from), `NAME.png` (the
+picture beside the result) and, with `--turns`, `NAME.turns.png` (the picture | turn 1 | turn 2 ... of the
+episode whose last turn was kept), each to a temporary file renamed into place, and prints a summary of
+exactly what was written, both figures included.
 NAME is the picture's path inside its folder (or the file name) without its suffix, `/` made `_`; a crop
 keeps its `@x,y`; two inputs never share a NAME (a short digest of the input is added when they would).
-Exits 2 on bad input (a missing, unreadable or refused picture, a model that cannot be found), naming the
-argument on one line; 1 when no picture got a shader written.
+Exits 2 on bad input (a missing, unreadable or refused picture, a model that cannot be found, `--turns` of
+`--max-new-tokens` that would run past the model's positions), naming the argument on one line; 1 when no
+picture got a shader written.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from earthshader.cli import (
     MAX_SIDE,
     ArgumentParser,
     UsageError,
+    check_sampling,
     fail,
     folder_path,
     int_range,
@@ -49,6 +56,7 @@ from earthshader.cli import (
     run_entry_point,
 )
 from earthshader.data.rows import picture_spec
+from earthshader.episodes.runner import MAX_TURNS
 from earthshader.evaluation.objectives import DEFAULT_OBJECTIVE, DESCRIPTIONS, OBJECTIVES
 from earthshader.modeling.backends import BACKENDS
 
@@ -70,6 +78,10 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--objective", choices=OBJECTIVES, default=DEFAULT_OBJECTIVE,
                         help="what the best program is picked and fitted for: " + "; ".join(DESCRIPTIONS.values())
                              + f" (default {DEFAULT_OBJECTIVE})")
+    parser.add_argument("--turns", type=int_range(1, MAX_TURNS), default=1,
+                        help="look and fix: each of the --samples is an episode of this many turns, the model seeing "
+                             "its render after each; the best last turn is kept (then --refine, --search as "
+                             "without turns), and every turn's figures are printed (default 1: one answer)")
     parser.add_argument("--refine", action="store_true", help="fit the best program's numbers to the picture")
     parser.add_argument("--budget", type=int_range(MIN_BUDGET, MAX_RENDERS), default=300,
                         help="renders for --refine (default 300)")
@@ -83,7 +95,9 @@ def build_parser() -> ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_sampling(parser, args.samples, args.temperature)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")  # what the loader dropped or resized
     try:
         results = infer_pictures(**vars(args))

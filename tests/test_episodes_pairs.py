@@ -98,3 +98,50 @@ def test_the_models_own_sample_fixed_by_refinement_becomes_a_correction_row(pair
         fix = row["completion"][0]["content"][0]["text"]
         assert sample in [prompts.format_completion(m) for m in moved.values()] and fix != sample
         assert "Your render and its difference from the target: structure" in row["prompt"][2]["content"][-1]["text"]
+
+
+@pytest.mark.slow
+def test_the_cold_start_recipe_makes_the_tiny_models_own_fixes_from_the_command_line(small_tiny_model, tmp_path):
+    """A tiny model that learnt one program (SFT on it: about a minute) answers a picture of that program with its
+    numbers moved; `--own_fix_pictures` has the cold start's SFT stage sample it, refine the sample and mix the row
+    "my sample, its render -> the refined program" in, saved for `correction_dataset`."""
+    from PIL import Image
+
+    from earthshader.data.generators import generate
+    from earthshader.glsl.breakage import break_program
+    from earthshader.render import render
+
+    code = generate("textures", 3, difficulty=0).code
+    learnt = sft.main(["--recipe", "tiny", "--model_name_or_path", str(small_tiny_model), "--output_dir",
+                       str(tmp_path / "learnt"), "--generated_examples", "1", "--generator_seed", "3",
+                       "--num_train_epochs", "80", "--per_device_train_batch_size", "1", "--learning_rate", "3e-3",
+                       "--save_strategy", "no", "--warmup_steps", "0", "--logging_steps", "100"])
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    moved = break_program(code, "numbers", np.random.default_rng(3))
+    Image.fromarray(render(moved, 84, 84).image).save(pictures / "moved.png")
+    args = ["--recipe", "look-and-fix-tiny", "--model_name_or_path", str(learnt), "--generated_examples", "2",
+            "--correction_examples", "0", "--own_fix_pictures", str(pictures), "--own_fix_samples", "4",
+            "--own_fix_temperature", "0.5", "--own_fix_budget", "60", "--render_workers", "1", "--output_dir", str(tmp_path / "cold"),
+            "--save_strategy", "no"]
+    script_args, training_args, model_args = sft.parse(args)
+    trainer, _ = sft_stage.build_trainer(script_args, training_args, model_args, "cpu")
+    own = [row for row in trainer.train_dataset if row["source"] == "correction:own-fix"]
+    assert len(own) == 1 and len(trainer.train_dataset) == 1 + len(
+        [row for row in trainer.train_dataset if not row["source"].startswith("correction:")])
+    sample = own[0]["prompt"][1]["content"][0]["text"]
+    fix = own[0]["completion"][0]["content"][0]["text"]
+    assert "mainImage" in sample and fix != sample
+    assert own[0]["prompt"][2]["content"][-1]["text"].startswith("Your render and its difference from the target")
+    saved = correction_examples.load_rows(tmp_path / "cold" / "own-fixes")  # for `correction_dataset`
+    assert [row["completion"] for row in saved] == [own[0]["completion"]]
+
+
+@pytest.mark.parametrize("flags, named", [(["--own_fix_pictures", "/no/such/pictures"], "--own_fix_pictures"),
+                                          (["--own-fix-budget", "3"], "--own_fix_budget"),
+                                          (["--own_fix_temperature", "0"], "--own_fix_temperature")])
+def test_own_fix_flags_are_checked_before_anything_starts(flags, named, capsys):
+    with pytest.raises(SystemExit) as exit:
+        sft.parse(["--recipe", "look-and-fix-tiny", *flags])
+    err = capsys.readouterr().err.strip()
+    assert exit.value.code == 2 and len(err.splitlines()) == 1 and f"error: argument {named}:" in err

@@ -70,6 +70,29 @@ def test_blanked_observations_keep_the_words_and_black_out_the_images(small_tiny
     assert episodes[0].turns[1].observation.failure == "no_program"
 
 
+
+def test_k_samples_draw_turn_one_from_one_prompt_and_run_one_episode_each_picture_major(render_pool, targets):
+    """`samples` K: turn 1 is K answers to each picture's prompt (as `generate_completions` draws them), then every
+    answer is an episode of its own; picture i's episodes are i * K .. i * K + K - 1."""
+    images, codes = targets
+    calls = []
+
+    def sampler(model, processor, conversations, shown, *, k, **options):
+        calls.append((len(conversations), k, [len(c) for c in conversations]))
+        if k > 1:
+            return [[prompts.format_completion(codes[i]), "no program"] for i in range(len(conversations))]
+        return [["no program"] for _ in conversations]
+
+    settings = EpisodeSettings(max_turns=2, image_size=84, samples=2)
+    episodes = run_episodes(None, None, images, settings, pool=render_pool, sampler=sampler)
+    assert calls == [(2, 2, [1, 1]), (4, 1, [3, 3, 3, 3])]
+    assert [e.turns[0].code for e in episodes] == [codes[0].strip(), "", codes[1].strip(), ""]
+    assert [round(e.turns[0].scores["structure"], 6) for e in episodes[::2]] == [1.0, 1.0]  # each its own picture
+    assert turn_table(episodes)["rendered"].tolist() == [[1.0, 0.0], [0.0, 0.0], [1.0, 0.0], [0.0, 0.0]]
+    with pytest.raises(ValueError, match="one turn 1 a picture"):
+        run_episodes(None, None, images, settings, pool=render_pool, first_answers=["a", "b"], sampler=sampler)
+
+
 def tool_call(code: str) -> dict:
     return {"role": "assistant", "content": "", "tool_calls": [
         {"type": "function", "function": {"name": "glsl", "arguments": {"code": code}}}]}

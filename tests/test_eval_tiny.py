@@ -153,3 +153,82 @@ def test_evaluate_leaves_the_callers_rng_alone(model_and_processor, targets, ren
     torch.manual_seed(123)
     evaluate(model, processor, targets[:1], pool=render_pool, samples=2, max_new_tokens=4, seed=7, labels=False)
     assert torch.equal(torch.rand(3), expected)
+
+
+@pytest.fixture(scope="module")
+def two_turns(model_and_processor, targets, render_pool):
+    """The same evaluation with look and fix's two turns, recording what turn 2 was shown."""
+    from earthshader.modeling import generation
+
+    model, processor = model_and_processor
+    shown, original = [], generation.generate_replies
+
+    def recording(model, processor, conversations, images, **options):
+        shown.append([[block.get("text") for message in c for block in message["content"]] for c in conversations])
+        return original(model, processor, conversations, images, **options)
+
+    generation.generate_replies = recording
+    try:
+        return evaluate(model, processor, targets, pool=render_pool, turns=2, **ARGS), shown
+    finally:
+        generation.generate_replies = original
+
+
+def test_two_turns_score_every_turn_and_turn_one_is_the_single_turn_evaluation(report, two_turns):
+    import math
+
+    import numpy as np
+
+    episodes, shown = two_turns
+    assert len(shown) == 2  # turn 1 (K answers a prompt), then one reply an episode
+    assert len(shown[1]) == 2 * 2 and all(len(c) == len(shown[0][0]) + 1 + 3 for c in shown[1])
+    # the untrained model's turn 1 fails: turn 2 is shown why, in the renderer's words
+    assert all(any(text and text.startswith("Your program failed (") for text in c) for c in shown[1])
+    first, last = episodes.turns
+    assert first["summary"] == report.summary and first["best_of_k"] == report.best_of_k
+    assert [[r.code for r in rows] for rows in episodes.turn_scored[0]] == [[r.code for r in rows]
+                                                                           for rows in report.scored]
+    assert episodes.summary == last["summary"] and episodes.settings["turns"] == 2
+    for figure in ("structure", "appearance"):  # paired by target, each target's mean over its samples
+        per_target = [[np.mean([getattr(r, figure) for r in rows]) for rows in turn] for turn in episodes.turn_scored]
+        change = last["change_from_turn_1"][figure]
+        assert change["n"] == 2 and math.isclose(change["mean"], np.mean(np.subtract(*per_target[::-1])))
+        assert first["change_from_turn_1"][figure]["mean"] == 0.0
+    failed = [not r.rendered for rows in episodes.turn_scored[0] for r in rows]
+    assert last["repaired"]["of"] == sum(failed) and first["repaired"]["rate"] is None
+    assert last["summary"]["compile_rate"] is not None and "repaired" in episodes.markdown()
+
+
+def test_report_json_carries_every_turn(two_turns, tmp_path):
+    episodes, _ = two_turns
+    written = json.loads((episodes.write(tmp_path)["json"]).read_text())
+    assert [entry["turn"] for entry in written["turns"]] == [1, 2]
+    assert set(written["turns"][0]) == {"turn", "summary", "best_of_k", "change_from_turn_1", "repaired"}
+    for target, rows in zip(written["targets"], episodes.turn_scored[-1]):
+        for k, sample in enumerate(target["samples"]):
+            assert [t["turn"] for t in sample["turns"]] == [1, 2]
+            assert sample["turns"][-1]["code"] == sample["code"] == rows[k].code  # the sample is the last turn
+            assert all("completion" in t and "structure" in t and "appearance" in t for t in sample["turns"])
+
+
+def test_cli_two_turns_and_a_turn_budget_past_the_model_refused_in_one_line(tiny_model_dir, tmp_path, capsys):
+    from earthshader.eval import main
+
+    common = ["--model", str(tiny_model_dir), "--dataset", "generator:textures", "--n", "2", "--size", str(SIZE),
+              "--seed", "0", "--workers", "1", "--search", "0", "--no-labels"]
+    out = tmp_path / "cli"
+    assert main([*common, "--turns", "2", "--max-new-tokens", "12", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Every turn (2 a sample)" in printed and "model, turn 2" in printed
+    written = json.loads((out / "report.json").read_text())
+    assert len(written["turns"]) == 2 and written["settings"]["turns"] == 2
+    single = tmp_path / "single"
+    assert main([*common, "--max-new-tokens", "12", "--out", str(single)]) == 0  # today's report: no turns
+    assert "turns" not in json.loads((single / "report.json").read_text())
+    capsys.readouterr()
+    assert main([*common, "--turns", "8", "--max-new-tokens", "1024", "--out", str(tmp_path / "x")]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]  # (and the loader's bar)
+    assert len(errors) == 1 and errors[0].startswith("error: argument --turns: 8 turns") and "--max-new-tokens" in errors[0]
+    with pytest.raises(SystemExit) as exit:
+        main([*common, "--turns", "9"])
+    assert exit.value.code == 2 and "argument --turns: must be a whole number from 1 to 8" in capsys.readouterr().err

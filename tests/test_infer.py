@@ -111,3 +111,67 @@ def test_search_gives_the_program_when_every_model_sample_is_worse(small_tiny_mo
     side_by_side = np.asarray(Image.open(out / "stripes.png"))
     again = render(text, 56, 56).image
     assert np.abs(again.astype(int) - side_by_side[:, 56:].astype(int)).max() <= 1
+
+
+def test_turns_write_a_strip_print_every_turn_and_keep_turn_one_as_the_single_answer(small_tiny_model, tmp_path,
+                                                                                      capsys):
+    """Two greedy turns of the untrained model: turn 1 is the `--turns 1` answer, nothing renders, the search's
+    program is written with the strip of the episode's turns, and every turn is in the summary."""
+    from earthshader.answering.inference import infer_pictures
+
+    target = tmp_path / "stripes.png"
+    Image.fromarray(render(generate("stripes", 7, difficulty=0).code, 56, 56).image).save(target)
+    common = {"images": [str(target)], "model": str(small_tiny_model), "samples": 1, "max_new_tokens": 8,
+              "size": 56, "search": 30}
+    (single,) = infer_pictures(out=tmp_path / "one", **common)
+    (item,) = infer_pictures(out=tmp_path / "two", turns=2, **common)
+    printed = capsys.readouterr().out
+    assert [turn.code for turn in item.episode.turns][0] == single.answer.scored[0].code
+    assert [pick.turn for pick in item.turns] == [1, 2] and item.turns[0].rendered == 0 == item.turns[1].rendered
+    from earthshader.episodes.observation import TargetFigures
+
+    black = TargetFigures.of(np.asarray(Image.open(target))).failed()
+    assert item.turns[0].figures == pytest.approx(black)  # nothing drew: scored as a black image, as eval does
+    assert item.written == ["stripes.glsl", "stripes.png", "stripes.turns.png"]
+    strip = np.asarray(Image.open(tmp_path / "two" / "stripes.turns.png"))
+    assert strip.shape == (56, 3 * 56, 3) and not strip[:, 56:].any()  # target | turn 1 | turn 2 (black)
+    assert "Every turn" in printed
+    assert (tmp_path / "two" / "stripes.glsl").read_text() == (tmp_path / "one" / "stripes.glsl").read_text()
+
+
+def test_turns_past_the_models_positions_are_refused_in_one_line(waves_picture, small_tiny_model, tmp_path, capsys):
+    assert main([str(waves_picture), "--model", str(small_tiny_model), "--turns", "6", "-o", str(tmp_path)]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1 and errors[0].startswith("error: argument --turns: 6 turns of up to 1024 new tokens")
+    assert not list(tmp_path.iterdir())  # refused before anything was written
+    with pytest.raises(SystemExit) as exit:
+        main([str(waves_picture), "--model", str(small_tiny_model), "--turns", "0", "-o", str(tmp_path)])
+    assert exit.value.code == 2 and "argument --turns: must be a whole number from 1 to 8" in capsys.readouterr().err
+
+
+def test_turns_pick_the_best_last_turn_and_report_each_turns_best(small_tiny_model, tmp_path, monkeypatch):
+    """Episodes whose turns are known programs (the sampler replaced): turn 1 draws the picture's own program in one
+    episode of two and a broken one in the other, turn 2 a flat colour in both. Every turn reports its best of the
+    two; the best last turn is what is written, with the same figures."""
+    from earthshader.answering.inference import infer_pictures
+    from earthshader.modeling import generation, prompts
+
+    target = tmp_path / "rings.png"
+    Image.fromarray(render(RINGS, 56, 56).image).save(target)
+    flat = "void mainImage(out vec4 c, in vec2 p) { c = vec4(0.4, 0.4, 0.4, 1.0); }"
+
+    def sampler(model, processor, conversations, images, *, k, **options):
+        if len(conversations[0]) == 1:  # turn 1: K answers to the prompt
+            return [[prompts.format_completion(RINGS), "no program here"][:k] for _ in conversations]
+        return [[prompts.format_completion(flat)] for _ in conversations]
+
+    monkeypatch.setattr(generation, "generate_replies", sampler)
+    (item,) = infer_pictures(images=[str(target)], model=str(small_tiny_model), out=tmp_path, samples=2, turns=2,
+                             size=56, temperature=1.0)
+    first, last = item.turns
+    assert (first.rendered, first.episode, last.rendered) == (1, 0, 2)
+    assert first.figures["structure"] == pytest.approx(1.0) and last.figures["structure"] < 0.5
+    assert item.answer.code.strip() == flat and item.answer.figures == pytest.approx(last.figures)
+    assert "best last turn of 2 episodes of 2 turns" in (tmp_path / "rings.glsl").read_text().splitlines()[2]
+    strip = np.asarray(Image.open(tmp_path / "rings.turns.png")).astype(int)
+    assert np.abs(strip[:, 56:112] - strip[:, :56]).max() <= 1  # turn 1 drew the picture itself

@@ -43,6 +43,22 @@ GROUP_COLUMNS = (
     ("family_match", "family", "pct"), ("params_found", "params found", "pct"), ("param_error", "param error", "f2"),
 )
 
+#: Columns of the turns table (`--turns N`): (key of a turn's row, `turn_row`, column title, format).
+TURN_COLUMNS = (
+    ("compile_rate", "compile", "pct"), ("nonflat_rate", "non-flat", "pct"), ("structure", "structure", "f3"),
+    ("appearance", "appearance", "f3"), ("best_structure", "best of K S", "f3"),
+    ("best_appearance", "best of K A", "f3"), ("structure_change", "S - turn 1", "change"),
+    ("appearance_change", "A - turn 1", "change"), ("repaired", "repaired", "pct"),
+)
+
+TURNS_NOTE = (
+    "Each of a target's K samples starts an episode: after each answer the model sees its render beside the "
+    "target (and the difference map, the figures or the renderer's messages) and writes a whole new program. "
+    "The model's rows above are the last turn's. S/A - turn 1: the paired change of each target's mean figure "
+    "from turn 1, ± its standard error over targets; repaired: of the samples that did not render at turn 1, the "
+    "share that renders at this turn."
+)
+
 FIGURES_NOTE = (
     "structure: mean of the SSIM, edge and pixel skills, (s - s_flat) / (1 - s_flat) against the target's "
     "mean-colour image (do the features line up?); appearance: the same skill of texture statistics and palette "
@@ -66,6 +82,11 @@ def fmt(value, kind: str) -> str:
         return f"{value:.0%}"
     if kind == "int":
         return str(int(value))
+    if kind == "change":  # a paired change: {"mean", "standard_error", "n"}
+        mean, error = (value.get(key) for key in ("mean", "standard_error"))
+        if mean is None or math.isnan(mean):
+            return "—"
+        return f"{mean:+.3f}" + ("" if error is None or math.isnan(error) else f" ± {error:.3f}")
     return f"{value:.{int(kind[1:])}f}"  # f0 .. f4: fixed decimals
 
 
@@ -102,6 +123,10 @@ class EvalReport:
     completions: list = field(default_factory=list, repr=False)
     # per target, (SampleScore, SearchResult) of the search baseline
     search: list = field(default_factory=list, repr=False)
+    # look and fix (`turns` > 1): one entry a turn (`run.turn_entries`), and per turn the rows and completions
+    turns: list = field(default_factory=list)
+    turn_scored: list = field(default_factory=list, repr=False)
+    turn_completions: list = field(default_factory=list, repr=False)
 
     def search_rows(self) -> list[list]:
         """Per target, the search baseline's scored row in a list of one (empty without a search)."""
@@ -114,24 +139,52 @@ class EvalReport:
 
     def table_rows(self) -> list[tuple[str, dict]]:
         k = self.settings.get("samples", 1)
-        rows = [("model", self.summary)]
+        last = f", turn {len(self.turns)}" if self.turns else ""
+        rows = [(f"model{last}", self.summary)]
         if k > 1:
-            rows.append((f"model, best of {k}", self.best_of_k))
+            rows.append((f"model, best of {k}{last}", self.best_of_k))
         rows += [("baseline: mean colour", self.baselines["mean_colour"])]
         if "search" in self.baselines:
             search = self.baselines["search"]
             rows.append((f"baseline: search ({search.get('objective')}), {search['budget']} renders", search))
         return rows + [("baseline: reference programs", self.baselines["reference"])]
 
+    def turn_rows(self) -> list[tuple[str, dict]]:
+        """The turns table: per turn its rates, figures, best-of-K figures, paired change and repair rate."""
+        rows = []
+        for entry in self.turns:
+            summary, best, change = entry["summary"], entry["best_of_k"], entry["change_from_turn_1"]
+            rows.append((f"turn {entry['turn']}", {
+                "compile_rate": summary["compile_rate"], "nonflat_rate": summary["nonflat_rate"],
+                "structure": summary["structure"], "appearance": summary["appearance"],
+                "best_structure": best["structure"], "best_appearance": best["appearance"],
+                "structure_change": change["structure"], "appearance_change": change["appearance"],
+                "repaired": entry["repaired"]["rate"]}))
+        return rows
+
+    def turn_columns(self) -> tuple:
+        """`TURN_COLUMNS` with K written out, less best of K for one sample a target."""
+        k = self.settings.get("samples", 1)
+        return tuple((key, title.replace("K", str(k)), kind) for key, title, kind in TURN_COLUMNS
+                     if k > 1 or not key.startswith("best_"))
+
     def to_dict(self) -> dict:
-        """Everything in report.json: settings, figures, timing, and per target its samples' code and scores."""
+        """Everything in report.json: settings, figures, timing, and per target its samples' code and scores (with
+        `turns` > 1: `turns`, one entry a turn, and each sample's `turns`, its row and completion at every turn)."""
         per_target = []
         completions = self.completions or [[None] * len(rows) for rows in self.scored]
-        for target, rows, reference, texts in zip(self.targets, self.scored, self.reference_rows, completions):
+        for i, (target, rows, reference, texts) in enumerate(zip(self.targets, self.scored, self.reference_rows,
+                                                                 completions)):
+            samples = [_row_dict(r) | {"completion": text} for r, text in zip(rows, texts)]
+            if self.turns:
+                for k, sample in enumerate(samples):
+                    sample["turns"] = [_row_dict(scored[i][k]) | {"turn": t, "completion": texts_t[i][k]}
+                                       for t, (scored, texts_t) in enumerate(zip(self.turn_scored,
+                                                                                 self.turn_completions), start=1)]
             per_target.append({
                 "id": target.id, "source": target.source, "family": target.family, "difficulty": target.difficulty,
                 "reference": _row_dict(reference) if target.program else None,
-                "samples": [_row_dict(r) | {"completion": text} for r, text in zip(rows, texts)],
+                "samples": samples,
             })
         search = [{"id": target.id, **_row_dict(row), "origin": found.origin, "renders": found.renders,
                    "seconds": found.seconds, "refined": found.refined, "notes": found.notes}
@@ -140,7 +193,7 @@ class EvalReport:
             "settings": self.settings, "summary": self.summary, "best_of_k": self.best_of_k,
             "baselines": self.baselines, "by_source": self.by_source, "by_difficulty": self.by_difficulty,
             "by_family": self.by_family, "timing": self.timing, "targets": per_target,
-        } | ({"search": search} if search else {}))
+        } | ({"turns": self.turns} if self.turns else {}) | ({"search": search} if search else {}))
 
     def write(self, out: str | Path, sheet_targets: int = 12) -> dict[str, Path]:
         """Write report.json, report.md and contact_sheet.png into `out`; returns their paths."""
@@ -168,6 +221,9 @@ class EvalReport:
                       f"pick); "
                       f"{fmt(self.best_of_k.get('any_compile'), 'pct')} of targets have a sample that compiles, "
                       f"{fmt(self.best_of_k.get('any_nonflat'), 'pct')} one that is not flat.", ""]
+        if self.turns:
+            lines += [f"## Turns ({len(self.turns)} a sample)", "", *_md_table("", self.turn_columns(),
+                                                                           self.turn_rows()), "", TURNS_NOTE, ""]
         programs = [("model", self.summary), ("baseline: reference programs", self.baselines["reference"])]
         lines += ["## Programs", "", *_md_table("", PROGRAM_COLUMNS, programs), ""]
         if self.summary.get("errors"):
@@ -192,7 +248,8 @@ class EvalReport:
                       "at the same place; param error: their mean relative error (0 exact, 1 far off).", ""]
         lines += ["## Timing", "", *[f"- {k}: {v:.3f}" for k, v in self.timing.items()], ""]
         if sheet_name:
-            lines += ["## Contact sheet", "", "Target, then the samples (S: structure, A: appearance under each).", "",
+            shown = "the first sample's turns" if self.turns else "the samples"
+            lines += ["## Contact sheet", "", f"Target, then {shown} (S: structure, A: appearance under each).", "",
                       f"![contact sheet]({sheet_name})", ""]
         return "\n".join(lines)
 
@@ -213,6 +270,15 @@ class EvalReport:
             table.add_row(escape(name), *(fmt(summary.get(key), kind) for key, _, kind in MAIN_COLUMNS))
         console.print(table)
         console.print(FIGURES_NOTE, style="dim")
+        if self.turns:
+            turns = Table(title=f"Every turn ({len(self.turns)} a sample)")
+            turns.add_column("", no_wrap=True)
+            for _, title, _ in self.turn_columns():
+                turns.add_column(title, justify="right")
+            for name, row in self.turn_rows():
+                turns.add_row(name, *(fmt(row.get(key), kind) for key, _, kind in self.turn_columns()))
+            console.print(turns)
+            console.print(TURNS_NOTE, style="dim")
         if "search" in self.baselines:
             from earthshader.answering.search import cost_line
 
@@ -246,6 +312,7 @@ def _settings_line(s: dict) -> str:
              (f"split {s['split']}" if s.get("split") and not str(s.get("dataset", "")).startswith("generator:")
               else None),
              f"{s.get('n_targets')} targets x {s.get('samples')} samples",
+             f"{s['turns']} turns" if s.get("turns") else None,
              f"{s.get('size')} px", f"temperature {s['temperature']}" if "temperature" in s else None,
              f"seed {s['seed']}" if "seed" in s else None]
     return " · ".join(p for p in parts if p)
@@ -262,10 +329,14 @@ def _md_table(corner: str, columns, rows) -> list[str]:
 # --- contact sheet ---------------------------------------------------------------------------------
 
 def contact_sheet(report: EvalReport, max_targets: int = 12, max_samples: int = 4, tile: int = 128):
-    """A PIL image: one row per target (the first `max_targets`): the target, then up to `max_samples` renders."""
+    """A PIL image: one row per target (the first `max_targets`): the target, then up to `max_samples` renders (with
+    turns: its first sample at every turn)."""
     from PIL import Image, ImageDraw, ImageFont
 
-    rows = list(zip(report.targets, report.scored))[:max_targets]
+    scored = ([[turn[i][0] for turn in report.turn_scored] for i in range(len(report.targets))] if report.turn_scored
+              else report.scored)
+    max_samples = max(max_samples, len(report.turn_scored))
+    rows = list(zip(report.targets, scored))[:max_targets]
     columns = 1 + min(max_samples, max((len(s) for _, s in rows), default=0))
     caption, pad = 14, 4
     cell_w, cell_h = tile + pad, tile + caption + pad

@@ -11,11 +11,16 @@
     summaries = evaluate_model("runs/sft-tiny", targets, Path("runs/eval"), seed=0, sampling=(4, 0.5))
                                                                         # a saved model: greedy and sampled
     report = run_evaluation(model="runs/sft-tiny", dataset="generator:textures", n=16, out="runs/eval")
+    report = evaluate(model, processor, targets, turns=2)             # look and fix: every turn scored
+    report.turns[1]["summary"]["structure"], report.turns[1]["change_from_turn_1"]["structure"]["mean"]
 
 `run_evaluation` is what `python -m earthshader.eval` runs after parsing: it loads the targets and the model
 and calls `evaluate`, so the GRPO demo's before/after table and the CLI report the same numbers. `objective`
 (`earthshader.evaluation.objectives`, default `mix`) is what the best-of-K pick and the search baseline are
-chosen and fitted by; every report shows both figures. Sampling is seeded (`seed`), so
+chosen and fitted by; every report shows both figures. With `turns` N > 1 each of the K samples starts a
+look-and-fix episode (`earthshader.episodes.runner`; turn 1 is drawn exactly as the single-turn samples are)
+and every turn is scored as one evaluation (`evaluate_turns`): the report's model rows are the last turn's,
+and `report.turns` holds each turn's figures and their paired change from turn 1. Sampling is seeded (`seed`), so
 the same model, targets and seed give the same report, timings apart; the caller's torch RNG state is
 left as it was (a trainer's run does not change because it was evaluated in between).
 """
@@ -32,7 +37,8 @@ from earthshader.answering.search import search_baseline, search_targets
 from earthshader.evaluation.aggregate import breakdown, summarise, summarise_best_of_k
 from earthshader.evaluation.objectives import DEFAULT_OBJECTIVE, check_objective
 from earthshader.evaluation.report import EvalReport
-from earthshader.evaluation.scoring import FIGURES, TargetScorer, mean_colour_program, score_programs
+from earthshader.evaluation.scoring import FIGURES, TargetScorer, mean_colour_program, score_programs, using_pool
+from earthshader.evaluation.statistics import paired_change
 from earthshader.glsl.extract import completion_text, extract_glsl
 from earthshader.modeling import prompts
 
@@ -45,32 +51,94 @@ def default_temperature(samples: int) -> float:
 def evaluate(model, processor, targets, *, samples: int = 1, temperature: float | None = None, top_p: float = 1.0,
              max_new_tokens: int = 1024, seed: int = 0, batch_size: int = 8, pool=None, labels: bool = True,
              settings: dict | None = None, search_budget: int = 0, objective: str = DEFAULT_OBJECTIVE,
-             scorers: list[TargetScorer] | None = None) -> EvalReport:
-    """Generate `samples` completions per target with `model`, render and score them (see `evaluate_completions`)."""
-    import torch
+             scorers: list[TargetScorer] | None = None, turns: int = 1) -> EvalReport:
+    """Generate `samples` completions per target with `model`, render and score them (see `evaluate_completions`).
 
-    from earthshader.modeling.generation import generate_completions
+    `turns` > 1: each completion starts a look-and-fix episode of that many turns (`evaluate_turns`)."""
+    import torch
 
     if not targets:
         raise ValueError("no targets to evaluate")
-    if samples < 1:
-        raise ValueError(f"samples must be at least 1, got {samples}")
+    if samples < 1 or turns < 1:
+        raise ValueError(f"samples and turns must be at least 1, got {samples} and {turns}")
     temperature = default_temperature(samples) if temperature is None else temperature
     size = prompts.image_size(int(targets[0].image.shape[0]))
+    options = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
+               "batch_size": batch_size}
+    if turns > 1:
+        from earthshader.episodes.runner import EpisodeSettings, check_episode_fits
+
+        episode = EpisodeSettings(max_turns=turns, samples=samples, image_size=size, **options)
+        check_episode_fits(model, processor, episode)  # before any work: a UsageError naming --turns
     devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
     start = time.perf_counter()
     with torch.random.fork_rng(devices=devices):  # seeded sampling; the caller's RNG state (a trainer's) is kept
         torch.manual_seed(seed)
-        completions = generate_completions(
-            model, processor, [t.image for t in targets], image_size=size, k=samples,
-            max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, batch_size=batch_size,
-        )
+        if turns > 1:
+            completions = episode_completions(model, processor, targets, episode, pool=pool)
+        else:
+            from earthshader.modeling.generation import generate_completions
+
+            completions = generate_completions(model, processor, [t.image for t in targets], image_size=size,
+                                               k=samples, **options)
     generation_s = time.perf_counter() - start
     settings = {**(settings or {}), "samples": samples, "temperature": temperature, "top_p": top_p,
                 "max_new_tokens": max_new_tokens, "seed": seed, "size": size}
-    return evaluate_completions(completions, targets, pool=pool, tokenizer=processor.tokenizer, labels=labels,
-                                settings=settings, generation_s=generation_s, search_budget=search_budget,
-                                objective=objective, scorers=scorers)
+    score = {"pool": pool, "tokenizer": processor.tokenizer, "labels": labels, "settings": settings,
+             "objective": objective, "scorers": scorers}
+    if turns > 1:
+        return evaluate_turns(completions, targets, generation_s=generation_s, search_budget=search_budget, **score)
+    return evaluate_completions(completions, targets, generation_s=generation_s, search_budget=search_budget, **score)
+
+
+def episode_completions(model, processor, targets, settings, *, pool=None) -> list[list[list[str]]]:
+    """Per turn, per target, the answers of its `settings.samples` look-and-fix episodes
+    (`earthshader.episodes.runner.run_episodes`, at each target's `time`)."""
+    from earthshader.episodes.runner import run_episodes
+
+    with using_pool(pool) as render_pool:
+        episodes = run_episodes(model, processor, [t.image for t in targets], settings, pool=render_pool,
+                                times=[float(t.time or 0.0) for t in targets])
+    k = settings.samples
+    return [[[episodes[i * k + j].turns[turn].answer for j in range(k)] for i in range(len(targets))]
+            for turn in range(settings.max_turns)]
+
+
+def evaluate_turns(per_turn: list[list[list]], targets, *, generation_s: float | None = None,
+                   search_budget: int = 0, settings: dict | None = None, **score) -> EvalReport:
+    """Every turn's answers (`per_turn[t][i]`: target i's K answers at turn t + 1) scored as `evaluate_completions`
+    scores one set. The report is the last turn's (the model's answer after looking back; the search baseline
+    runs with it), plus `turns`: each turn's summary, best of K, paired change from turn 1 and repair rate
+    (`turn_entries`), and each turn's rows."""
+    settings = {**(settings or {}), "turns": len(per_turn)}
+    reports = [evaluate_completions(completions, targets, settings=settings, **score,
+                                    generation_s=generation_s if last else None,
+                                    search_budget=search_budget if last else 0)
+               for completions, last in zip(per_turn, [False] * (len(per_turn) - 1) + [True])]
+    final = reports[-1]
+    final.timing["scoring_s_every_turn"] = sum(report.timing["scoring_s"] for report in reports)
+    final.turns = turn_entries(reports)
+    final.turn_scored = [report.scored for report in reports]
+    final.turn_completions = [report.completions for report in reports]
+    return final
+
+
+def turn_entries(reports: list[EvalReport]) -> list[dict]:
+    """One entry a turn: its summary and best of K, the paired change of each figure from turn 1 (each target's
+    mean over its samples, paired by target: `statistics.paired_change`) and, from turn 2 on, the share of the
+    samples that failed to render at turn 1 that render at this turn (`repaired`: rate and of how many)."""
+    first = per_target_figures(reports[0].scored)
+    failed = [[not row.rendered for row in rows] for rows in reports[0].scored]
+    entries = []
+    for turn, report in enumerate(reports, start=1):
+        now = per_target_figures(report.scored)
+        change = {figure: paired_change(first[f"target_{figure}"], now[f"target_{figure}"])._asdict()
+                  for figure in FIGURES}
+        fixed = [row.rendered for rows, flags in zip(report.scored, failed) for row, flag in zip(rows, flags) if flag]
+        repaired = {"rate": (sum(fixed) / len(fixed) if fixed else None) if turn > 1 else None, "of": len(fixed)}
+        entries.append({"turn": turn, "summary": report.summary, "best_of_k": report.best_of_k,
+                        "change_from_turn_1": change, "repaired": repaired})
+    return entries
 
 
 def evaluate_completions(completions: list[list], targets, *, pool=None, tokenizer=None, labels: bool = True,
@@ -197,7 +265,7 @@ def run_evaluation(*, model: str, dataset: str, out: Path = Path("runs/eval"), a
                    size: int | None = None, seed: int = 0, temperature: float | None = None, top_p: float = 1.0,
                    max_new_tokens: int = 1024, batch_size: int = 8, backend: str = "auto", start: int | None = None,
                    workers: int | None = None, timeout: float = 20.0, no_labels: bool = False, sheet: int = 12,
-                   search: int = 0, objective: str = DEFAULT_OBJECTIVE, console=None) -> EvalReport:
+                   search: int = 0, objective: str = DEFAULT_OBJECTIVE, turns: int = 1, console=None) -> EvalReport:
     """What `python -m earthshader.eval` does after parsing: load the targets and the model, evaluate, print the
     tables and write the report under `out`. Raises `UsageError` naming the argument for a dataset or model
     that cannot be used."""
@@ -230,7 +298,8 @@ def run_evaluation(*, model: str, dataset: str, out: Path = Path("runs/eval"), a
             raise UsageError(str(err) if str(err).startswith("--adapter") else f"argument --model: {err}") from None
         report = evaluate(loaded, processor, targets, samples=samples, temperature=temperature, top_p=top_p,
                           max_new_tokens=max_new_tokens, seed=seed, batch_size=batch_size, pool=pool,
-                          labels=not no_labels, settings=settings, search_budget=search, objective=objective)
+                          labels=not no_labels, settings=settings, search_budget=search, objective=objective,
+                          turns=turns)
     report.print(console)
     paths = report.write(out, sheet_targets=sheet)
     console.print(escape("wrote " + ", ".join(printable_id(str(p)) for p in paths.values())))

@@ -77,10 +77,23 @@ class SFTScriptArguments(ScriptArguments):
     correction_dataset: str | None = field(default=None, metadata={
         "help": "a folder of saved correction rows to mix in (earthshader.training.correction_examples.save_rows: "
                 "the model's own fixed samples)"})
+    own_fix_pictures: str | None = field(default=None, metadata={
+        "help": "look and fix's cold start: pictures (any picture set, docs/pictures.md) the starting model answers "
+                "with own_fix_samples programs each; where refinement improves its best sample, the row 'my sample, "
+                "its render -> the refined program' is mixed in, and the rows are saved to OUTPUT_DIR/own-fixes"})
+    own_fix_n: int | None = field(default=None, metadata={"help": "at most this many of own_fix_pictures"})
+    own_fix_samples: int = field(default=4, metadata={"help": "programs sampled per own_fix_pictures picture"})
+    own_fix_temperature: float = field(default=1.0, metadata={"help": "sampling temperature of those programs"})
+    own_fix_budget: int = field(default=60, metadata={"help": "refinement renders per own_fix_pictures picture"})
 
     def __post_init__(self):
+        from earthshader.answering.refine import MIN_BUDGET
+        from earthshader.data.rows import picture_spec
+
         super().__post_init__()
-        check_fields(self, max_code_tokens=positive_int, correction_examples=non_negative_int)
+        check_fields(self, max_code_tokens=positive_int, correction_examples=non_negative_int,
+                     own_fix_pictures=picture_spec, own_fix_n=positive_int, own_fix_samples=positive_int,
+                     own_fix_temperature=positive_float, own_fix_budget=int_range(MIN_BUDGET))
         unknown = [name for name in self.correction_breaks if name not in _breaks()]
         if unknown or not self.correction_breaks:
             raise ValueError(f"argument --correction_breaks: {unknown or 'none given'}; valid: {', '.join(_breaks())}")
@@ -133,10 +146,12 @@ class GRPOScriptArguments(ScriptArguments):
                 "only)"})
 
     def __post_init__(self):
+        from earthshader.episodes.runner import MAX_TURNS
+
         super().__post_init__()
         check_fields(self, render_timeout=positive_float, grid_every=non_negative_int,
                      negative_advantage_scale=non_negative_float, selection_samples=int_range(2),
-                     max_turns=int_range(1, 8), improvement_weight=non_negative_float)
+                     max_turns=int_range(1, MAX_TURNS), improvement_weight=non_negative_float)
 
 
 def reward_weights(names: list[str], weights: list[float] | None) -> list[float]:

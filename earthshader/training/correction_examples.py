@@ -5,10 +5,12 @@ fixed samples.
     dataset, max_length = correction_examples.mixed_dataset(pairs, script_args, processor)   # SFT's data
     rows = correction_examples.own_fix_rows(model, processor, targets, settings, pool=pool, image_size=84)
     correction_examples.save_rows(rows, "runs/own-fixes")      # then `correction_dataset: runs/own-fixes`
+    # or from a recipe: `own_fix_pictures: PICTURES` (the starting model answers them; `recipe_own_fixes`)
 
 `mixed_dataset` turns the recipe's (image, program) pairs into single-turn rows and adds
-`correction_examples` rows made by breaking those programs (`earthshader.episodes.pairs`), plus the rows saved
-in `correction_dataset`, shuffled with the run's seed: every row has `prompt`, `completion` (the right
+`correction_examples` rows made by breaking those programs (`earthshader.episodes.pairs`), the starting model's
+own fixes on `own_fix_pictures` (`recipe_own_fixes`), and the rows saved in `correction_dataset`, shuffled with
+the run's seed: every row has `prompt`, `completion` (the right
 program: TRL's loss covers it alone), `images` (target, then the observation's render and difference map) and
 `source`. `max_length` is the longest row's tokens, image placeholders expanded, so that truncation never
 cuts a fix (TRL's collator truncates after joining prompt and completion).
@@ -36,33 +38,65 @@ logger = logging.getLogger("earthshader.sft")
 COLUMNS = ("prompt", "completion", "images", "source")
 
 
-def mixed_dataset(pairs, script_args, processor):
+def mixed_dataset(pairs, script_args, processor, *, model=None, own_fix_folder: str | Path | None = None):
     """(a `datasets.Dataset` of single-turn and correction rows, the tokens of its longest row): see the module
-    docstring. `pairs` are rendered (image, program) rows, `script_args` an `SFTScriptArguments`."""
+    docstring. `pairs` are rendered (image, program) rows, `script_args` an `SFTScriptArguments`; with
+    `own_fix_pictures`, `model` (the starting model) answers them and `own_fix_folder` keeps the rows made
+    (`recipe_own_fixes`)."""
     import datasets
 
     from earthshader.render import RenderPool
 
     size = script_args.image_size
     rows = [{**correction_pairs.single_turn_row(p.image, p.code, image_size=size), "source": p.source} for p in pairs]
-    made = []
-    if script_args.correction_examples:
+    made, own = [], []
+    if script_args.correction_examples or script_args.own_fix_pictures:
         with RenderPool(workers=script_args.render_workers) as pool:
-            cases, counts = correction_pairs.broken_programs(pairs, script_args.correction_examples, pool=pool,
-                                                             seed=script_args.generator_seed,
-                                                             breaks=tuple(script_args.correction_breaks))
-        made = correction_pairs.correction_rows(cases, image_size=size,
-                                                observation_size=script_args.observation_image_size)
-        logger.info("%d correction rows made of %d asked: %s", len(made), script_args.correction_examples,
-                    ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+            if script_args.correction_examples:
+                cases, counts = correction_pairs.broken_programs(pairs, script_args.correction_examples, pool=pool,
+                                                                 seed=script_args.generator_seed,
+                                                                 breaks=tuple(script_args.correction_breaks))
+                made = correction_pairs.correction_rows(cases, image_size=size,
+                                                        observation_size=script_args.observation_image_size)
+                logger.info("%d correction rows made of %d asked: %s", len(made), script_args.correction_examples,
+                            ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+            if script_args.own_fix_pictures:
+                own = recipe_own_fixes(model, processor, script_args, pool=pool, folder=own_fix_folder)
     saved = load_rows(script_args.correction_dataset) if script_args.correction_dataset else []
-    corrections = made + saved
+    corrections = made + own + saved
     rows += corrections
     random.Random(script_args.generator_seed).shuffle(rows)
     logger.info("SFT rows: %d single-turn, %d correction (%.0f%% of the mix)", len(rows) - len(corrections),
                 len(corrections), 100 * len(corrections) / max(1, len(rows)))
     longest = max(row_tokens(processor, row) for row in rows)
     return datasets.Dataset.from_list(rows), longest
+
+
+def recipe_own_fixes(model, processor, script_args, *, pool, folder: str | Path | None = None) -> list[dict]:
+    """The recipe's own fixes (`own_fix_pictures`, `own_fix_n`, `own_fix_samples`, `own_fix_temperature`,
+    `own_fix_budget`): the rows of
+    `own_fix_rows` for `model` on those pictures (the training filter on, as expert iteration's pictures have it),
+    sampled with the run's `generator_seed`, up to `max_code_tokens` a program. Saved to `folder`, and read back
+    from it when it holds them already (a resumed run does not sample again)."""
+    from earthshader.data.rows import load_rows as load_pictures
+    from earthshader.training.expert_iteration import RoundSettings
+
+    if folder is not None and (Path(folder) / "dataset_info.json").exists():
+        rows = load_rows(folder)
+        logger.info("own fixes: %d rows read back from %s", len(rows), folder)
+        return rows
+    size = script_args.image_size
+    targets = load_pictures(script_args.own_fix_pictures, split="train", size=size, n=script_args.own_fix_n,
+                            seed=script_args.generator_seed, pool=pool, judged=True)
+    settings = RoundSettings(k=script_args.own_fix_samples, temperature=script_args.own_fix_temperature,
+                             max_new_tokens=script_args.max_code_tokens, refine_budget=script_args.own_fix_budget,
+                             seed=script_args.generator_seed)
+    rows = own_fix_rows(model, processor, targets, settings, pool=pool, image_size=size,
+                        observation_size=script_args.observation_image_size)
+    if folder is not None and rows:
+        save_rows(rows, folder)
+        logger.info("own fixes saved to %s (correction_dataset for another run)", folder)
+    return rows
 
 
 def row_tokens(processor, row: dict) -> int:

@@ -73,10 +73,11 @@ def build_trainer(script_args: SFTScriptArguments, training_args, model_args, ba
 
     # Data: pairs -> prompt / completion / image; max_length covers image, prompt and the longest program
     pairs = load_pairs(script_args, processor.tokenizer) if pairs is None else pairs
-    if script_args.correction_examples or script_args.correction_dataset:  # look and fix's cold start
-        from earthshader.training import correction_examples
+    if script_args.correction_examples or script_args.correction_dataset or script_args.own_fix_pictures:
+        from earthshader.training import correction_examples  # look and fix's cold start
 
-        dataset, training_args.max_length = correction_examples.mixed_dataset(pairs, script_args, processor)
+        dataset, training_args.max_length = correction_examples.mixed_dataset(
+            pairs, script_args, processor, model=model, own_fix_folder=Path(training_args.output_dir) / "own-fixes")
         logger.info("max_length %d: the longest row, its images and observation included", training_args.max_length)
     else:
         dataset = sft_examples.to_sft_dataset(pairs, script_args.image_size)
