@@ -105,6 +105,14 @@ def jsonable(value):
     return value
 
 
+def report_console():
+    """The console reports print to: the terminal's width, or 140 columns when the output is a file or a pipe (rich
+    would take 80 and cut the tables' figures)."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=140)
+
+
 @dataclass
 class EvalReport:
     """Summaries (`summary`: all samples; `best_of_k`; `baselines`), breakdowns, timing and the rows behind them."""
@@ -257,11 +265,10 @@ class EvalReport:
 
     def print(self, console=None) -> None:
         """Rich tables: the summary with both baselines, then the breakdowns."""
-        from rich.console import Console
         from rich.markup import escape
         from rich.table import Table
 
-        console = console or (Console() if sys.stdout.isatty() else Console(width=140))
+        console = console or report_console()
         table = Table(title="EarthShader evaluation", caption=escape(_settings_line(self.settings)))
         table.add_column("", no_wrap=True)  # a row is named on one line: "baseline: reference programs"
         for _, title, _ in MAIN_COLUMNS:

@@ -36,7 +36,7 @@ import numpy as np
 from earthshader.answering.search import search_baseline, search_targets
 from earthshader.evaluation.aggregate import breakdown, summarise, summarise_best_of_k
 from earthshader.evaluation.objectives import DEFAULT_OBJECTIVE, check_objective
-from earthshader.evaluation.report import EvalReport
+from earthshader.evaluation.report import EvalReport, report_console
 from earthshader.evaluation.scoring import FIGURES, TargetScorer, mean_colour_program, score_programs, using_pool
 from earthshader.evaluation.statistics import paired_change
 from earthshader.glsl.extract import completion_text, extract_glsl
@@ -269,9 +269,7 @@ def run_evaluation(*, model: str, dataset: str, out: Path = Path("runs/eval"), a
     """What `python -m earthshader.eval` does after parsing: load the targets and the model, evaluate, print the
     tables and write the report under `out`. Raises `UsageError` naming the argument for a dataset or model
     that cannot be used."""
-    import sys
 
-    from rich.console import Console
     from rich.markup import escape
 
     from earthshader import modeling
@@ -281,7 +279,7 @@ def run_evaluation(*, model: str, dataset: str, out: Path = Path("runs/eval"), a
     from earthshader.render import RenderPool
 
     backend = modeling.select_backend(backend)  # Unsloth, if chosen, before transformers / peft
-    console = console or (Console() if sys.stdout.isatty() else Console(width=140))
+    console = console or report_console()
     size = modeling.model_image_size(size, adapter, model)
     settings = {"model": printable_id(model), "adapter": adapter and printable_id(adapter),
                 "dataset": printable_id(dataset), "split": split}

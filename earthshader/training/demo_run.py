@@ -26,17 +26,16 @@ def run_demo(*, out: Path = Path("runs/demo"), sft_epochs: float | None = None, 
              train_n: int = 192, eval_n: int = 64, eval_samples: int = 4, search: int = 100, seed: int = 0,
              objective: str = DEFAULT_OBJECTIVE, console=None) -> dict:
     """The demo's five steps (see `earthshader.demo`); returns what OUT/demo.json holds."""
-    from rich.console import Console
-
     from earthshader.data.picture_kinds import GRAMMAR_SCHOOL, write_sets
     from earthshader.evaluation import comparison
+    from earthshader.evaluation.report import report_console
     from earthshader.evaluation.run import evaluate_model
     from earthshader.modeling import model_image_size
     from earthshader.render import RenderPool
     from earthshader.training import grpo_stage, sft_stage
     from earthshader.training.recipes import recipe_arguments
 
-    console = console or Console()
+    console = console or report_console()
     out = Path(out)
     started = time.perf_counter()
     timings = {}
