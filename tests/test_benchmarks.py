@@ -4,6 +4,8 @@ import runpy
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
@@ -12,6 +14,7 @@ def run_script(name: str, argv: list[str], monkeypatch) -> None:
     runpy.run_path(str(BENCHMARKS / name), run_name="__main__")
 
 
+@pytest.mark.slow  # a benchmark run end to end, at a small size
 def test_rewards_benchmark_times_every_configuration(monkeypatch, capsys):
     run_script("reward_speed.py", ["--prompts", "2", "--generations", "4", "--size", "32", "--workers", "1"], monkeypatch)
     out = capsys.readouterr().out
@@ -63,6 +66,7 @@ def test_search_benchmark_prints_a_row_per_budget(monkeypatch, capsys):
     assert "fitted for mix" in out and "mean structure" in out and "mean appearance" in out
 
 
+@pytest.mark.slow  # a benchmark run end to end, at a small size
 def test_appearance_benchmark_prints_every_measure_and_goal(monkeypatch, capsys):
     run_script("appearance.py", ["--seeds", "1", "--crops", "2", "--corpus-n", "0", "--size", "64", "--batch", "8"],
                monkeypatch)
