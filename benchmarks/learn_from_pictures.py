@@ -99,15 +99,10 @@ def parse_args(argv):
 
 def starting_model(args) -> Path:
     """`--start`, or the grammar school trained at OUT/sft-grammar when it is not there yet."""
-    from earthshader.modeling.run_info import RUN_INFO
-    from earthshader.training import sft_stage
-    from earthshader.training.recipes import recipe_arguments
+    from earthshader.training.grammar_school import grammar_school
 
-    start = args.start or args.out / "sft-grammar"
-    if (start / RUN_INFO).exists():
-        return start
-    return sft_stage.run(*recipe_arguments("sft", flags=shlex.split(args.sft_args), output_dir=start,
-                                           model_name_or_path=args.out / "tiny-qwen2-vl"))
+    return grammar_school(args.start or args.out / "sft-grammar", base=args.out / "tiny-qwen2-vl",
+                          flags=shlex.split(args.sft_args))
 
 
 def build_pictures(args, size: int, pool):

@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sheet", type=non_negative_int, default=12,
                         help="targets shown in the contact sheet (default 12)")
     parser.add_argument("--search", type=int_range(0, MAX_RENDERS), default=DEFAULT_EVAL_BUDGET, metavar="BUDGET",
-                        help="renders a target for the model-free search baseline (earthshader.evaluation.search; "
+                        help="renders a target for the model-free search baseline (earthshader.answering.search; "
                              f"default {DEFAULT_EVAL_BUDGET}, 0: off)")
     parser.add_argument("--objective", choices=OBJECTIVES, default=DEFAULT_OBJECTIVE,
                         help="what the search baseline is fitted for and best of K picks by: "

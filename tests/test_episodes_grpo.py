@@ -14,16 +14,13 @@ changes what the episodes rely on.
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from killed_runs import kill_at_checkpoint_then_resume
 from PIL import Image
 
 from earthshader.episodes.agent_template import stock_template
@@ -145,18 +142,7 @@ def test_a_killed_two_turn_run_resumes_and_saves_the_stock_templates(fenced_mode
                str(tmp_path), "--num_generations", "2", "--per_device_train_batch_size", "4",
                "--max_completion_length", "320", "--render_workers", "1", "--lora_r", "8", "--lora_alpha", "16",
                "--max_steps", "2", "--save_steps", "1", "--save_total_limit", "5", "--logging_steps", "1"]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    deadline = time.time() + 600
-    while not (tmp_path / "checkpoint-1" / "trainer_state.json").exists():
-        assert process.poll() is None, "the run ended before its first checkpoint"
-        assert time.time() < deadline, "no checkpoint within 10 minutes"
-        time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGKILL)  # the trainer and its render workers, mid-run
-    process.wait()
-    resumed = subprocess.run(command + ["--resume_from_checkpoint", "true"], cwd=REPO, env=env,
-                             capture_output=True, text=True, timeout=900)
+    resumed = kill_at_checkpoint_then_resume(command, tmp_path, checkpoint=1)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     rows = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
     steps = [r["step"] for r in rows]

@@ -2,13 +2,12 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from killed_runs import kill_at_checkpoint_then_resume
 
 from earthshader import grpo
 from earthshader.logs import main as logs_main
@@ -89,18 +88,7 @@ def test_truncate_drops_later_steps_and_a_torn_line(tmp_path):
 def test_a_run_killed_with_sigkill_resumes_with_a_clean_log(small_tiny_model, tmp_path):
     command = [sys.executable, "-m", "earthshader.grpo", *tiny_args(small_tiny_model, tmp_path, "--max_steps", "4",
                                                                      "--save_steps", "1", "--save_total_limit", "5")]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    deadline = time.time() + 600
-    while not (tmp_path / "checkpoint-2" / "trainer_state.json").exists():
-        assert process.poll() is None, "the run ended before its second checkpoint"
-        assert time.time() < deadline, "no second checkpoint within 10 minutes"
-        time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGKILL)  # the trainer and its render workers, mid-run
-    process.wait()
-    resumed = subprocess.run(command + ["--resume_from_checkpoint", "true"], cwd=REPO, env=env,
-                             capture_output=True, text=True, timeout=900)
+    resumed = kill_at_checkpoint_then_resume(command, tmp_path, checkpoint=2)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     steps = [json.loads(line)["step"] for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
     assert steps == sorted(steps) and {s: steps.count(s) for s in set(steps)} == {1: 8, 2: 8, 3: 8, 4: 8}

@@ -4,7 +4,7 @@
     summary = run_demo(out=Path("runs/demo"), grpo_steps=100, eval_n=16, eval_samples=2, search=0)
 
 What `python -m earthshader.demo` runs after parsing (its docstring says what each step does). Stages are
-called as functions (`sft_stage.run`, `grpo_stage.run` with `recipe_arguments`); the evaluations are
+called as functions (`grammar_school.grammar_school`, `grpo_stage.run` with `recipe_arguments`); the evaluations are
 `earthshader.evaluation.run.evaluate_model` and the tables `earthshader.evaluation.comparison`. Writes
 OUT/demo.json: per picture kind both figures before and after in each mode, their paired changes, and the
 search baseline's row (fitted for `objective`).
@@ -26,13 +26,14 @@ def run_demo(*, out: Path = Path("runs/demo"), sft_epochs: float | None = None, 
              train_n: int = 192, eval_n: int = 64, eval_samples: int = 4, search: int = 100, seed: int = 0,
              objective: str = DEFAULT_OBJECTIVE, console=None) -> dict:
     """The demo's five steps (see `earthshader.demo`); returns what OUT/demo.json holds."""
-    from earthshader.data.picture_kinds import GRAMMAR_SCHOOL, write_sets
+    from earthshader.data.picture_kinds import write_sets
     from earthshader.evaluation import comparison
     from earthshader.evaluation.report import report_console
     from earthshader.evaluation.run import evaluate_model
     from earthshader.modeling import model_image_size
     from earthshader.render import RenderPool
-    from earthshader.training import grpo_stage, sft_stage
+    from earthshader.training import grpo_stage
+    from earthshader.training.grammar_school import grammar_school
     from earthshader.training.recipes import recipe_arguments
 
     console = console or report_console()
@@ -43,8 +44,7 @@ def run_demo(*, out: Path = Path("runs/demo"), sft_epochs: float | None = None, 
     # 1. The grammar school (builds the tiny model first)
     epochs = {} if sft_epochs is None else {"num_train_epochs": sft_epochs}
     t = time.perf_counter()
-    sft_dir = sft_stage.run(*recipe_arguments("sft", flags=GRAMMAR_SCHOOL, model_name_or_path=out / "tiny-qwen2-vl",
-                                              output_dir=out / "sft-tiny", **epochs))
+    sft_dir = grammar_school(out / "sft-tiny", base=out / "tiny-qwen2-vl", reuse=False, **epochs)
     timings["sft_s"] = time.perf_counter() - t
 
     # 2. Pictures with no program, at the size SFT trained on; 3. the SFT model's figures and the search baseline
