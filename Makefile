@@ -2,7 +2,7 @@
 #   make test       install (system EGL/Mesa packages, .venv, CPU torch, the package) and run every test
 #   make test-fast  the same without the tests marked slow (those that train a model, run a command's
 #                   pipeline in a subprocess, render a sweep of hundreds of programs or wait out a
-#                   sandbox limit): 2 to 2.5 minutes
+#                   sandbox limit): under 2 minutes
 #   make demo    the main job on the embedded default: tiny model, SFT, GRPO, evaluation, on a CPU
 # Override TORCH (e.g. TORCH="torch==2.13.0 --index-url ...") or PYTHON when needed.
 
