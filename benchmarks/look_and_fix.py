@@ -18,7 +18,8 @@
 4. Per seed: the cold start (recipe `sft/look-and-fix-tiny` from the grammar school: `--generated-examples`
    grammar-school programs, `--correction-examples` rows made by breaking them, and the own fixes), for
    `--sft-minutes`; then GRPO over two-turn episodes (recipe `grpo/look-and-fix-tiny`, `--improvement-weight`) on
-   OUT/train for `--grpo-minutes`.
+   OUT/train for `--grpo-minutes`. With `--cold-start DIR`, GRPO starts from the cold starts an earlier run saved
+   (DIR/seed-N/sft) and steps 3 and 4's cold start are skipped: GRPO settings compared on the same cold starts.
 5. Each trained model answers the held-out pictures (`earthshader.episodes.runner`): a greedy two-turn episode;
    the same with the observation's images blanked (same words); and, for the same generation budget, the best of
    two single-turn samples at temperature 1 (chosen by the kind's figure). It also answers a held-out set of
@@ -82,10 +83,21 @@ def parse_args(argv):
     parser.add_argument("--own-fix-k", type=int, default=4, help="samples per picture for the own fixes")
     parser.add_argument("--own-fix-budget", type=int, default=60, help="refinement renders per own fix")
     parser.add_argument("--improvement-weight", type=float, default=0.0, help="GRPO's improvement reward weight")
+    parser.add_argument("--cold-start", type=Path, default=None,
+                        help="an earlier run's OUT: each seed's GRPO starts from its cold start there "
+                             "(DIR/seed-N/sft) instead of training one, to compare GRPO settings on the same cold starts")
     parser.add_argument("--repair-n", type=int, default=64, help="held-out broken programs")
     parser.add_argument("--max-new-tokens", type=int, default=192)
     parser.add_argument("--workers", type=int, default=None, help="render processes (default: all cores)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.cold_start is not None:
+        from earthshader.modeling.run_info import RUN_INFO
+
+        missing = [seed for seed in args.seeds if not (args.cold_start / f"seed-{seed}" / "sft" / RUN_INFO).exists()]
+        if missing:
+            parser.error(f"--cold-start {args.cold_start}: no cold start saved for seed(s) {missing} "
+                         f"(expected DIR/seed-N/sft)")
+    return args
 
 
 def starting_model(args) -> Path:
@@ -130,13 +142,16 @@ def train_seed(args, start: Path, fixes: Path | None, seed: int, size: int) -> t
     from earthshader.training.recipes import recipe_arguments
 
     out = args.out / f"seed-{seed}"
-    cold = sft_stage.run(*recipe_arguments(
-        "sft", "look-and-fix-tiny", model_name_or_path=str(start), output_dir=out / "sft", seed=seed,
-        generators=["primitives", "gradient"], generated_examples=args.generated_examples,
-        correction_examples=args.correction_examples, correction_dataset=str(fixes) if fixes else None,
-        image_size=size, render_workers=args.workers, num_train_epochs=100, lr_scheduler_type="constant_with_warmup",
-        save_strategy="no", max_steps=args.sft_steps or -1,
-        time_limit_minutes=args.sft_minutes))
+    if args.cold_start is not None:
+        cold = args.cold_start / f"seed-{seed}" / "sft"  # checked by parse_args
+    else:
+        cold = sft_stage.run(*recipe_arguments(
+            "sft", "look-and-fix-tiny", model_name_or_path=str(start), output_dir=out / "sft", seed=seed,
+            generators=["primitives", "gradient"], generated_examples=args.generated_examples,
+            correction_examples=args.correction_examples, correction_dataset=str(fixes) if fixes else None,
+            image_size=size, render_workers=args.workers, num_train_epochs=100, lr_scheduler_type="constant_with_warmup",
+            save_strategy="no", max_steps=args.sft_steps or -1,
+            time_limit_minutes=args.sft_minutes))
     model = grpo_stage.run(*recipe_arguments(
         "grpo", "look-and-fix-tiny", model_name_or_path=str(cold), output_dir=out / "grpo", seed=seed,
         dataset_path=str(args.out / "train"), image_size=size, improvement_weight=args.improvement_weight,
@@ -255,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         repairs, counts = broken_programs(programs, args.repair_n, pool=pool, seed=1, breaks=COMPILE_BREAKS)
         print(f"{len(heldout)} held-out pictures ({', '.join(f'{k} {len(v)}' for k, v in sets.items())}); "
               f"{len(repairs)} broken programs ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})")
-        fixes = own_fixes(args, start, size, pool)
+        fixes = own_fixes(args, start, size, pool) if args.cold_start is None else None
         for seed in args.seeds:
             saved = args.out / f"seed-{seed}" / "look_and_fix_seed.json"
             key = settings_key(args, start)

@@ -92,3 +92,33 @@ def test_look_and_fix_reports_the_episode_share_and_calls_no_tie_a_gain(tmp_path
     assert "3 SE False" in bench["goal_lines"]("textures", tie)[0]
     assert "3 SE True" in bench["goal_lines"]("textures", gain)[0] and "above False" in bench["goal_lines"](
         "textures", gain)[0]
+
+
+def test_episode_cost_times_each_part_of_a_look_and_fix_step(monkeypatch, capsys):
+    from rewards.cache import configure_shared_cache
+
+    try:
+        run_script("episode_cost.py", ["--prompts", "1", "--generations", "3", "--repeats", "2", "--workers", "1",
+                                       "--step-seconds", "4"], monkeypatch)
+    finally:
+        configure_shared_cache()  # the script set the process's cache to one worker: the default back for the rest
+    out = capsys.readouterr().out
+    rows = [line.split("│")[1:-1] for line in out.splitlines() if line.startswith("│")]
+    assert [row[0].strip() for row in rows] == ["1", "2", "median"]
+    for row in rows:  # observation, improvement, picture mix, episode = the first two
+        observation, improvement, mix, episode = (float(cell) for cell in row[1:])
+        assert min(observation, improvement, mix) > 0 and episode == pytest.approx(observation + improvement, abs=2e-3)
+    share = float(out.split("of a 4 s step: ")[1].split("%")[0])
+    assert share == pytest.approx(100 * float(rows[-1][4]) / 4, abs=0.1)
+
+
+def test_look_and_fix_takes_an_earlier_runs_cold_starts_and_names_a_missing_one(tmp_path, capsys):
+    from earthshader.modeling.run_info import RUN_INFO
+
+    bench = runpy.run_path(str(BENCHMARKS / "look_and_fix.py"), run_name="look_and_fix")
+    (tmp_path / "seed-0" / "sft").mkdir(parents=True)
+    (tmp_path / "seed-0" / "sft" / RUN_INFO).write_text("{}")
+    assert bench["parse_args"](["--cold-start", str(tmp_path), "--seeds", "0"]).cold_start == tmp_path
+    with pytest.raises(SystemExit) as stopped:
+        bench["parse_args"](["--cold-start", str(tmp_path), "--seeds", "0", "1"])
+    assert stopped.value.code == 2 and "no cold start saved for seed(s) [1]" in capsys.readouterr().err

@@ -58,31 +58,61 @@ class ImprovementReward:
                                   f"{environment.error}") from environment.error
         rows = column_rows({k: v for k, v in kwargs.items() if k not in NOT_COLUMNS}, len(completions))
         episodes = [self._episode(c, row, env) for c, row, env in zip(completions, rows, environments)]
+        self._score(episodes)
         if log_metric is not None:
             self._log(log_metric, episodes, environments, time.perf_counter() - started)
         return [episode["value"] for episode in episodes]
 
     def _episode(self, completion, row: dict, environment) -> dict:
+        """An episode's turns read from its completion, its target, and turn 1's figures when the environment
+        already scored that very program; `_score` fills in the rest."""
         turns = turn_texts(completion) if isinstance(completion, (str, list, tuple, dict)) else []
         codes = [extract_glsl(text).code for text in turns] or [""]
         observed = sum(1 for m in completion if isinstance(m, dict) and m.get("role") == "tool") \
             if isinstance(completion, (list, tuple)) else 0
         recorded = len(environment.turns) if environment is not None else observed
-        episode = {"turns": len(codes), "rolled_back": recorded > observed, "value": None}
+        episode = {"turns": len(codes), "rolled_back": recorded > observed, "value": None,
+                   "codes": (codes[0], codes[-1]) if len(codes) > 1 else (codes[0],)}
         try:
-            target, times = self._target(row)
+            target, episode["times"] = self._target(row)
         except UnscorableTarget:
             return episode
-        scorer = TargetFigures.of(target)
+        episode["scorer"] = TargetFigures.of(target)
         known = environment.turns[0] if environment is not None and environment.turns else None
-        first = known if known is not None and known["code"] == codes[0] and known["figures"] is not None else None
-        episode["turn1"], episode["turn1_rendered"] = self._figures(scorer, codes[0], times, first)
-        episode["final"], episode["final_rendered"] = (
-            (episode["turn1"], episode["turn1_rendered"]) if len(codes) == 1
-            else self._figures(scorer, codes[-1], times, None))
-        gain = episode_figure(episode["final"]) - episode_figure(episode["turn1"])
-        episode["value"] = None if math.isnan(gain) else float(gain)
+        if known is not None and known["code"] == codes[0] and known["figures"] is not None:
+            episode["known"] = (known["figures"], True)
         return episode
+
+    @staticmethod
+    def _score(episodes: list[dict]) -> None:
+        """Every scorable episode's turn-1 and final figures and its value: the programs not yet scored rendered
+        in one call of the shared cache (in parallel), their figures in one batched call per target."""
+        jobs = [(episode, turn) for episode in episodes if "scorer" in episode
+                for turn in range(len(episode["codes"])) if not (turn == 0 and "known" in episode)]
+        requests = []
+        for episode, turn in jobs:
+            code, (height, width) = episode["codes"][turn], episode["scorer"].target.shape[:2]
+            requests.append(RenderRequest(code, width, height, episode["times"]) if code else None)
+        results = shared_cache().render(requests) if requests else []
+        figures: dict[tuple[int, int], tuple[dict, bool]] = {}
+        rendered: dict[TargetFigures, list[tuple[tuple[int, int], np.ndarray]]] = {}
+        for (episode, turn), result in zip(jobs, results):
+            key = (id(episode), turn)
+            if result.ok:
+                rendered.setdefault(episode["scorer"], []).append((key, result.image))
+            else:
+                figures[key] = (episode["scorer"].failed(), False)
+        for scorer, images in rendered.items():
+            values = scorer.figures([image for _, image in images])
+            figures.update({key: (value, True) for (key, _), value in zip(images, values)})
+        for episode in episodes:
+            if "scorer" not in episode:
+                continue
+            first = episode.get("known") or figures[(id(episode), 0)]
+            final = first if len(episode["codes"]) == 1 else figures[(id(episode), 1)]
+            (episode["turn1"], episode["turn1_rendered"]), (episode["final"], episode["final_rendered"]) = first, final
+            gain = episode_figure(episode["final"]) - episode_figure(episode["turn1"])
+            episode["value"] = None if math.isnan(gain) else float(gain)
 
     @staticmethod
     def _target(row: dict):
@@ -94,17 +124,6 @@ class ImprovementReward:
             return as_image_array(image), (times_of(row["times"]) if "times" in row else (0.0,))
         except ValueError as error:
             raise UnscorableTarget(str(error)) from None
-
-    @staticmethod
-    def _figures(scorer: TargetFigures, code: str, times, known: dict | None) -> tuple[dict, bool]:
-        """(figures, rendered) of one turn's program: the environment's when it already scored this program."""
-        if known is not None:
-            return known["figures"], True
-        height, width = scorer.target.shape[:2]
-        result = shared_cache().render([RenderRequest(code, width, height, times) if code else None])[0]
-        if not result.ok:
-            return scorer.failed(), False
-        return scorer.figures([result.image])[0], True
 
     @staticmethod
     def _log(log_metric, episodes: list[dict], environments: list, seconds: float) -> None:
