@@ -2,6 +2,7 @@
 
     python benchmarks/episode_cost.py                         # 2 targets x 8 episodes at 84 px (look-and-fix-tiny)
     python benchmarks/episode_cost.py --repeats 9 --step-seconds 5.2   # and the share of a 5.2 s step
+    python benchmarks/episode_cost.py --runs runs/grpo-a runs/grpo-b   # the share finished GRPO runs logged
 
 One batch as the `grpo/look-and-fix-tiny` recipe makes it: `--prompts` texture targets (level-0 families, new
 seeds each repeat, so no target's scorer or program is known from an earlier one), `--generations` two-turn
@@ -20,13 +21,19 @@ Steps 1 and 2 are what a training run logs as `time/observation_s` and `time/epi
 make anyway, are counted in step 2. Printed: each step's seconds per repeat and their median, the first repeat
 (pool start-up, scorer set-up) left out; with `--step-seconds` (a look-and-fix GRPO step's wall time on the same
 machine, e.g. the median `step_time` of a run's metrics.jsonl) the episode's share of a step.
+
+`--runs` prints instead, for each look-and-fix GRPO run folder, the share its `metrics.jsonl` logged
+(`earthshader.training.run_log.episode_share`): run the same recipe, seed and steps before and after a change,
+in turn, and compare.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -36,6 +43,7 @@ from earthshader.episodes.environment import LookEnvironment
 from earthshader.episodes.improvement import ImprovementReward
 from earthshader.modeling import prompts as prompt_text
 from earthshader.render import default_workers
+from earthshader.training.run_log import METRICS_FILE, episode_share
 from rewards import PICTURE_REWARD_MIX, RenderRequest, call_rewards, for_trl, get_reward_funcs
 from rewards.cache import configure_shared_cache
 
@@ -97,7 +105,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5, help="batches timed (after one not counted)")
     parser.add_argument("--step-seconds", type=float, default=None,
                         help="a look-and-fix GRPO step's wall time here, to print the episode's share of it")
+    parser.add_argument("--runs", type=Path, nargs="+", default=None,
+                        help="look-and-fix GRPO run folders: print the share each one logged, and nothing else")
     args = parser.parse_args(argv)
+    if args.runs:
+        for run in args.runs:
+            share = episode_share(run)
+            print(f"{run}: episode {share:.1%} of a step" if not math.isnan(share)
+                  else f"{run}: no look-and-fix steps logged in {run / METRICS_FILE}")
+        return
     if min(args.prompts, args.generations, args.size, args.workers, args.repeats) < 1 or args.generations < 2:
         parser.error("--prompts, --size, --workers and --repeats must be at least 1, --generations at least 2")
 

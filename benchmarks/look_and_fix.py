@@ -30,8 +30,9 @@ Printed, per kind, on the figure that fits it (structure for renders, appearance
 docs/eval.md): per seed and pooled over seeds (each target's mean), turn 1, turn 2 and their paired change ± SE,
 turn 2 against best of 2 and against blanked images; the rates at which turn 1 and turn 2 render, and at which
 turn 2 repairs a turn 1 that failed; the repair rate on the broken programs per break; the observation's render
-and scoring as a share of a GRPO step (the runs' `time/observation_s` + `time/episode_scoring_s` over
-`step_time`). Then whether each goal holds: turn 2 above turn 1 by 3 SE and above best of 2; repair >= 50%;
+and scoring as a share of a GRPO step (`earthshader.training.run_log.episode_share`: the runs'
+`time/observation_s` + `time/episode_scoring_s` over `step_time`, the first step's set-up left out). Then
+whether each goal holds: turn 2 above turn 1 by 3 SE and above best of 2; repair >= 50%;
 cost below 15% of a step. Figures go to OUT/look_and_fix.json.
 """
 
@@ -140,6 +141,7 @@ def train_seed(args, start: Path, fixes: Path | None, seed: int, size: int) -> t
     """The cold start then GRPO over episodes for one seed: (the GRPO model, the episode's share of a step)."""
     from earthshader.training import grpo_stage, sft_stage
     from earthshader.training.recipes import recipe_arguments
+    from earthshader.training.run_log import episode_share
 
     out = args.out / f"seed-{seed}"
     if args.cold_start is not None:
@@ -157,17 +159,7 @@ def train_seed(args, start: Path, fixes: Path | None, seed: int, size: int) -> t
         dataset_path=str(args.out / "train"), image_size=size, improvement_weight=args.improvement_weight,
         max_steps=args.grpo_steps or 1_000_000, save_strategy="no", logging_steps=1, render_workers=args.workers,
         time_limit_minutes=args.grpo_minutes))
-    return model, episode_share(model / "metrics.jsonl")
-
-
-def episode_share(path: Path) -> float:
-    """The episode's extra render and scoring over the GRPO step's time, over every logged step."""
-    rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-    rows = [r for r in rows if "step_time" in r and "time/observation_s" in r]
-    if not rows:
-        return math.nan
-    extra = sum(r["time/observation_s"] + r.get("time/episode_scoring_s", 0.0) for r in rows)
-    return extra / sum(r["step_time"] for r in rows)
+    return model, episode_share(model)
 
 
 def kind_figure(scores: dict, kind: str) -> float:

@@ -78,15 +78,8 @@ def test_appearance_benchmark_prints_every_measure_and_goal(monkeypatch, capsys)
     assert out.count("goal met") + out.count("goal NOT met") == 3
 
 
-def test_look_and_fix_reports_the_episode_share_and_calls_no_tie_a_gain(tmp_path):
-    import json
-
+def test_look_and_fix_calls_no_tie_a_gain():
     bench = runpy.run_path(str(BENCHMARKS / "look_and_fix.py"), run_name="look_and_fix")
-    metrics = tmp_path / "metrics.jsonl"
-    metrics.write_text("".join(json.dumps(row) + "\n" for row in (
-        {"step": 1, "step_time": 2.0, "time/observation_s": 0.1, "time/episode_scoring_s": 0.1},
-        {"step": 2, "step_time": 2.0, "time/observation_s": 0.3, "time/episode_scoring_s": 0.1}, {"step": 3})))
-    assert bench["episode_share"](metrics) == (0.2 + 0.4) / 4.0
     tie = {"appearance": {"turn1": [0.1, 0.2, 0.3], "turn2": [0.1, 0.2, 0.3], "best_of_2": [0.0, 0.0, 0.0]}}
     gain = {"appearance": {"turn1": [0.1, 0.2, 0.3], "turn2": [0.5, 0.7, 0.7], "best_of_2": [0.9, 0.9, 0.9]}}
     assert "3 SE False" in bench["goal_lines"]("textures", tie)[0]
@@ -122,3 +115,14 @@ def test_look_and_fix_takes_an_earlier_runs_cold_starts_and_names_a_missing_one(
     with pytest.raises(SystemExit) as stopped:
         bench["parse_args"](["--cold-start", str(tmp_path), "--seeds", "0", "1"])
     assert stopped.value.code == 2 and "no cold start saved for seed(s) [1]" in capsys.readouterr().err
+
+
+def test_episode_cost_reads_the_share_each_run_logged(tmp_path, monkeypatch, capsys):
+    from earthshader.training.run_log import METRICS_FILE, append_lines
+
+    append_lines(tmp_path / METRICS_FILE, [{"step_time": 9.0, "time/observation_s": 5.0},
+                                           {"step_time": 2.0, "time/observation_s": 0.2, "time/episode_scoring_s": 0.1}])
+    run_script("episode_cost.py", ["--runs", str(tmp_path), str(tmp_path / "empty")], monkeypatch)
+    assert capsys.readouterr().out.splitlines() == [
+        f"{tmp_path}: episode 15.0% of a step", f"{tmp_path / 'empty'}: no look-and-fix steps logged in "
+                                                 f"{tmp_path / 'empty' / METRICS_FILE}"]

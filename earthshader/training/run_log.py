@@ -99,6 +99,28 @@ def read_jsonl(path: Path) -> tuple[list[dict], int]:
     return rows, damaged
 
 
+def episode_share(run_dir: Path) -> float:
+    """What look and fix adds to a GRPO run's steps: the observations' render and figures
+    (`time/observation_s`) plus the improvement reward's (`time/episode_scoring_s`) over `step_time`, summed over
+    the steps of `metrics.jsonl` after the first logged one, whose time holds the run's one-off set-up (the
+    render pool's start, the appearance measure's first layout); NaN for a run with no such steps.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> rows = [{"step_time": 4.0, "time/observation_s": 2.0}, {"step_time": 2.0, "time/observation_s": 0.1,
+    ...         "time/episode_scoring_s": 0.1}, {"step_time": 2.0, "time/observation_s": 0.3}, {"loss": 0.5}]
+    >>> append_lines(folder / METRICS_FILE, rows)
+    >>> episode_share(folder)
+    0.125
+    """
+    rows = [row for row in read_jsonl(Path(run_dir) / METRICS_FILE)[0]
+            if "step_time" in row and "time/observation_s" in row][1:]
+    if not rows:
+        return math.nan
+    extra = sum(row["time/observation_s"] + row.get("time/episode_scoring_s", 0.0) for row in rows)
+    return extra / sum(row["step_time"] for row in rows)
+
+
 def _text(value) -> str:
     """Text that can be written as UTF-8 whatever it holds (a lone surrogate becomes `\\udcNN`)."""
     return value.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(value, str) else ""
