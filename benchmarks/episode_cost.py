@@ -23,29 +23,35 @@ make anyway, are counted in step 2. Printed: each step's seconds per repeat and 
 machine, e.g. the median `step_time` of a run's metrics.jsonl) the episode's share of a step.
 
 `--runs` prints instead, for each look-and-fix GRPO run folder, the share its `metrics.jsonl` logged
-(`earthshader.training.run_log.episode_share`): run the same recipe, seed and steps before and after a change,
-in turn, and compare.
+(`earthshader.training.run_log.episode_share`), all of it and without the final programs' renders (which a
+single-turn step makes too): run the same recipe, seed and steps before and after a change, in turn, and
+compare. Turn Mesa's on-disk shader cache off (`MESA_SHADER_CACHE_DISABLE=true`) for such runs: a repeated run
+samples the same programs, and a cached compile would flatter the second.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import time
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
+os.environ.setdefault("MESA_SHADER_CACHE_DISABLE", "true")  # every repeat compiles, as new programs do in training
+os.environ.setdefault("__GL_SHADER_DISK_CACHE", "0")
 
-from earthshader.data.generators import generate
-from earthshader.episodes.environment import LookEnvironment
-from earthshader.episodes.improvement import ImprovementReward
-from earthshader.modeling import prompts as prompt_text
-from earthshader.render import default_workers
-from earthshader.training.run_log import METRICS_FILE, episode_share
-from rewards import PICTURE_REWARD_MIX, RenderRequest, call_rewards, for_trl, get_reward_funcs
-from rewards.cache import configure_shared_cache
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from earthshader.data.generators import generate  # noqa: E402
+from earthshader.episodes.environment import LookEnvironment  # noqa: E402
+from earthshader.episodes.improvement import ImprovementReward  # noqa: E402
+from earthshader.modeling import prompts as prompt_text  # noqa: E402
+from earthshader.render import default_workers  # noqa: E402
+from earthshader.training.run_log import METRICS_FILE, episode_share  # noqa: E402
+from rewards import PICTURE_REWARD_MIX, RenderRequest, call_rewards, for_trl, get_reward_funcs  # noqa: E402
+from rewards.cache import configure_shared_cache  # noqa: E402
 
 #: A turn 1 that does not compile (its observation carries the compiler's messages).
 BROKEN = "void mainImage(out vec4 c, in vec2 p) {\n    vec3 col = vec3(p.x / iResolution.x);\n    c = vec4(col, 1.0)\n}"
@@ -110,9 +116,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.runs:
         for run in args.runs:
-            share = episode_share(run)
-            print(f"{run}: episode {share:.1%} of a step" if not math.isnan(share)
-                  else f"{run}: no look-and-fix steps logged in {run / METRICS_FILE}")
+            share, extra = episode_share(run), episode_share(run, final_renders=False)
+            print(f"{run}: episode {share:.1%} of a step; without the final programs' renders {extra:.1%}"
+                  if not math.isnan(share) else f"{run}: no look-and-fix steps logged in {run / METRICS_FILE}")
         return
     if min(args.prompts, args.generations, args.size, args.workers, args.repeats) < 1 or args.generations < 2:
         parser.error("--prompts, --size, --workers and --repeats must be at least 1, --generations at least 2")

@@ -121,8 +121,10 @@ def test_episode_cost_reads_the_share_each_run_logged(tmp_path, monkeypatch, cap
     from earthshader.training.run_log import METRICS_FILE, append_lines
 
     append_lines(tmp_path / METRICS_FILE, [{"step_time": 9.0, "time/observation_s": 5.0},
-                                           {"step_time": 2.0, "time/observation_s": 0.2, "time/episode_scoring_s": 0.1}])
+                                           {"step_time": 2.0, "time/observation_s": 0.2, "time/episode_scoring_s": 0.1,
+                                            "time/episode_render_s": 0.06}])
     run_script("episode_cost.py", ["--runs", str(tmp_path), str(tmp_path / "empty")], monkeypatch)
     assert capsys.readouterr().out.splitlines() == [
-        f"{tmp_path}: episode 15.0% of a step", f"{tmp_path / 'empty'}: no look-and-fix steps logged in "
+        f"{tmp_path}: episode 15.0% of a step; without the final programs' renders 12.0%",
+        f"{tmp_path / 'empty'}: no look-and-fix steps logged in "
                                                  f"{tmp_path / 'empty' / METRICS_FILE}"]

@@ -17,7 +17,9 @@ Logged beside the rewards each step (`log_metric`, means over the batch): `episo
 `episode/final_appearance`, `episode/turn1_rendered` and `episode/final_rendered`, `episode/repaired` (of the
 episodes whose turn 1 drew nothing, the share whose last turn rendered), `episode/rolled_back` (episodes whose
 environment rendered more programs than the completion shows observations), `time/observation_s` (the
-environments' render and observation time) and `time/episode_scoring_s` (this reward's own).
+environments' render and observation time), `time/episode_scoring_s` (this reward's own) and, within it,
+`time/episode_render_s` (its one render call: mostly the final programs, which a single-turn step renders too;
+the picture rewards then read them from the cache).
 """
 
 from __future__ import annotations
@@ -58,9 +60,9 @@ class ImprovementReward:
                                   f"{environment.error}") from environment.error
         rows = column_rows({k: v for k, v in kwargs.items() if k not in NOT_COLUMNS}, len(completions))
         episodes = [self._episode(c, row, env) for c, row, env in zip(completions, rows, environments)]
-        self._score(episodes)
+        render_seconds = self._score(episodes)
         if log_metric is not None:
-            self._log(log_metric, episodes, environments, time.perf_counter() - started)
+            self._log(log_metric, episodes, environments, time.perf_counter() - started, render_seconds)
         return [episode["value"] for episode in episodes]
 
     def _episode(self, completion, row: dict, environment) -> dict:
@@ -84,16 +86,19 @@ class ImprovementReward:
         return episode
 
     @staticmethod
-    def _score(episodes: list[dict]) -> None:
+    def _score(episodes: list[dict]) -> float:
         """Every scorable episode's turn-1 and final figures and its value: the programs not yet scored rendered
-        in one call of the shared cache (in parallel), their figures in one batched call per target."""
+        in one call of the shared cache (in parallel), their figures in one batched call per target. Returns the
+        seconds that render call took."""
         jobs = [(episode, turn) for episode in episodes if "scorer" in episode
                 for turn in range(len(episode["codes"])) if not (turn == 0 and "known" in episode)]
         requests = []
         for episode, turn in jobs:
             code, (height, width) = episode["codes"][turn], episode["scorer"].target.shape[:2]
             requests.append(RenderRequest(code, width, height, episode["times"]) if code else None)
+        began = time.perf_counter()
         results = shared_cache().render(requests) if requests else []
+        render_seconds = time.perf_counter() - began
         figures: dict[tuple[int, int], tuple[dict, bool]] = {}
         rendered: dict[TargetFigures, list[tuple[tuple[int, int], np.ndarray]]] = {}
         for (episode, turn), result in zip(jobs, results):
@@ -113,6 +118,7 @@ class ImprovementReward:
             (episode["turn1"], episode["turn1_rendered"]), (episode["final"], episode["final_rendered"]) = first, final
             gain = episode_figure(episode["final"]) - episode_figure(episode["turn1"])
             episode["value"] = None if math.isnan(gain) else float(gain)
+        return render_seconds
 
     @staticmethod
     def _target(row: dict):
@@ -126,7 +132,7 @@ class ImprovementReward:
             raise UnscorableTarget(str(error)) from None
 
     @staticmethod
-    def _log(log_metric, episodes: list[dict], environments: list, seconds: float) -> None:
+    def _log(log_metric, episodes: list[dict], environments: list, seconds: float, render_seconds: float) -> None:
         scored = [e for e in episodes if "turn1" in e]
         log_metric("episode/turns", float(np.mean([e["turns"] for e in episodes])))
         log_metric("episode/rolled_back", float(np.mean([e["rolled_back"] for e in episodes])))
@@ -142,3 +148,4 @@ class ImprovementReward:
             log_metric("episode/repaired", float(np.mean([e["final_rendered"] for e in failed_first])))
         log_metric("time/observation_s", float(sum(env.seconds for env in environments if env is not None)))
         log_metric("time/episode_scoring_s", seconds)
+        log_metric("time/episode_render_s", render_seconds)

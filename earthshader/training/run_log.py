@@ -99,25 +99,29 @@ def read_jsonl(path: Path) -> tuple[list[dict], int]:
     return rows, damaged
 
 
-def episode_share(run_dir: Path) -> float:
+def episode_share(run_dir: Path, *, final_renders: bool = True) -> float:
     """What look and fix adds to a GRPO run's steps: the observations' render and figures
     (`time/observation_s`) plus the improvement reward's (`time/episode_scoring_s`) over `step_time`, summed over
     the steps of `metrics.jsonl` after the first logged one, whose time holds the run's one-off set-up (the
     render pool's start, the appearance measure's first layout); NaN for a run with no such steps.
+    `final_renders=False` leaves out the improvement reward's render of the final programs
+    (`time/episode_render_s`), which a single-turn step makes too: what the episode adds and nothing else.
 
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())
     >>> rows = [{"step_time": 4.0, "time/observation_s": 2.0}, {"step_time": 2.0, "time/observation_s": 0.1,
-    ...         "time/episode_scoring_s": 0.1}, {"step_time": 2.0, "time/observation_s": 0.3}, {"loss": 0.5}]
+    ...         "time/episode_scoring_s": 0.1, "time/episode_render_s": 0.05},
+    ...         {"step_time": 2.0, "time/observation_s": 0.3}, {"loss": 0.5}]
     >>> append_lines(folder / METRICS_FILE, rows)
-    >>> episode_share(folder)
-    0.125
+    >>> episode_share(folder), episode_share(folder, final_renders=False)
+    (0.125, 0.1125)
     """
     rows = [row for row in read_jsonl(Path(run_dir) / METRICS_FILE)[0]
             if "step_time" in row and "time/observation_s" in row][1:]
     if not rows:
         return math.nan
-    extra = sum(row["time/observation_s"] + row.get("time/episode_scoring_s", 0.0) for row in rows)
+    extra = sum(row["time/observation_s"] + row.get("time/episode_scoring_s", 0.0)
+                - (0.0 if final_renders else row.get("time/episode_render_s", 0.0)) for row in rows)
     return extra / sum(row["step_time"] for row in rows)
 
 
