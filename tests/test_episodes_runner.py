@@ -125,3 +125,25 @@ def test_improvement_is_read_from_the_completions_and_logs_turn_one_beside_the_l
 
     with pytest.raises(RewardError, match="environment failed: ZeroDivisionError"):
         reward(completions=[single], image=[images[0]], environments=[RecordedEnvironment([], ZeroDivisionError())])
+
+
+def test_improvement_renders_every_unscored_program_in_one_call_and_logs_its_time(targets, monkeypatch):
+    from rewards.cache import shared_cache
+
+    images, codes = targets
+    cache, calls = shared_cache(), []
+    render = cache.render
+    monkeypatch.setattr(cache, "render", lambda requests, **kw: calls.append(len(requests)) or render(requests, **kw))
+    observation = {"role": "tool", "name": "glsl", "content": [{"type": "text", "text": "seen"}]}
+    episodes = [[tool_call(first), observation, tool_call(last)]
+                for first, last in ((codes[0], codes[1]), (codes[1], codes[0]), (BROKEN, codes[0]))]
+    # what LookEnvironment records: the program as it rendered it (stripped), with its figures
+    known = RecordedEnvironment([{"code": codes[0].strip(), "figures": {"structure": 0.5, "appearance": 0.5}}])
+    logged = {}
+    values = ImprovementReward()(completions=episodes, image=[images[0], images[1], images[0]],
+                                 environments=[known, None, None], log_metric=logged.__setitem__)
+    assert calls == [5]  # 3 final programs and the 2 turns 1 the environments had not scored, together
+    assert values[2] > 0.5 and logged["episode/repaired"] == 1.0  # the broken turn 1 drew nothing, the last did
+    assert values[0] == pytest.approx(ImprovementReward()(completions=episodes[:1], image=[images[0]],
+                                                          environments=[known])[0])
+    assert 0 <= logged["time/episode_render_s"] <= logged["time/episode_scoring_s"]
