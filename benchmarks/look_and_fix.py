@@ -270,9 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             key = settings_key(args, start)
             if saved.exists() and (kept := json.loads(saved.read_text())).get("key") == key:
                 print(f"seed {seed}: trained and scored by an earlier run with these settings, {saved}")
-                share = kept["episode_share"]  # a number in files written before the extra share was logged
-                results[seed] = kept["result"]
-                shares[seed] = share if isinstance(share, dict) else {"all": share, "extra": math.nan}
+                results[seed], shares[seed] = kept["result"], kept["episode_share"]
                 continue
             model, shares[seed] = train_seed(args, start, fixes, seed, size)
             results[seed] = evaluate(model, heldout, repairs, args, size, seed, pool)

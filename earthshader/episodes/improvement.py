@@ -81,8 +81,8 @@ class ImprovementReward:
             return episode
         episode["scorer"] = TargetFigures.of(target)
         known = environment.turns[0] if environment is not None and environment.turns else None
-        if known is not None and known["code"] == codes[0] and known["figures"] is not None:
-            episode["known"] = (known["figures"], True)
+        episode["scored"] = ({0: (known["figures"], True)} if known is not None and known["code"] == codes[0]
+                             and known["figures"] is not None else {})  # turn: (figures, rendered)
         return episode
 
     @staticmethod
@@ -91,7 +91,7 @@ class ImprovementReward:
         in one call of the shared cache (in parallel), their figures in one batched call per target. Returns the
         seconds that render call took."""
         jobs = [(episode, turn) for episode in episodes if "scorer" in episode
-                for turn in range(len(episode["codes"])) if not (turn == 0 and "known" in episode)]
+                for turn in range(len(episode["codes"])) if turn not in episode["scored"]]
         requests = []
         for episode, turn in jobs:
             code, (height, width) = episode["codes"][turn], episode["scorer"].target.shape[:2]
@@ -99,25 +99,22 @@ class ImprovementReward:
         began = time.perf_counter()
         results = shared_cache().render(requests) if requests else []
         render_seconds = time.perf_counter() - began
-        figures: dict[tuple[int, int], tuple[dict, bool]] = {}
-        rendered: dict[TargetFigures, list[tuple[tuple[int, int], np.ndarray]]] = {}
+        rendered: dict[TargetFigures, list[tuple[dict, int, np.ndarray]]] = {}
         for (episode, turn), result in zip(jobs, results):
-            key = (id(episode), turn)
             if result.ok:
-                rendered.setdefault(episode["scorer"], []).append((key, result.image))
+                rendered.setdefault(episode["scorer"], []).append((episode, turn, result.image))
             else:
-                figures[key] = (episode["scorer"].failed(), False)
-        for scorer, images in rendered.items():
-            values = scorer.figures([image for _, image in images])
-            figures.update({key: (value, True) for (key, _), value in zip(images, values)})
+                episode["scored"][turn] = (episode["scorer"].failed(), False)
+        for scorer, items in rendered.items():
+            for (episode, turn, _), figures in zip(items, scorer.figures([image for _, _, image in items])):
+                episode["scored"][turn] = (figures, True)
         for episode in episodes:
-            if "scorer" not in episode:
-                continue
-            first = episode.get("known") or figures[(id(episode), 0)]
-            final = first if len(episode["codes"]) == 1 else figures[(id(episode), 1)]
-            (episode["turn1"], episode["turn1_rendered"]), (episode["final"], episode["final_rendered"]) = first, final
-            gain = episode_figure(episode["final"]) - episode_figure(episode["turn1"])
-            episode["value"] = None if math.isnan(gain) else float(gain)
+            if "scorer" in episode:
+                scored = episode["scored"]
+                (episode["turn1"], episode["turn1_rendered"]) = scored[0]
+                (episode["final"], episode["final_rendered"]) = scored[len(episode["codes"]) - 1]
+                gain = episode_figure(episode["final"]) - episode_figure(episode["turn1"])
+                episode["value"] = None if math.isnan(gain) else float(gain)
         return render_seconds
 
     @staticmethod
