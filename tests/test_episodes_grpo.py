@@ -141,14 +141,15 @@ def test_a_killed_two_turn_run_resumes_and_saves_the_stock_templates(fenced_mode
                "--model_name_or_path", str(fenced_model), "--dataset_path", str(pictures), "--output_dir",
                str(tmp_path), "--num_generations", "2", "--per_device_train_batch_size", "4",
                "--max_completion_length", "320", "--render_workers", "1", "--lora_r", "8", "--lora_alpha", "16",
-               "--max_steps", "2", "--save_steps", "1", "--save_total_limit", "5", "--logging_steps", "1"]
-    resumed = kill_at_checkpoint_then_resume(command, tmp_path, checkpoint=1)
+               "--max_steps", "3", "--save_steps", "1", "--save_total_limit", "5", "--logging_steps", "1"]
+    resumed, saved = kill_at_checkpoint_then_resume(command, tmp_path, checkpoint=1)
+    assert saved < 3, "the run ended before the kill: nothing was left to resume"
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     rows = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
     steps = [r["step"] for r in rows]
-    assert steps == sorted(steps) and {s: steps.count(s) for s in set(steps)} == {1: 4, 2: 4}
-    assert json.loads((tmp_path / "checkpoint-2" / "trainer_state.json").read_text())["global_step"] == 2
-    assert "resuming from step 1" in resumed.stderr
+    assert steps == sorted(steps) and {s: steps.count(s) for s in set(steps)} == {1: 4, 2: 4, 3: 4}
+    assert json.loads((tmp_path / "checkpoint-3" / "trainer_state.json").read_text())["global_step"] == 3
+    assert f"resuming from step {saved}:" in resumed.stderr
     assert (tmp_path / "chat_template.jinja").read_text() == stock_template()  # the agent template is not saved
     assert "response_template" not in json.loads((tmp_path / "tokenizer_config.json").read_text())
     assert json.loads((tmp_path / "earthshader.json").read_text())["max_turns"] == 2

@@ -88,8 +88,10 @@ def test_truncate_drops_later_steps_and_a_torn_line(tmp_path):
 def test_a_run_killed_with_sigkill_resumes_with_a_clean_log(small_tiny_model, tmp_path):
     command = [sys.executable, "-m", "earthshader.grpo", *tiny_args(small_tiny_model, tmp_path, "--max_steps", "4",
                                                                      "--save_steps", "1", "--save_total_limit", "5")]
-    resumed = kill_at_checkpoint_then_resume(command, tmp_path, checkpoint=2)
+    resumed, saved = kill_at_checkpoint_then_resume(command, tmp_path, checkpoint=2)
+    assert saved < 4, "the run ended before the kill: nothing was left to resume"
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming from step {saved}:" in resumed.stderr
     steps = [json.loads(line)["step"] for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
     assert steps == sorted(steps) and {s: steps.count(s) for s in set(steps)} == {1: 8, 2: 8, 3: 8, 4: 8}
 
