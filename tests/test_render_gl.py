@@ -1,11 +1,15 @@
 """Rendering in one process on a real EGL context: pixels, uniforms, dialects, diagnostics."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from earthshader.render.gl import RenderTask, ShaderRenderer, create_gl_context
+from earthshader.data.generators import generate
+from earthshader.render import RenderPool
+from earthshader.render.gl import LLVMPIPE_FLAGS_ENV, RenderTask, ShaderRenderer, create_gl_context
 
 GOOD = "void mainImage(out vec4 c, in vec2 p) { c = vec4(p / iResolution.xy, 0.5, 1.0); }"
 
@@ -174,3 +178,33 @@ def test_uniform_values_do_not_persist_into_the_next_request(renderer):
     assert again.compile_ms == 0.0  # the same cached program ...
     assert np.array_equal(again.image, fresh.image)  # ... starting from its link-time values
     assert renderer.ctx.error == "GL_NO_ERROR"
+
+
+@pytest.mark.parametrize("given, kept", [(None, "nopt"), ("", ""), ("no_quad_lod", "no_quad_lod")])
+def test_llvmpipe_skips_llvms_passes_unless_the_environment_says_otherwise(given, kept):
+    env = {k: v for k, v in os.environ.items() if k != LLVMPIPE_FLAGS_ENV}
+    if given is not None:
+        env[LLVMPIPE_FLAGS_ENV] = given
+    script = ("import os; from earthshader.render.gl import create_gl_context; create_gl_context(); "
+              f"print(repr(os.environ[{LLVMPIPE_FLAGS_ENV!r}]))")
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == repr(kept)
+
+
+def test_the_same_pixels_with_and_without_llvms_passes(monkeypatch):
+    """Skipping the passes changes the time a program takes, never what it draws (benchmarks/llvm_passes.py
+    checks hundreds of programs; here a few of each kind: textures, a raymarched terrain, loops and branches)."""
+    loops = ("void mainImage(out vec4 c, in vec2 p) { vec2 z = p / iResolution.y - 0.6; float n = 0.0;"
+             " for (int i = 0; i < 64; i++) { z = vec2(z.x * z.x - z.y * z.y, 2.0 * z.x * z.y) + vec2(-0.7, 0.3);"
+             " if (dot(z, z) > 4.0) break; n += 1.0; } c = vec4(n / 64.0, fract(z * 3.7), 1.0); }")
+    codes = [generate("textures", seed).code for seed in range(3)] + [generate("terrains", 0).code, loops]
+    images = []
+    for flags in ("", "nopt"):
+        monkeypatch.setenv(LLVMPIPE_FLAGS_ENV, flags)
+        with RenderPool(workers=1) as pool:
+            results = pool.render_many(codes, width=48, height=32, times=(1.3,))
+        assert all(r.ok for r in results), [r.error for r in results]
+        images.append([r.image for r in results])
+    assert all(np.array_equal(a, b) for a, b in zip(*images))
+    assert len({r.tobytes() for r in images[0]}) == len(codes)  # five different pictures, none blank by mistake

@@ -50,6 +50,11 @@ class RenderTask:
     expanded: str | None = None
 
 
+#: Mesa's llvmpipe code-generation flags, read once when a process creates its first context (see
+#: `create_gl_context`): "nopt" compiles without LLVM's optimisation passes.
+LLVMPIPE_FLAGS_ENV, LLVMPIPE_FLAGS = "GALLIVM_PERF", "nopt"
+
+
 def use_software_rendering() -> None:
     """Point EGL at Mesa (llvmpipe) only. Must run before the first context is created."""
     os.environ["LIBGL_ALWAYS_SOFTWARE"] = "1"
@@ -64,6 +69,11 @@ def create_gl_context(software: bool | None = None):
 
     Uninitialised local variables read as zero, as in WebGL (ANGLE zero-fills them, and many
     Shadertoy shaders rely on it); Mesa otherwise leaves them undefined (often NaN).
+
+    On llvmpipe, LLVM's optimisation passes are skipped (`GALLIVM_PERF=nopt`, unless `GALLIVM_PERF` is already
+    set, even empty): the programs rendered here are new and their frames small, so compiling is most of a
+    render, and the passes cost more than they save (`benchmarks/llvm_passes.py`: same pixels on every shader
+    measured, about 0.7x the time for a real shader at 256 px). GPU drivers ignore the variable.
     """
     import moderngl
 
@@ -72,6 +82,7 @@ def create_gl_context(software: bool | None = None):
     if software:
         use_software_rendering()
     os.environ.setdefault("glsl_zero_init", "true")  # Mesa driconf option; NVIDIA ignores it
+    os.environ.setdefault(LLVMPIPE_FLAGS_ENV, LLVMPIPE_FLAGS)
     try:
         with _quiet_stderr():  # Mesa announces the override above on stderr at every start
             return moderngl.create_context(standalone=True, backend="egl", require=330)
