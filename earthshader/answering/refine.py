@@ -47,6 +47,10 @@ MIN_SCALE = 0.1
 SIGMA0 = 0.2  # initial step, as a share of each literal's scale
 BOUND = 2.0  # each literal stays within x0 +- BOUND * scale
 SCREEN_STEP = 0.1  # the nudge used to rank literals
+#: Score changes at or below this are no change: the same picture scored in batches of different sizes
+#: differs by about 1e-9 (the appearance statistics are float32), which must not make an unseen literal
+#: (an alpha the screen ignores) look visible.
+SCORE_NOISE = 1e-6
 SCREEN_SHARE = 0.4  # most of a round's renders spent on nudging (two renders a literal)
 FIRST_ROUND_SHARE = 0.6  # of the search renders; the rest re-nudges the visible literals and fits again
 FINISH_RENDERS = 4  # kept back from the search: 3 roundings + the written-back source
@@ -177,8 +181,12 @@ def _screen(lifted: LiftedShader, renderer: _Renderer, best: tuple[float, np.nda
 
 
 def _pick(gains: list[tuple[float, float, int]], max_dims: int) -> list[int]:
-    """The literals to fit: the best gains among those that change the picture at all."""
-    return sorted(i for gain, spread, i in gains[:max_dims] if gain > 0 or spread > 0)
+    """The literals to fit: the best gains among those that change the score at all (beyond `SCORE_NOISE`).
+
+    >>> _pick([(0.05, 0.1, 0), (1.5e-09, 0.0, 1), (-0.01, 0.02, 2)], max_dims=8)
+    [0, 2]
+    """
+    return sorted(i for gain, spread, i in gains[:max_dims] if gain > SCORE_NOISE or spread > SCORE_NOISE)
 
 
 def _search(lifted: LiftedShader, renderer: _Renderer, chosen: list[int], until: int, seed: int,
