@@ -308,13 +308,13 @@ def refine(source: str, target: np.ndarray, *, budget: int = 300, pool=None, tim
     best = (base, np.array(lifted.values))
     best, fitted = _fit(lifted, renderer, best, budget - FINISH_RENDERS, max_dims, seed, trajectory)
     refined, changes, image, after = source, [], reference.image, base
-    if best[0] > base:
+    if best[0] > base + SCORE_NOISE:  # a gain within the scores' noise changes nothing worth writing
         refined, changes = _finish(lifted, renderer, best)
         final = renderer.render(refined, [{}])[0]
         if not final.ok:
             raise RefineError(f"internal error: the refined source does not render: {_describe(final)}")
         final_score = renderer.score(final.image)
-        if final_score > base:
+        if final_score > base + SCORE_NOISE:
             image, after = final.image, final_score
         else:  # rounding lost the gain: keep the original
             refined, changes = source, []
