@@ -2,7 +2,7 @@
 
     python benchmarks/llvm_passes.py                        # textures at 84 px, terrains and real shaders at 256 px
     python benchmarks/llvm_passes.py --n 20 --real 0        # a quick look, procedural suites only
-    python benchmarks/llvm_passes.py --only default         # one setting alone (to time whole runs, e.g. in turn)
+    python benchmarks/llvm_passes.py --only nopt            # one setting alone (to time whole runs, e.g. in turn)
 
 On a CPU every program is compiled by Mesa's llvmpipe, and for the programs this project renders (one small
 frame of a new program) compiling, not drawing, takes most of the time. The render workers start with
@@ -39,6 +39,7 @@ from rich.table import Table  # noqa: E402
 from earthshader.data.generators import generate  # noqa: E402
 from earthshader.data.sources import ShaderRow, read_source  # noqa: E402
 from earthshader.render import RenderPool  # noqa: E402
+from earthshader.render.gl import LLVMPIPE_FLAGS_ENV  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "shadertoys.jsonl.gz"
 #: The settings compared: what each pool's workers see as GALLIVM_PERF (None: unset, the workers' default).
@@ -57,17 +58,18 @@ def suites(n: int, real: int, small: int, size: int) -> dict[str, tuple[int, lis
 
 
 def start_pool(value: str | None, timeout: float) -> RenderPool:
-    """A one-worker pool whose worker sees GALLIVM_PERF=value (None: unset)."""
-    saved = os.environ.pop("GALLIVM_PERF", None)
+    """A one-worker pool whose worker sees GALLIVM_PERF=value (None: unset), started before the variable is
+    put back as it was."""
+    saved = os.environ.pop(LLVMPIPE_FLAGS_ENV, None)
     if value is not None:
-        os.environ["GALLIVM_PERF"] = value
+        os.environ[LLVMPIPE_FLAGS_ENV] = value
     try:
         pool = RenderPool(workers=1, timeout=timeout)
         pool.render_many(["void mainImage(out vec4 c, in vec2 p) { c = vec4(1.0); }"], width=8, height=8)
     finally:
-        os.environ.pop("GALLIVM_PERF", None)
+        os.environ.pop(LLVMPIPE_FLAGS_ENV, None)
         if saved is not None:
-            os.environ["GALLIVM_PERF"] = saved
+            os.environ[LLVMPIPE_FLAGS_ENV] = saved
     return pool
 
 
@@ -91,11 +93,9 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=84, help="pixels a side for the textures")
     parser.add_argument("--size", type=int, default=256, help="pixels a side for terrains and real shaders")
     parser.add_argument("--timeout", type=float, default=20.0, help="the pools' seconds a shader may take")
-    parser.add_argument("--only", choices=["passes", "default"], help="render with one setting alone")
+    parser.add_argument("--only", choices=list(SETTINGS), help="render with one setting alone")
     args = parser.parse_args()
-    settings = dict(SETTINGS)
-    if args.only:
-        settings = {name: value for name, value in settings.items() if (value is None) == (args.only == "default")}
+    settings = {args.only: SETTINGS[args.only]} if args.only else dict(SETTINGS)
     console = Console(width=120)
     pools = {name: start_pool(value, args.timeout) for name, value in settings.items()}
     try:

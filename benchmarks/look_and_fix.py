@@ -138,7 +138,7 @@ def settings_key(args, start: Path) -> str:
     return json.dumps({**kept, "start": str(start.resolve())}, sort_keys=True)
 
 
-def train_seed(args, start: Path, fixes: Path | None, seed: int, size: int) -> tuple[Path, float]:
+def train_seed(args, start: Path, fixes: Path | None, seed: int, size: int) -> tuple[Path, dict[str, float]]:
     """The cold start then GRPO over episodes for one seed: (the GRPO model, the episode's share of a step, all
     it logged and without the final programs' renders: {"all": ..., "extra": ...})."""
     from earthshader.training import grpo_stage, sft_stage
