@@ -3,6 +3,7 @@
     python benchmarks/look_and_fix.py          # full size: 3 seeds x (10 + 10 min), about 1.5 h on 2 idle cores
     python benchmarks/look_and_fix.py --sft-steps 200 --grpo-steps 60   # the same steps on any machine (the minutes
                                                # still cap them); a killed run goes on from the seeds it finished
+    python benchmarks/look_and_fix.py --reuse-trained   # score the models an earlier run saved again, no training
     python benchmarks/look_and_fix.py --out runs/look-and-fix-smoke --seeds 0 --sft-minutes 0.3 --grpo-minutes 0.3 \\
         --train-n 4 --eval-n 3 --correction-examples 16 --generated-examples 16 --own-fix-pictures 2 --repair-n 7 \\
         --sft-args "--recipe tiny --generators primitives gradient --generated_examples 64 --num_train_epochs 1"
@@ -29,7 +30,8 @@
 Printed, per kind, on the figure that fits it (structure for renders, appearance for textures, both for photos;
 docs/eval.md): per seed and pooled over seeds (each target's mean), turn 1, turn 2 and their paired change ± SE,
 turn 2 against best of 2 and against blanked images; the rates at which turn 1 and turn 2 render, and at which
-turn 2 repairs a turn 1 that failed; the repair rate on the broken programs per break; the observation's render
+turn 2 repairs a turn 1 that failed; what turn 2 does with turn 1's program (`turn_edit`: kept as it was, or
+how much of its text it keeps) and its change from turn 1 on the worse and the better half of turns 1; the repair rate on the broken programs per break; the observation's render
 and scoring as a share of a GRPO step (`earthshader.training.run_log.episode_share`: the runs'
 `time/observation_s` + `time/episode_scoring_s` over `step_time`, the first step's set-up left out; and
 without the final programs' renders, which a single-turn step makes too: the goal's figure). Then
@@ -89,6 +91,8 @@ def parse_args(argv):
                         help="an earlier run's OUT: each seed's GRPO starts from its cold start there "
                              "(DIR/seed-N/sft) instead of training one, to compare GRPO settings on the same cold starts")
     parser.add_argument("--repair-n", type=int, default=64, help="held-out broken programs")
+    parser.add_argument("--reuse-trained", action="store_true",
+                        help="score the GRPO models an earlier run saved under OUT/seed-N/grpo instead of training")
     parser.add_argument("--max-new-tokens", type=int, default=192)
     parser.add_argument("--workers", type=int, default=None, help="render processes (default: all cores)")
     args = parser.parse_args(argv)
@@ -164,6 +168,29 @@ def train_seed(args, start: Path, fixes: Path | None, seed: int, size: int) -> t
     return model, {"all": episode_share(model), "extra": episode_share(model, final_renders=False)}
 
 
+def saved_model(out: Path, seed: int) -> Path | None:
+    """The GRPO model an earlier run saved for `seed` under `out` (None when there is none)."""
+    from earthshader.modeling.run_info import RUN_INFO
+
+    folder = out / f"seed-{seed}" / "grpo"
+    return folder if (folder / RUN_INFO).is_file() else None
+
+
+def turn_edit(first: str, second: str) -> tuple[float, float]:
+    """(1.0 when `second` is `first` but for whitespace, else 0.0; the share of their text they have in common,
+    `difflib`'s ratio over whitespace-separated tokens): does turn 2 edit turn 1's program or write another?
+
+    >>> turn_edit("float a = 1.0;", "float  a = 1.0;")
+    (1.0, 1.0)
+    >>> turn_edit("float a = 1.0;", "float a = 2.0;")
+    (0.0, 0.75)
+    """
+    import difflib
+
+    a, b = first.split(), second.split()
+    return float(a == b), difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
 def kind_figure(scores: dict, kind: str) -> float:
     """A turn's figure for its kind: the mean of the kind's figures (NaN if none exists)."""
     values = [scores[f] for f in KIND_FIGURES.get(kind, ("structure",)) if not math.isnan(scores[f])]
@@ -188,7 +215,7 @@ def evaluate(model_dir: Path, heldout, repairs, args, size: int, seed: int, pool
                               temperature=1.0)
     torch.manual_seed(seed)
     draws = run_episodes(model, processor, images, sampled, pool=pool, times=times)  # picture i: 2 i and 2 i + 1
-    result = {"figures": {}, "turn1_rendered": [], "turn2_rendered": []}
+    result = {"figures": {}, "turn1_rendered": [], "turn2_rendered": [], "turn2_kept": [], "turn2_similarity": []}
     for name in ("structure", "appearance"):
         result["figures"][name] = {mode: [] for mode in MODES}
     for i, (target, episode) in enumerate(zip(heldout, episodes)):
@@ -202,6 +229,9 @@ def evaluate(model_dir: Path, heldout, repairs, args, size: int, seed: int, pool
             figures["blanked_turn2"].append(blanked[i].turns[1].scores[name])
         result["turn1_rendered"].append(float(episode.turns[0].rendered))
         result["turn2_rendered"].append(float(episode.turns[1].rendered))
+        kept, similarity = turn_edit(episode.turns[0].code, episode.turns[1].code)
+        result["turn2_kept"].append(kept)
+        result["turn2_similarity"].append(similarity)
     cases = repairs
     fixed = run_episodes(model, processor, [c.target for c in cases], greedy, pool=pool,
                          first_answers=[prompts.format_completion(c.broken) for c in cases]) if cases else []
@@ -228,6 +258,27 @@ def by_index(result: dict, index: list[int]) -> dict:
             for name, modes in result["figures"].items()}
 
 
+def edit_line(kind: str, results: dict, index: list[int]) -> str:
+    """What turn 2 does with turn 1's program on a kind, over every seed's episodes: kept unchanged, the text in
+    common (median), and turn 2 - turn 1 where turn 1 scored below and at or above the kind's median turn 1."""
+    scored = [r for r in results.values() if "turn2_kept" in r]
+    if not scored:
+        return f"{kind}: what turn 2 does with turn 1 was not recorded by the run that scored these models"
+    kept = [r["turn2_kept"][i] for r in scored for i in index]
+    similar = [r["turn2_similarity"][i] for r in scored for i in index]
+    pairs = [(kind_figure({f: r["figures"][f]["turn1"][i] for f in ("structure", "appearance")}, kind),
+              kind_figure({f: r["figures"][f]["turn2"][i] for f in ("structure", "appearance")}, kind))
+             for r in scored for i in index]
+    pairs = [(a, b) for a, b in pairs if not (math.isnan(a) or math.isnan(b))]
+    middle = float(np.median([a for a, _ in pairs])) if pairs else math.nan
+    halves = {name: paired_change([a for a, _ in chosen], [b for _, b in chosen])
+              for name, chosen in (("worse", [p for p in pairs if p[0] < middle]),
+                                   ("better", [p for p in pairs if p[0] >= middle]))}
+    return (f"{kind}: turn 2 keeps turn 1's program unchanged in {np.mean(kept):.2f} of {len(kept)} episodes, "
+            f"shares a median {np.median(similar):.2f} of its text; turn 2 - turn 1 where turn 1 is below the "
+            f"median {halves['worse']}, at or above it {halves['better']}")
+
+
 def goal_lines(kind: str, pooled_kind: dict) -> list[str]:
     """Whether turn 2 beats turn 1 by 3 standard errors (paired, pooled over seeds) and beats best of 2."""
     lines = []
@@ -247,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     from earthshader.glsl.breakage import COMPILE_BREAKS
     from earthshader.modeling import read_run_info
     from earthshader.render import RenderPool
+    from earthshader.training.run_log import episode_share
 
     console = Console(width=None if sys.stdout.isatty() else 200)
     began = time.perf_counter()
@@ -272,7 +324,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"seed {seed}: trained and scored by an earlier run with these settings, {saved}")
                 results[seed], shares[seed] = kept["result"], kept["episode_share"]
                 continue
-            model, shares[seed] = train_seed(args, start, fixes, seed, size)
+            model = saved_model(args.out, seed) if args.reuse_trained else None
+            if model is None:
+                model, shares[seed] = train_seed(args, start, fixes, seed, size)
+            else:
+                print(f"seed {seed}: scoring the model an earlier run saved, {model}")
+                shares[seed] = {"all": episode_share(model), "extra": episode_share(model, final_renders=False)}
             results[seed] = evaluate(model, heldout, repairs, args, size, seed, pool)
             saved.write_text(json.dumps({"key": key, "result": results[seed], "episode_share": shares[seed]},
                                         default=float) + "\n")
@@ -296,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         failed = [(r["turn2_rendered"][i]) for r in results.values() for i in index if not r["turn1_rendered"][i]]
         console.print(f"{kind}: turn 1 renders {rendered['turn1']:.2f}, turn 2 {rendered['turn2']:.2f}; turn 2 "
                       f"repairs {np.mean(failed) if failed else math.nan:.2f} of {len(failed)} failed turns 1")
+        console.print(edit_line(kind, results, index))
         goals += goal_lines(kind, pooled_kind)
     repaired = [case for r in results.values() for case in r["repair"]]
     rate = float(np.mean([c["repaired"] for c in repaired])) if repaired else math.nan

@@ -87,6 +87,23 @@ def test_look_and_fix_calls_no_tie_a_gain():
         "textures", gain)[0]
 
 
+def test_look_and_fix_says_whether_turn_2_edits_or_replaces_turn_1(tmp_path):
+    from earthshader.modeling.run_info import RUN_INFO
+
+    bench = runpy.run_path(str(BENCHMARKS / "look_and_fix.py"), run_name="look_and_fix")
+    figures = {"structure": {"turn1": [0.0] * 4, "turn2": [0.0] * 4},
+               "appearance": {"turn1": [0.1, 0.2, 0.5, 0.6], "turn2": [0.3, 0.4, 0.5, 0.6]}}
+    result = {"figures": figures, "turn2_kept": [0.0, 0.0, 1.0, 1.0], "turn2_similarity": [0.2, 0.4, 1.0, 1.0]}
+    line = bench["edit_line"]("textures", {0: result}, [0, 1, 2, 3])
+    assert "unchanged in 0.50 of 4 episodes" in line and "median 0.70 of its text" in line
+    assert "below the median +0.200 ± 0.000, at or above it +0.000 ± 0.000" in line
+    assert "not recorded" in bench["edit_line"]("textures", {0: {"figures": figures}}, [0, 1, 2, 3])
+    assert bench["saved_model"](tmp_path, 0) is None
+    (tmp_path / "seed-0" / "grpo").mkdir(parents=True)
+    (tmp_path / "seed-0" / "grpo" / RUN_INFO).write_text("{}")
+    assert bench["saved_model"](tmp_path, 0) == tmp_path / "seed-0" / "grpo"
+
+
 def test_episode_cost_times_each_part_of_a_look_and_fix_step(monkeypatch, capsys):
     from rewards.cache import configure_shared_cache
 
