@@ -87,6 +87,7 @@ def parse_args(argv):
     parser.add_argument("--own-fix-k", type=int, default=4, help="samples per picture for the own fixes")
     parser.add_argument("--own-fix-budget", type=int, default=60, help="refinement renders per own fix")
     parser.add_argument("--improvement-weight", type=float, default=0.0, help="GRPO's improvement reward weight")
+    parser.add_argument("--first-turn-weight", type=float, default=0.0, help="GRPO's first-turn reward weight")
     parser.add_argument("--cold-start", type=Path, default=None,
                         help="an earlier run's OUT: each seed's GRPO starts from its cold start there "
                              "(DIR/seed-N/sft) instead of training one, to compare GRPO settings on the same cold starts")
@@ -163,6 +164,7 @@ def train_seed(args, start: Path, fixes: Path | None, seed: int, size: int) -> t
     model = grpo_stage.run(*recipe_arguments(
         "grpo", "look-and-fix-tiny", model_name_or_path=str(cold), output_dir=out / "grpo", seed=seed,
         dataset_path=str(args.out / "train"), image_size=size, improvement_weight=args.improvement_weight,
+        first_turn_weight=args.first_turn_weight,
         max_steps=args.grpo_steps or 1_000_000, save_strategy="no", logging_steps=1, render_workers=args.workers,
         time_limit_minutes=args.grpo_minutes))
     return model, {"all": episode_share(model), "extra": episode_share(model, final_renders=False)}

@@ -97,7 +97,10 @@ def test_two_grpo_steps_over_two_turn_episodes_see_every_image_and_train_no_obse
                                                                                        tmp_path):
     from transformers import TrainerCallback
 
-    trainer, _ = grpo_stage.build_trainer(*episode_arguments(fenced_model, pictures, tmp_path), "cpu")
+    trainer, _ = grpo_stage.build_trainer(*episode_arguments(fenced_model, pictures, tmp_path,
+                                                             first_turn_weight=0.5), "cpu")
+    assert [f.__name__ for f in trainer.reward_funcs][-2:] == ["improvement", "first_turn"]
+    assert trainer.reward_weights[-2:].tolist() == [0.0, 0.5]
     tokenizer, image_id = trainer.processing_class.tokenizer, trainer.processing_class.image_token_id
     video_id = tokenizer.convert_tokens_to_ids("<|video_pad|>")
     assert {image_id, video_id} <= set(trainer.generation_kwargs["suppress_tokens"])  # never sampled (environment.py)
@@ -128,7 +131,8 @@ def test_two_grpo_steps_over_two_turn_episodes_see_every_image_and_train_no_obse
     assert sum(c["image_tokens"] for c in probe.calls) == targets_only + observations * 2 * prompts.image_tokens(84)
 
     metrics = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert {"episode/turn1_structure", "episode/final_structure", "rewards/improvement/mean"} <= set(metrics[0])
+    assert {"episode/turn1_structure", "episode/final_structure", "rewards/improvement/mean",
+            "rewards/first_turn/mean"} <= set(metrics[0])
     rows = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1] * 4 + [2] * 4 and any(len(r.get("turn_codes", [])) == 2 for r in rows)
     strip = Image.open(tmp_path / "grids" / "step_000002.png")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from earthshader.data.generators import generate
-from earthshader.episodes.improvement import ImprovementReward
+from earthshader.episodes.improvement import FirstTurnReward, ImprovementReward, episode_figure
 from earthshader.episodes.runner import EpisodeSettings, run_episodes, turn_table
 from earthshader.modeling import generation, prompts
 from earthshader.modeling.loading import load_model
@@ -147,3 +147,31 @@ def test_improvement_renders_every_unscored_program_in_one_call_and_logs_its_tim
     assert values[0] == pytest.approx(ImprovementReward()(completions=episodes[:1], image=[images[0]],
                                                           environments=[known])[0])
     assert 0 <= logged["time/episode_render_s"] <= logged["time/episode_scoring_s"]
+
+
+def test_first_turn_reward_is_turn_ones_figure_read_from_its_observation(targets, monkeypatch):
+    from earthshader.episodes.observation import TargetFigures
+    from rewards.cache import shared_cache
+
+    images, codes = targets
+    observation = {"role": "tool", "name": "glsl", "content": [{"type": "text", "text": "seen"}]}
+    episodes = [[tool_call(codes[0]), observation, tool_call(codes[1])],   # turn 1 observed: its figures are known
+                [tool_call(BROKEN), observation, tool_call(codes[0])],     # turn 1 drew nothing: a black image
+                [{"role": "assistant", "content": prompts.format_completion(codes[1])}]]   # one turn, not observed
+    known = RecordedEnvironment([{"code": codes[0].strip(), "figures": {"structure": 0.25, "appearance": 0.75}}])
+    cache, calls = shared_cache(), []
+    render = cache.render
+    monkeypatch.setattr(cache, "render", lambda requests, **kw: calls.append(len(requests)) or render(requests, **kw))
+    values = FirstTurnReward()(completions=episodes, image=[images[0]] * 3, environments=[known, None, None])
+    assert calls == [2]  # the two first programs no environment scored; no last turn
+    scorer = TargetFigures.of(images[0])
+    assert values[0] == 0.5 and values[1] == pytest.approx(episode_figure(scorer.failed()))
+    assert values[2] == pytest.approx(episode_figure(scorer.figures([render([_request(codes[1])])[0].image])[0]))
+    improvement = ImprovementReward()(completions=episodes, image=[images[0]] * 3, environments=[known, None, None])
+    assert improvement[2] == 0.0 and improvement[1] > 0  # the same turn-1 figures the improvement is measured from
+
+
+def _request(code):
+    from rewards.cache import RenderRequest
+
+    return RenderRequest(code, 84, 84, (0.0,))

@@ -1,8 +1,9 @@
-"""The episode's own reward and logs: what the last turn gained over the first, read from the completions.
+"""The episode's own rewards and logs: what the last turn gained over the first, and the first turn's figure,
+read from the completions.
 
-    from earthshader.episodes.improvement import ImprovementReward
-    reward_funcs = [*picture_mix, ImprovementReward()]      # weight 0: logged only; > 0: rewarded
-    reward_weights = [*mix_weights, improvement_weight]
+    from earthshader.episodes.improvement import FirstTurnReward, ImprovementReward
+    reward_funcs = [*picture_mix, ImprovementReward(), FirstTurnReward()]  # improvement at weight 0: logged only
+    reward_weights = [*mix_weights, improvement_weight, first_turn_weight]
 
 TRL calls it as any reward (`completions`, the dataset columns, `environments`, `log_metric`). For each
 episode it reads every turn's program from the completion (`earthshader.glsl.extract.turn_texts`: a program
@@ -11,6 +12,12 @@ rolls back an observation that would overflow `max_completion_length` and the en
 Its value is `figure(last turn) - figure(turn 1)`, where `figure` is the mean of the structure and appearance
 skills (`earthshader.episodes.observation.picture_figures`; a program that drew nothing scores as a black
 image); 0 for an episode of one turn; None for a flat target.
+
+`FirstTurnReward` is `figure(turn 1)` alone. Rewarding the improvement alone rewards a worse first answer as
+much as a better last one (GRPO gives every token of an episode the same advantage): with weights w on
+`improvement` and w1 on `first_turn` the episode earns w figure(last turn) + (w1 - w) figure(turn 1) beyond
+the picture mix, so w1 > w keeps a better first answer worth having. Its figures are the ones the observation
+already computed (read from the rollout's environment), so it renders nothing when turn 1 was observed.
 
 Logged beside the rewards each step (`log_metric`, means over the batch): `episode/turns`,
 `episode/turn1_structure` and `episode/final_structure`, `episode/turn1_appearance` and
@@ -45,6 +52,8 @@ class ImprovementReward:
     """`figure(last turn) - figure(turn 1)` per episode, with the turn-1 and final figures logged (module docstring)."""
 
     name = "improvement"
+    #: The turns scored: the first and the last (`FirstTurnReward`: the first alone).
+    scores_last = True
 
     def __init__(self):
         self.__name__ = self.name
@@ -60,10 +69,15 @@ class ImprovementReward:
                                   f"{environment.error}") from environment.error
         rows = column_rows({k: v for k, v in kwargs.items() if k not in NOT_COLUMNS}, len(completions))
         episodes = [self._episode(c, row, env) for c, row, env in zip(completions, rows, environments)]
-        render_seconds = self._score(episodes)
+        render_seconds = self._score(episodes, last=self.scores_last)
         if log_metric is not None:
             self._log(log_metric, episodes, environments, time.perf_counter() - started, render_seconds)
-        return [episode["value"] for episode in episodes]
+        return [self._value(episode) if "turn1" in episode else None for episode in episodes]
+
+    @staticmethod
+    def _value(episode: dict) -> float | None:
+        gain = episode_figure(episode["final"]) - episode_figure(episode["turn1"])
+        return None if math.isnan(gain) else float(gain)
 
     def _episode(self, completion, row: dict, environment) -> dict:
         """An episode's turns read from its completion, its target, and turn 1's figures when the environment
@@ -73,7 +87,7 @@ class ImprovementReward:
         observed = sum(1 for m in completion if isinstance(m, dict) and m.get("role") == "tool") \
             if isinstance(completion, (list, tuple)) else 0
         recorded = len(environment.turns) if environment is not None else observed
-        episode = {"turns": len(codes), "rolled_back": recorded > observed, "value": None,
+        episode = {"turns": len(codes), "rolled_back": recorded > observed,
                    "codes": (codes[0], codes[-1]) if len(codes) > 1 else (codes[0],)}
         try:
             target, episode["times"] = self._target(row)
@@ -86,12 +100,12 @@ class ImprovementReward:
         return episode
 
     @staticmethod
-    def _score(episodes: list[dict]) -> float:
-        """Every scorable episode's turn-1 and final figures and its value: the programs not yet scored rendered
-        in one call of the shared cache (in parallel), their figures in one batched call per target. Returns the
-        seconds that render call took."""
+    def _score(episodes: list[dict], last: bool = True) -> float:
+        """Every scorable episode's turn-1 figures (and with `last` its final ones): the programs not yet scored
+        rendered in one call of the shared cache (in parallel), their figures in one batched call per target.
+        Returns the seconds that render call took."""
         jobs = [(episode, turn) for episode in episodes if "scorer" in episode
-                for turn in range(len(episode["codes"])) if turn not in episode["scored"]]
+                for turn in (range(len(episode["codes"])) if last else (0,)) if turn not in episode["scored"]]
         requests = []
         for episode, turn in jobs:
             code, (height, width) = episode["codes"][turn], episode["scorer"].target.shape[:2]
@@ -112,9 +126,8 @@ class ImprovementReward:
             if "scorer" in episode:
                 scored = episode["scored"]
                 (episode["turn1"], episode["turn1_rendered"]) = scored[0]
-                (episode["final"], episode["final_rendered"]) = scored[len(episode["codes"]) - 1]
-                gain = episode_figure(episode["final"]) - episode_figure(episode["turn1"])
-                episode["value"] = None if math.isnan(gain) else float(gain)
+                if last:
+                    (episode["final"], episode["final_rendered"]) = scored[len(episode["codes"]) - 1]
         return render_seconds
 
     @staticmethod
@@ -146,3 +159,22 @@ class ImprovementReward:
         log_metric("time/observation_s", float(sum(env.seconds for env in environments if env is not None)))
         log_metric("time/episode_scoring_s", seconds)
         log_metric("time/episode_render_s", render_seconds)
+
+
+class FirstTurnReward(ImprovementReward):
+    """`figure(turn 1)` per episode: the first program's figure, as its observation scored it (module docstring).
+
+    Weighted above `improvement`, it keeps a worse first answer from paying; it logs nothing of its own (the
+    improvement reward logs both turns' figures).
+    """
+
+    name = "first_turn"
+    scores_last = False
+
+    def __call__(self, prompts=None, completions=None, environments=None, log_metric=None, **kwargs):
+        return super().__call__(prompts=prompts, completions=completions, environments=environments, **kwargs)
+
+    @staticmethod
+    def _value(episode: dict) -> float | None:
+        figure = episode_figure(episode["turn1"])
+        return None if math.isnan(figure) else figure

@@ -144,6 +144,9 @@ class GRPOScriptArguments(ScriptArguments):
     improvement_weight: float = field(default=0.0, metadata={
         "help": "max_turns > 1: weight of the `improvement` reward (last turn's figure less turn 1's; 0: logged "
                 "only)"})
+    first_turn_weight: float = field(default=0.0, metadata={
+        "help": "max_turns > 1: weight of the `first_turn` reward (turn 1's figure; 0: not added). Above "
+                "improvement_weight, a worse first answer no longer pays (earthshader.episodes.improvement)"})
 
     def __post_init__(self):
         from earthshader.episodes.runner import MAX_TURNS
@@ -151,7 +154,8 @@ class GRPOScriptArguments(ScriptArguments):
         super().__post_init__()
         check_fields(self, render_timeout=positive_float, grid_every=non_negative_int,
                      negative_advantage_scale=non_negative_float, selection_samples=int_range(2),
-                     max_turns=int_range(1, MAX_TURNS), improvement_weight=non_negative_float)
+                     max_turns=int_range(1, MAX_TURNS), improvement_weight=non_negative_float,
+                     first_turn_weight=non_negative_float)
 
 
 def reward_weights(names: list[str], weights: list[float] | None) -> list[float]:

@@ -83,10 +83,13 @@ def build_trainer(script_args: GRPOScriptArguments, training_args, model_args, b
     reward_funcs = get_reward_funcs(script_args.reward_funcs, json.loads(script_args.reward_kwargs))
     training_args.reward_weights = reward_weights(script_args.reward_funcs, training_args.reward_weights)
     if script_args.max_turns > 1:  # look and fix: the rewards score the last turn; `improvement` compares it to turn 1
-        from earthshader.episodes.improvement import ImprovementReward
+        from earthshader.episodes.improvement import FirstTurnReward, ImprovementReward
 
         reward_funcs.append(ImprovementReward())
         training_args.reward_weights = [*training_args.reward_weights, script_args.improvement_weight]
+        if script_args.first_turn_weight > 0:
+            reward_funcs.append(FirstTurnReward())
+            training_args.reward_weights = [*training_args.reward_weights, script_args.first_turn_weight]
     rank = int(getattr(training_args, "process_index", 0))
     sample_log = (sample_log_cls or SampleLog)(training_args.output_dir, [f.__name__ for f in reward_funcs],
                                                training_args.reward_weights, grid_every=script_args.grid_every,
