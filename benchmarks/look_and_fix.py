@@ -3,7 +3,8 @@
     python benchmarks/look_and_fix.py          # full size: 3 seeds x (10 + 10 min), about 1.5 h on 2 idle cores
     python benchmarks/look_and_fix.py --sft-steps 200 --grpo-steps 60   # the same steps on any machine (the minutes
                                                # still cap them); a killed run goes on from the seeds it finished
-    python benchmarks/look_and_fix.py --reuse-trained   # score the models an earlier run saved again, no training
+    python benchmarks/look_and_fix.py --reuse-trained   # score the GRPO models an earlier run saved again, no training
+    python benchmarks/look_and_fix.py --reuse-trained sft --out runs/look-and-fix   # score its cold starts as they are
     python benchmarks/look_and_fix.py --out runs/look-and-fix-smoke --seeds 0 --sft-minutes 0.3 --grpo-minutes 0.3 \\
         --train-n 4 --eval-n 3 --correction-examples 16 --generated-examples 16 --own-fix-pictures 2 --repair-n 7 \\
         --sft-args "--recipe tiny --generators primitives gradient --generated_examples 64 --num_train_epochs 1"
@@ -36,7 +37,8 @@ and scoring as a share of a GRPO step (`earthshader.training.run_log.episode_sha
 `time/observation_s` + `time/episode_scoring_s` over `step_time`, the first step's set-up left out; and
 without the final programs' renders, which a single-turn step makes too: the goal's figure). Then
 whether each goal holds: turn 2 above turn 1 by 3 SE and above best of 2; repair >= 50%;
-cost below 15% of a step. Figures go to OUT/look_and_fix.json.
+cost below 15% of a step. Figures go to OUT/look_and_fix.json (the cold starts' scores, `--reuse-trained sft`, to
+OUT/look_and_fix-sft.json, beside the GRPO models' own).
 """
 
 from __future__ import annotations
@@ -92,8 +94,9 @@ def parse_args(argv):
                         help="an earlier run's OUT: each seed's GRPO starts from its cold start there "
                              "(DIR/seed-N/sft) instead of training one, to compare GRPO settings on the same cold starts")
     parser.add_argument("--repair-n", type=int, default=64, help="held-out broken programs")
-    parser.add_argument("--reuse-trained", action="store_true",
-                        help="score the GRPO models an earlier run saved under OUT/seed-N/grpo instead of training")
+    parser.add_argument("--reuse-trained", nargs="?", const="grpo", choices=("grpo", "sft"), default=None,
+                        help="score the models an earlier run saved under OUT/seed-N instead of training: the GRPO "
+                             "models (grpo, the default) or the cold starts they began from (sft)")
     parser.add_argument("--max-new-tokens", type=int, default=192)
     parser.add_argument("--workers", type=int, default=None, help="render processes (default: all cores)")
     args = parser.parse_args(argv)
@@ -170,11 +173,12 @@ def train_seed(args, start: Path, fixes: Path | None, seed: int, size: int) -> t
     return model, {"all": episode_share(model), "extra": episode_share(model, final_renders=False)}
 
 
-def saved_model(out: Path, seed: int) -> Path | None:
-    """The GRPO model an earlier run saved for `seed` under `out` (None when there is none)."""
+def saved_model(out: Path, seed: int, stage: str = "grpo") -> Path | None:
+    """The model of `stage` (grpo, or sft: the cold start) an earlier run saved for `seed` under `out` (None when
+    there is none)."""
     from earthshader.modeling.run_info import RUN_INFO
 
-    folder = out / f"seed-{seed}" / "grpo"
+    folder = out / f"seed-{seed}" / stage
     return folder if (folder / RUN_INFO).is_file() else None
 
 
@@ -307,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     start = starting_model(args)
     size = read_run_info(start).get("image_size", 84)
     results, shares = {}, {}
+    suffix = "-sft" if args.reuse_trained == "sft" else ""  # the cold starts' scores never replace the GRPO models'
     with RenderPool(workers=args.workers) as pool:
         kinds, skipped = picture_kinds.available_kinds(args.kinds, args.corpus)
         for line in skipped:
@@ -320,13 +325,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(repairs)} broken programs ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})")
         fixes = own_fixes(args, start, size, pool) if args.cold_start is None else None
         for seed in args.seeds:
-            saved = args.out / f"seed-{seed}" / "look_and_fix_seed.json"
+            saved = args.out / f"seed-{seed}" / f"look_and_fix_seed{suffix}.json"
             key = settings_key(args, start)
             if saved.exists() and (kept := json.loads(saved.read_text())).get("key") == key:
                 print(f"seed {seed}: trained and scored by an earlier run with these settings, {saved}")
                 results[seed], shares[seed] = kept["result"], kept["episode_share"]
                 continue
-            model = saved_model(args.out, seed) if args.reuse_trained else None
+            model = saved_model(args.out, seed, args.reuse_trained) if args.reuse_trained else None
             if model is None:
                 model, shares[seed] = train_seed(args, start, fixes, seed, size)
             else:
@@ -377,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(line)
     console.print(f"total {(time.perf_counter() - began) / 60:.1f} min")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "look_and_fix.json").write_text(json.dumps(
+    (args.out / f"look_and_fix{suffix}.json").write_text(json.dumps(
         {"results": {str(s): r for s, r in results.items()}, "episode_share": shares, "goals": goals,
          "heldout": [{"id": t.id, "kind": t.source} for t in heldout],
          "settings": {k: str(v) for k, v in vars(args).items()}}, indent=2, default=float) + "\n")

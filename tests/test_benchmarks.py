@@ -102,6 +102,9 @@ def test_look_and_fix_says_whether_turn_2_edits_or_replaces_turn_1(tmp_path):
     (tmp_path / "seed-0" / "grpo").mkdir(parents=True)
     (tmp_path / "seed-0" / "grpo" / RUN_INFO).write_text("{}")
     assert bench["saved_model"](tmp_path, 0) == tmp_path / "seed-0" / "grpo"
+    assert bench["saved_model"](tmp_path, 0, "sft") is None
+    assert bench["parse_args"](["--reuse-trained"]).reuse_trained == "grpo"
+    assert bench["parse_args"](["--reuse-trained", "sft"]).reuse_trained == "sft"
 
 
 def test_episode_cost_times_each_part_of_a_look_and_fix_step(monkeypatch, capsys):
