@@ -5,6 +5,7 @@
                                                # still cap them); a killed run goes on from the seeds it finished
     python benchmarks/look_and_fix.py --reuse-trained   # score the GRPO models an earlier run saved again, no training
     python benchmarks/look_and_fix.py --reuse-trained sft --out runs/look-and-fix   # score its cold starts as they are
+    python benchmarks/look_and_fix.py --out runs/b --against runs/a/look_and_fix.json   # and each turn against run a's
     python benchmarks/look_and_fix.py --out runs/look-and-fix-smoke --seeds 0 --sft-minutes 0.3 --grpo-minutes 0.3 \\
         --train-n 4 --eval-n 3 --correction-examples 16 --generated-examples 16 --own-fix-pictures 2 --repair-n 7 \\
         --sft-args "--recipe tiny --generators primitives gradient --generated_examples 64 --num_train_epochs 1"
@@ -94,6 +95,9 @@ def parse_args(argv):
                         help="an earlier run's OUT: each seed's GRPO starts from its cold start there "
                              "(DIR/seed-N/sft) instead of training one, to compare GRPO settings on the same cold starts")
     parser.add_argument("--repair-n", type=int, default=64, help="held-out broken programs")
+    parser.add_argument("--against", type=Path, default=None,
+                        help="another run's look_and_fix.json on the same held-out pictures and seeds: print each "
+                             "turn's change from that run's, paired by seed and picture")
     parser.add_argument("--reuse-trained", nargs="?", const="grpo", choices=("grpo", "sft"), default=None,
                         help="score the models an earlier run saved under OUT/seed-N instead of training: the GRPO "
                              "models (grpo, the default) or the cold starts they began from (sft)")
@@ -285,6 +289,21 @@ def edit_line(kind: str, results: dict, index: list[int]) -> str:
             f"median {halves['worse']}, at or above it {halves['better']}")
 
 
+def against_line(kind: str, results: dict, other: dict, index: list[int], other_name: str) -> list[str]:
+    """Each turn's change from another run's same turn on the kind's figures, the seeds both ran pooled as each
+    picture's mean change (`other`: that run's "results", keyed by seed as text)."""
+    seeds = [seed for seed in results if str(seed) in other]
+    lines = []
+    for name in KIND_FIGURES[kind]:
+        changes = []
+        for mode in ("turn1", "turn2"):
+            before = pooled_over_seeds([[other[str(s)]["figures"][name][mode][i] for i in index] for s in seeds])
+            after = pooled_over_seeds([[results[s]["figures"][name][mode][i] for i in index] for s in seeds])
+            changes.append(f"{mode.replace('turn', 'turn ')} {paired_change(before, after)}")
+        lines.append(f"{kind}, {name}, against {other_name} (seeds {seeds}): {'; '.join(changes)}")
+    return lines
+
+
 def goal_lines(kind: str, pooled_kind: dict) -> list[str]:
     """Whether turn 2 beats turn 1 by 3 standard errors (paired, pooled over seeds) and beats best of 2."""
     lines = []
@@ -361,6 +380,10 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"{kind}: turn 1 renders {rendered['turn1']:.2f}, turn 2 {rendered['turn2']:.2f}; turn 2 "
                       f"repairs {np.mean(failed) if failed else math.nan:.2f} of {len(failed)} failed turns 1")
         console.print(edit_line(kind, results, index))
+        if args.against is not None:
+            other = json.loads(args.against.read_text())["results"]
+            for line in against_line(kind, results, other, index, str(args.against)):
+                console.print(line)
         goals += goal_lines(kind, pooled_kind)
     repaired = [case for r in results.values() for case in r["repair"]]
     rate = float(np.mean([c["repaired"] for c in repaired])) if repaired else math.nan

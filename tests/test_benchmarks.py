@@ -105,6 +105,11 @@ def test_look_and_fix_says_whether_turn_2_edits_or_replaces_turn_1(tmp_path):
     assert bench["saved_model"](tmp_path, 0, "sft") is None
     assert bench["parse_args"](["--reuse-trained"]).reuse_trained == "grpo"
     assert bench["parse_args"](["--reuse-trained", "sft"]).reuse_trained == "sft"
+    later = {"structure": {"turn1": [0.0] * 4, "turn2": [0.0] * 4},
+             "appearance": {"turn1": [0.2, 0.3, 0.6, 0.7], "turn2": [0.3, 0.4, 0.5, 0.6]}}
+    lines = bench["against_line"]("textures", {0: {"figures": later}, 1: {"figures": later}}, {"0": result},
+                                  [0, 1, 2, 3], "a.json")
+    assert lines == ["textures, appearance, against a.json (seeds [0]): turn 1 +0.100 ± 0.000; turn 2 +0.000 ± 0.000"]
 
 
 def test_episode_cost_times_each_part_of_a_look_and_fix_step(monkeypatch, capsys):
