@@ -144,9 +144,9 @@ def own_fixes(args, start: Path, size: int, pool) -> Path | None:
 
 
 def settings_key(args, start: Path) -> str:
-    """What a seed's figures depend on: every setting but the seeds, the output folder and the render workers.
-    A killed run goes on from the seeds it finished when this is unchanged."""
-    kept = {k: str(v) for k, v in vars(args).items() if k not in ("seeds", "out", "workers")}
+    """What a seed's figures depend on: every setting but the seeds, the output folder, the render workers and
+    `--against` (it only prints). A killed run goes on from the seeds it finished when this is unchanged."""
+    kept = {k: str(v) for k, v in vars(args).items() if k not in ("seeds", "out", "workers", "against")}
     return json.dumps({**kept, "start": str(start.resolve())}, sort_keys=True)
 
 
