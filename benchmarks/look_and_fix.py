@@ -33,8 +33,8 @@ Printed, per kind, on the figure that fits it (structure for renders, appearance
 docs/eval.md): per seed and pooled over seeds (each target's mean), turn 1, turn 2 and their paired change ± SE,
 turn 2 against best of 2 and against blanked images; the rates at which turn 1 and turn 2 render, and at which
 turn 2 repairs a turn 1 that failed; what turn 2 does with turn 1's program (`turn_edit`: kept as it was, or
-how much of its text it keeps) and its change from turn 1 on the worse and the better half of turns 1; the repair rate on the broken programs per break; the observation's render
-and scoring as a share of a GRPO step (`earthshader.training.run_log.episode_share`: the runs'
+how much of its text it keeps) and its change from turn 1 on the worse and the better half of turns 1; the repair
+rate on the broken programs per break; the observation's render and scoring as a share of a GRPO step (`earthshader.training.run_log.episode_share`: the runs'
 `time/observation_s` + `time/episode_scoring_s` over `step_time`, the first step's set-up left out; and
 without the final programs' renders, which a single-turn step makes too: the goal's figure). Then
 whether each goal holds: turn 2 above turn 1 by 3 SE and above best of 2; repair >= 50%;
@@ -155,7 +155,6 @@ def train_seed(args, start: Path, fixes: Path | None, seed: int, size: int) -> t
     it logged and without the final programs' renders: {"all": ..., "extra": ...})."""
     from earthshader.training import grpo_stage, sft_stage
     from earthshader.training.recipes import recipe_arguments
-    from earthshader.training.run_log import episode_share
 
     out = args.out / f"seed-{seed}"
     if args.cold_start is not None:
@@ -174,7 +173,14 @@ def train_seed(args, start: Path, fixes: Path | None, seed: int, size: int) -> t
         first_turn_weight=args.first_turn_weight,
         max_steps=args.grpo_steps or 1_000_000, save_strategy="no", logging_steps=1, render_workers=args.workers,
         time_limit_minutes=args.grpo_minutes))
-    return model, {"all": episode_share(model), "extra": episode_share(model, final_renders=False)}
+    return model, episode_shares(model)
+
+
+def episode_shares(run: Path) -> dict[str, float]:
+    """The episode's share of a GRPO run's steps, all it logged and without the final programs' renders."""
+    from earthshader.training.run_log import episode_share
+
+    return {"all": episode_share(run), "extra": episode_share(run, final_renders=False)}
 
 
 def saved_model(out: Path, seed: int, stage: str = "grpo") -> Path | None:
@@ -323,7 +329,6 @@ def main(argv: list[str] | None = None) -> int:
     from earthshader.glsl.breakage import COMPILE_BREAKS
     from earthshader.modeling import read_run_info
     from earthshader.render import RenderPool
-    from earthshader.training.run_log import episode_share
 
     console = Console(width=None if sys.stdout.isatty() else 200)
     began = time.perf_counter()
@@ -355,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                 model, shares[seed] = train_seed(args, start, fixes, seed, size)
             else:
                 print(f"seed {seed}: scoring the model an earlier run saved, {model}")
-                shares[seed] = {"all": episode_share(model), "extra": episode_share(model, final_renders=False)}
+                shares[seed] = episode_shares(model)
             results[seed] = evaluate(model, heldout, repairs, args, size, seed, pool)
             saved.write_text(json.dumps({"key": key, "result": results[seed], "episode_share": shares[seed]},
                                         default=float) + "\n")

@@ -52,8 +52,9 @@ class ImprovementReward:
     """`figure(last turn) - figure(turn 1)` per episode, with the turn-1 and final figures logged (module docstring)."""
 
     name = "improvement"
-    #: The turns scored: the first and the last (`FirstTurnReward`: the first alone).
-    scores_last = True
+    #: The turns scored: the first and the last (`FirstTurnReward`: the first alone), and whether the episode's
+    #: figures and times are logged (once a step: by this reward, not by `FirstTurnReward`).
+    scores_last = logs_episodes = True
 
     def __init__(self):
         self.__name__ = self.name
@@ -70,7 +71,7 @@ class ImprovementReward:
         rows = column_rows({k: v for k, v in kwargs.items() if k not in NOT_COLUMNS}, len(completions))
         episodes = [self._episode(c, row, env) for c, row, env in zip(completions, rows, environments)]
         render_seconds = self._score(episodes, last=self.scores_last)
-        if log_metric is not None:
+        if log_metric is not None and self.logs_episodes:
             self._log(log_metric, episodes, environments, time.perf_counter() - started, render_seconds)
         return [self._value(episode) if "turn1" in episode else None for episode in episodes]
 
@@ -169,10 +170,7 @@ class FirstTurnReward(ImprovementReward):
     """
 
     name = "first_turn"
-    scores_last = False
-
-    def __call__(self, prompts=None, completions=None, environments=None, log_metric=None, **kwargs):
-        return super().__call__(prompts=prompts, completions=completions, environments=environments, **kwargs)
+    scores_last = logs_episodes = False
 
     @staticmethod
     def _value(episode: dict) -> float | None:
