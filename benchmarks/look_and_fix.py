@@ -5,6 +5,8 @@
                                                # still cap them); a killed run goes on from the seeds it finished
     python benchmarks/look_and_fix.py --reuse-trained   # score the GRPO models an earlier run saved again, no training
     python benchmarks/look_and_fix.py --reuse-trained sft --out runs/look-and-fix   # score its cold starts as they are
+    python benchmarks/look_and_fix.py --out runs/c --grpo-steps 0   # train and score cold starts only; then GRPO
+                                               # from them: --out runs/c --cold-start runs/c --grpo-steps 150
     python benchmarks/look_and_fix.py --out runs/b --against runs/a/look_and_fix.json   # and each turn against run a's
     python benchmarks/look_and_fix.py --out runs/look-and-fix-smoke --seeds 0 --sft-minutes 0.3 --grpo-minutes 0.3 \\
         --train-n 4 --eval-n 3 --correction-examples 16 --generated-examples 16 --own-fix-pictures 2 --repair-n 7 \\
@@ -38,8 +40,8 @@ rate on the broken programs per break; the observation's render and scoring as a
 `time/observation_s` + `time/episode_scoring_s` over `step_time`, the first step's set-up left out; and
 without the final programs' renders, which a single-turn step makes too: the goal's figure). Then
 whether each goal holds: turn 2 above turn 1 by 3 SE and above best of 2; repair >= 50%;
-cost below 15% of a step. Figures go to OUT/look_and_fix.json (the cold starts' scores, `--reuse-trained sft`, to
-OUT/look_and_fix-sft.json, beside the GRPO models' own).
+cost below 15% of a step (not for cold starts). Figures go to OUT/look_and_fix.json (the cold starts' scores,
+`--reuse-trained sft` or `--grpo-steps 0`, to OUT/look_and_fix-sft.json, beside the GRPO models' own).
 """
 
 from __future__ import annotations
@@ -83,7 +85,9 @@ def parse_args(argv):
     parser.add_argument("--grpo-minutes", type=float, default=10.0, help="GRPO's training time per seed")
     parser.add_argument("--sft-steps", type=int, default=None,
                         help="also stop the cold start after this many steps, so a seed trains the same on any machine")
-    parser.add_argument("--grpo-steps", type=int, default=None, help="also stop GRPO after this many steps")
+    parser.add_argument("--grpo-steps", type=int, default=None,
+                        help="also stop GRPO after this many steps (0: no GRPO, the cold starts are scored as they "
+                             "are, to OUT/look_and_fix-sft.json)")
     parser.add_argument("--generated-examples", type=int, default=1600, help="grammar-school programs in the cold start")
     parser.add_argument("--correction-examples", type=int, default=1600, help="correction rows made by breaking them")
     parser.add_argument("--own-fix-pictures", type=int, default=64, help="training pictures the own fixes come from")
@@ -167,6 +171,8 @@ def train_seed(args, start: Path, fixes: Path | None, seed: int, size: int) -> t
             image_size=size, render_workers=args.workers, num_train_epochs=100, lr_scheduler_type="constant_with_warmup",
             save_strategy="no", max_steps=args.sft_steps or -1,
             time_limit_minutes=args.sft_minutes))
+    if args.grpo_steps == 0:
+        return cold, {"all": math.nan, "extra": math.nan}
     model = grpo_stage.run(*recipe_arguments(
         "grpo", "look-and-fix-tiny", model_name_or_path=str(cold), output_dir=out / "grpo", seed=seed,
         dataset_path=str(args.out / "train"), image_size=size, improvement_weight=args.improvement_weight,
@@ -190,6 +196,18 @@ def saved_model(out: Path, seed: int, stage: str = "grpo") -> Path | None:
 
     folder = out / f"seed-{seed}" / stage
     return folder if (folder / RUN_INFO).is_file() else None
+
+
+def cost_line(console, shares: dict[int, dict[str, float]]) -> str:
+    """Print the episode's share of a GRPO step per seed and pooled; return the cost goal's line."""
+    share = {part: float(np.nanmean([v[part] for v in shares.values()])) for part in ("all", "extra")}
+    per_seed = {part: ", ".join(f"seed {seed} {value[part]:.1%}" for seed, value in shares.items())
+                for part in ("all", "extra")}
+    console.print(f"episode render + scoring: {share['all']:.1%} of a GRPO step ({per_seed['all']}); without the "
+                  f"final programs' renders, which a single-turn step makes too: {share['extra']:.1%} "
+                  f"({per_seed['extra']})")
+    return (f"cost: what the episode adds, {share['extra']:.1%} of a GRPO step (all it logged {share['all']:.1%}): "
+            f"below 15% {share['extra'] < 0.15}")
 
 
 def turn_edit(first: str, second: str) -> tuple[float, float]:
@@ -335,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     start = starting_model(args)
     size = read_run_info(start).get("image_size", 84)
     results, shares = {}, {}
-    suffix = "-sft" if args.reuse_trained == "sft" else ""  # the cold starts' scores never replace the GRPO models'
+    cold_starts = args.reuse_trained == "sft" or args.grpo_steps == 0
+    suffix = "-sft" if cold_starts else ""  # the cold starts' scores never replace the GRPO models'
     with RenderPool(workers=args.workers) as pool:
         kinds, skipped = picture_kinds.available_kinds(args.kinds, args.corpus)
         for line in skipped:
@@ -396,16 +415,9 @@ def main(argv: list[str] | None = None) -> int:
                  for k in COMPILE_BREAKS if any(c["kind"] == k for c in repaired)}
     console.print(f"repair on {len(repaired)} broken held-out programs: {rate:.2f} "
                   f"({', '.join(f'{k} {v:.2f}' for k, v in per_break.items())})")
-    share = {part: float(np.nanmean([v[part] for v in shares.values()])) if shares else math.nan
-             for part in ("all", "extra")}
-    per_seed = {part: ", ".join(f"seed {seed} {value[part]:.1%}" for seed, value in shares.items())
-                for part in ("all", "extra")}
-    console.print(f"episode render + scoring: {share['all']:.1%} of a GRPO step ({per_seed['all']}); without the "
-                  f"final programs' renders, which a single-turn step makes too: {share['extra']:.1%} "
-                  f"({per_seed['extra']})")
-    goals += [f"repair: turn 2 compiles and renders {rate:.2f} of broken programs: >= 0.50 {rate >= 0.5}",
-              f"cost: what the episode adds, {share['extra']:.1%} of a GRPO step (all it logged {share['all']:.1%}): "
-              f"below 15% {share['extra'] < 0.15}"]
+    goals.append(f"repair: turn 2 compiles and renders {rate:.2f} of broken programs: >= 0.50 {rate >= 0.5}")
+    if not cold_starts:  # a cold start ran no GRPO step to take a share of
+        goals.append(cost_line(console, shares))
     for line in goals:
         console.print(line)
     console.print(f"total {(time.perf_counter() - began) / 60:.1f} min")

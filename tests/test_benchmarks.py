@@ -1,10 +1,13 @@
 """The benchmark scripts run (on a small input) and print every row they promise."""
 
+import io
+import math
 import runpy
 import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -153,3 +156,25 @@ def test_episode_cost_reads_the_share_each_run_logged(tmp_path, monkeypatch, cap
         f"{tmp_path}: episode 15.0% of a step; without the final programs' renders 12.0%",
         f"{tmp_path / 'empty'}: no look-and-fix steps logged in "
                                                  f"{tmp_path / 'empty' / METRICS_FILE}"]
+
+
+def test_look_and_fix_with_no_grpo_steps_scores_the_cold_start_it_trained(tmp_path, monkeypatch):
+    from earthshader.training import grpo_stage, sft_stage
+
+    bench = runpy.run_path(str(BENCHMARKS / "look_and_fix.py"), run_name="look_and_fix")
+    trained = []
+    monkeypatch.setattr(sft_stage, "run", lambda script, training, model: trained.append(training) or tmp_path / "cold")
+    monkeypatch.setattr(grpo_stage, "run", lambda *a: pytest.fail("GRPO ran with --grpo-steps 0"))
+    args = bench["parse_args"](["--out", str(tmp_path), "--grpo-steps", "0", "--seeds", "3"])
+    model, shares = bench["train_seed"](args, tmp_path / "start", None, 3, 84)
+    assert model == tmp_path / "cold" and trained[0].seed == 3
+    assert Path(trained[0].output_dir) == tmp_path / "seed-3" / "sft"
+    assert all(math.isnan(value) for value in shares.values())
+
+
+def test_look_and_fix_cost_line_pools_the_seeds_shares():
+    bench = runpy.run_path(str(BENCHMARKS / "look_and_fix.py"), run_name="look_and_fix")
+    console = Console(file=io.StringIO(), width=200)
+    line = bench["cost_line"](console, {0: {"all": 0.20, "extra": 0.14}, 1: {"all": 0.22, "extra": 0.18}})
+    assert line == "cost: what the episode adds, 16.0% of a GRPO step (all it logged 21.0%): below 15% False"
+    assert "seed 0 14.0%, seed 1 18.0%" in console.file.getvalue()
