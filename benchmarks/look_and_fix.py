@@ -24,7 +24,9 @@
    grammar-school programs, `--correction-examples` rows made by breaking them, and the own fixes), for
    `--sft-minutes`; then GRPO over two-turn episodes (recipe `grpo/look-and-fix-tiny`, `--improvement-weight`) on
    OUT/train for `--grpo-minutes`. With `--cold-start DIR`, GRPO starts from the cold starts an earlier run saved
-   (DIR/seed-N/sft) and steps 3 and 4's cold start are skipped: GRPO settings compared on the same cold starts.
+   (DIR/seed-N/sft) and steps 3 and 4's cold start are skipped: GRPO settings compared on the same cold starts
+   (`--cold-start-stage grpo`: from its GRPO models). `--second-turn-samples N` trains the correction turn alone
+   instead of whole episodes (`earthshader.episodes.second_turn`: prompts of N first answers a training picture).
 5. Each trained model answers the held-out pictures (`earthshader.episodes.runner`): a greedy two-turn episode;
    the same with the observation's images blanked (same words); and, for the same generation budget, the best of
    two single-turn samples at temperature 1 (chosen by the kind's figure). It also answers a held-out set of
@@ -40,7 +42,7 @@ rate on the broken programs per break; the observation's render and scoring as a
 `time/observation_s` + `time/episode_scoring_s` over `step_time`, the first step's set-up left out; and
 without the final programs' renders, which a single-turn step makes too: the goal's figure). Then
 whether each goal holds: turn 2 above turn 1 by 3 SE and above best of 2; repair >= 50%;
-cost below 15% of a step (not for cold starts). Figures go to OUT/look_and_fix.json (the cold starts' scores,
+cost below 15% of a step (for GRPO over episodes). Figures go to OUT/look_and_fix.json (the cold starts' scores,
 `--reuse-trained sft` or `--grpo-steps 0`, to OUT/look_and_fix-sft.json, beside the GRPO models' own).
 """
 
@@ -98,6 +100,11 @@ def parse_args(argv):
     parser.add_argument("--cold-start", type=Path, default=None,
                         help="an earlier run's OUT: each seed's GRPO starts from its cold start there "
                              "(DIR/seed-N/sft) instead of training one, to compare GRPO settings on the same cold starts")
+    parser.add_argument("--cold-start-stage", choices=("sft", "grpo"), default="sft",
+                        help="with --cold-start: start from the earlier run's cold starts (sft) or GRPO models (grpo)")
+    parser.add_argument("--second-turn-samples", type=int, default=0,
+                        help="GRPO on the correction turn alone (earthshader.episodes.second_turn): the starting "
+                             "model's first answers a training picture (0: GRPO over whole episodes)")
     parser.add_argument("--repair-n", type=int, default=64, help="held-out broken programs")
     parser.add_argument("--against", type=Path, default=None,
                         help="another run's look_and_fix.json on the same held-out pictures and seeds: print each "
@@ -111,10 +118,11 @@ def parse_args(argv):
     if args.cold_start is not None:
         from earthshader.modeling.run_info import RUN_INFO
 
-        missing = [seed for seed in args.seeds if not (args.cold_start / f"seed-{seed}" / "sft" / RUN_INFO).exists()]
+        stage = args.cold_start_stage
+        missing = [seed for seed in args.seeds if not (args.cold_start / f"seed-{seed}" / stage / RUN_INFO).exists()]
         if missing:
             parser.error(f"--cold-start {args.cold_start}: no cold start saved for seed(s) {missing} "
-                         f"(expected DIR/seed-N/sft)")
+                         f"(expected DIR/seed-N/{stage})")
     return args
 
 
@@ -162,7 +170,7 @@ def train_seed(args, start: Path, fixes: Path | None, seed: int, size: int) -> t
 
     out = args.out / f"seed-{seed}"
     if args.cold_start is not None:
-        cold = args.cold_start / f"seed-{seed}" / "sft"  # checked by parse_args
+        cold = args.cold_start / f"seed-{seed}" / args.cold_start_stage  # checked by parse_args
     else:
         cold = sft_stage.run(*recipe_arguments(
             "sft", "look-and-fix-tiny", model_name_or_path=str(start), output_dir=out / "sft", seed=seed,
@@ -173,12 +181,14 @@ def train_seed(args, start: Path, fixes: Path | None, seed: int, size: int) -> t
             time_limit_minutes=args.sft_minutes))
     if args.grpo_steps == 0:
         return cold, {"all": math.nan, "extra": math.nan}
+    second_turn = {"max_turns": 1, "second_turn_samples": args.second_turn_samples,
+                   "max_completion_length": args.max_new_tokens} if args.second_turn_samples else {}
     model = grpo_stage.run(*recipe_arguments(
         "grpo", "look-and-fix-tiny", model_name_or_path=str(cold), output_dir=out / "grpo", seed=seed,
         dataset_path=str(args.out / "train"), image_size=size, improvement_weight=args.improvement_weight,
         first_turn_weight=args.first_turn_weight,
         max_steps=args.grpo_steps or 1_000_000, save_strategy="no", logging_steps=1, render_workers=args.workers,
-        time_limit_minutes=args.grpo_minutes))
+        time_limit_minutes=args.grpo_minutes, **second_turn))
     return model, episode_shares(model)
 
 
@@ -353,8 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     start = starting_model(args)
     size = read_run_info(start).get("image_size", 84)
     results, shares = {}, {}
-    cold_starts = args.reuse_trained == "sft" or args.grpo_steps == 0
-    suffix = "-sft" if cold_starts else ""  # the cold starts' scores never replace the GRPO models'
+    suffix = "-sft" if args.reuse_trained == "sft" or args.grpo_steps == 0 else ""  # the cold starts' scores never replace the GRPO models'
     with RenderPool(workers=args.workers) as pool:
         kinds, skipped = picture_kinds.available_kinds(args.kinds, args.corpus)
         for line in skipped:
@@ -416,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"repair on {len(repaired)} broken held-out programs: {rate:.2f} "
                   f"({', '.join(f'{k} {v:.2f}' for k, v in per_break.items())})")
     goals.append(f"repair: turn 2 compiles and renders {rate:.2f} of broken programs: >= 0.50 {rate >= 0.5}")
-    if not cold_starts:  # a cold start ran no GRPO step to take a share of
+    if any(not math.isnan(share["extra"]) for share in shares.values()):  # GRPO over episodes logged its cost
         goals.append(cost_line(console, shares))
     for line in goals:
         console.print(line)

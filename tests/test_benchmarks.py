@@ -178,3 +178,21 @@ def test_look_and_fix_cost_line_pools_the_seeds_shares():
     line = bench["cost_line"](console, {0: {"all": 0.20, "extra": 0.14}, 1: {"all": 0.22, "extra": 0.18}})
     assert line == "cost: what the episode adds, 16.0% of a GRPO step (all it logged 21.0%): below 15% False"
     assert "seed 0 14.0%, seed 1 18.0%" in console.file.getvalue()
+
+
+def test_look_and_fix_trains_the_correction_turn_alone_from_an_earlier_runs_grpo_models(tmp_path, monkeypatch):
+    from earthshader.modeling.run_info import RUN_INFO
+    from earthshader.training import grpo_stage
+
+    bench = runpy.run_path(str(BENCHMARKS / "look_and_fix.py"), run_name="look_and_fix")
+    (tmp_path / "a" / "seed-3" / "grpo").mkdir(parents=True)
+    (tmp_path / "a" / "seed-3" / "grpo" / RUN_INFO).write_text("{}")
+    (tmp_path / "b" / "train").mkdir(parents=True)  # the training pictures' folder
+    ran = []
+    monkeypatch.setattr(grpo_stage, "run", lambda *parts: ran.append(parts) or tmp_path / "b" / "seed-3" / "grpo")
+    args = bench["parse_args"](["--out", str(tmp_path / "b"), "--cold-start", str(tmp_path / "a"), "--cold-start-stage",
+                                "grpo", "--second-turn-samples", "2", "--seeds", "3", "--max-new-tokens", "160"])
+    bench["train_seed"](args, tmp_path / "start", None, 3, 84)
+    script, training, model = ran[0]
+    assert model.model_name_or_path == str(tmp_path / "a" / "seed-3" / "grpo")
+    assert (script.max_turns, script.second_turn_samples, training.max_completion_length) == (1, 2, 160)

@@ -157,3 +157,26 @@ def test_a_killed_two_turn_run_resumes_and_saves_the_stock_templates(fenced_mode
     assert (tmp_path / "chat_template.jinja").read_text() == stock_template()  # the agent template is not saved
     assert "response_template" not in json.loads((tmp_path / "tokenizer_config.json").read_text())
     assert json.loads((tmp_path / "earthshader.json").read_text())["max_turns"] == 2
+
+
+@pytest.mark.slow
+def test_two_grpo_steps_on_the_correction_turn_alone_see_the_target_render_and_difference(fenced_model, pictures,
+                                                                                         tmp_path):
+    trainer, _ = grpo_stage.build_trainer(*episode_arguments(
+        fenced_model, pictures, tmp_path, max_turns=1, second_turn_samples=2, max_completion_length=96,
+        temperature=0.1), "cpu")  # near-greedy: the fenced model writes its broken program
+    dataset = trainer.train_dataset
+    assert sorted(dataset["id"]) == ["p0.png#0", "p0.png#1", "p1.png#0", "p1.png#1"]
+    for row in dataset:  # the fenced model's own (broken) answer, then its observation with the compiler's message
+        assert [m["role"] for m in row["prompt"]] == ["user", "assistant", "user"] and len(row["images"]) == 3
+        assert "c = vec4(0.5)" in row["prompt"][1]["content"][0]["text"]
+        assert "Your program failed (compile)" in row["prompt"][2]["content"][-1]["text"]
+        assert np.array_equal(np.asarray(row["images"][0]), np.asarray(row["image"]))  # the target, scored
+    probe = ForwardProbe(trainer.model, trainer.processing_class.image_token_id)
+    trainer.train()
+
+    per_prompt = 3 * prompts.image_tokens(84)  # target, render, difference map
+    assert probe.calls and all(c["image_tokens"] == c["image_features"] == c["rows"] * per_prompt
+                               for c in probe.calls)
+    rows = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1] * 4 + [2] * 4 and all("#" in r["prompt_id"] for r in rows)

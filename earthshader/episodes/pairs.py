@@ -90,12 +90,18 @@ def _does_what_it_claims(kind: str, target: np.ndarray, result) -> bool:
     return float(np.abs(result.image.astype(np.int16) - target.astype(np.int16)).mean()) >= MIN_VISIBLE_CHANGE
 
 
-def correction_row(target, first_answer: str, observation: Observation, fix_code: str, *, image_size: int) -> dict:
-    """One SFT row: the target and instruction, `first_answer`, its `observation`, then `fix_code`."""
+def correction_prompt(target, first_answer: str, observation: Observation, *, image_size: int) -> dict:
+    """The prompt of a correction turn: the target and instruction, `first_answer` as the assistant's turn, its
+    `observation` as a user turn; `images` fill the placeholders in order (target, render, difference map)."""
     return {"prompt": [*prompts.make_prompt(), prompts.make_answer_turn(first_answer),
                        prompts.make_observation_turn(observation.text, len(observation.images))],
-            "completion": [prompts.make_answer_turn(prompts.format_completion(fix_code))],
             "images": [prompts.prepare_image(target, image_size), *observation.images]}
+
+
+def correction_row(target, first_answer: str, observation: Observation, fix_code: str, *, image_size: int) -> dict:
+    """One SFT row: `correction_prompt`, then `fix_code` as the completion."""
+    return {**correction_prompt(target, first_answer, observation, image_size=image_size),
+            "completion": [prompts.make_answer_turn(prompts.format_completion(fix_code))]}
 
 
 def correction_rows(cases: list[BrokenCase], *, image_size: int, observation_size: int | None = None) -> list[dict]:

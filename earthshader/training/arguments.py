@@ -147,6 +147,10 @@ class GRPOScriptArguments(ScriptArguments):
     first_turn_weight: float = field(default=0.0, metadata={
         "help": "max_turns > 1: weight of the `first_turn` reward (turn 1's figure; 0: not added). Above "
                 "improvement_weight, a worse first answer no longer pays (earthshader.episodes.improvement)"})
+    second_turn_samples: int = field(default=0, metadata={
+        "help": "train the correction turn alone (max_turns 1): before training the starting model answers each "
+                "target this many times (at `temperature`, as GRPO samples), and every prompt is a target, one of "
+                "those answers and its observation (earthshader.episodes.second_turn; 0: off)"})
 
     def __post_init__(self):
         from earthshader.episodes.runner import MAX_TURNS
@@ -155,7 +159,10 @@ class GRPOScriptArguments(ScriptArguments):
         check_fields(self, render_timeout=positive_float, grid_every=non_negative_int,
                      negative_advantage_scale=non_negative_float, selection_samples=int_range(2),
                      max_turns=int_range(1, MAX_TURNS), improvement_weight=non_negative_float,
-                     first_turn_weight=non_negative_float)
+                     first_turn_weight=non_negative_float, second_turn_samples=non_negative_int)
+        if self.second_turn_samples and self.max_turns > 1:
+            raise ValueError(f"argument --second_turn_samples: trains the correction turn alone, as one answer; "
+                             f"set --max_turns 1 (got {self.max_turns})")
 
 
 def reward_weights(names: list[str], weights: list[float] | None) -> list[float]:

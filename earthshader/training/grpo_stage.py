@@ -10,7 +10,8 @@ saves the adapter (or the merged model), the processor and `earthshader.json` to
 step prints a reward table; the run directory keeps `samples.jsonl`, `metrics.jsonl` and PNG grids
 (`python -m earthshader.logs RUN_DIR` reads them). `time_limit_minutes` stops it before a step that would end
 past the limit. With `max_turns` > 1 every rollout is a look-and-fix episode (`earthshader.episodes.environment`:
-the model sees its render and answers again; the rewards score the last answer; docs/look-and-fix.md).
+the model sees its render and answers again; the rewards score the last answer; docs/look-and-fix.md); with
+`second_turn_samples` it trains the correction turn alone (`earthshader.episodes.second_turn`).
 """
 
 from __future__ import annotations
@@ -111,6 +112,13 @@ def build_trainer(script_args: GRPOScriptArguments, training_args, model_args, b
         from earthshader.training.hard_targets import select_for_grpo
 
         dataset = select_for_grpo(model, processor, dataset, reward_funcs, script_args, training_args)
+    if script_args.second_turn_samples:  # the correction turn alone, after the starting model's own answers
+        from earthshader.episodes.second_turn import second_turn_dataset
+
+        dataset = second_turn_dataset(
+            model, processor, dataset, samples=script_args.second_turn_samples, image_size=script_args.image_size,
+            observation_size=script_args.observation_image_size, max_new_tokens=training_args.max_completion_length,
+            temperature=training_args.temperature, seed=training_args.seed, workers=script_args.render_workers)
     if script_args.curriculum:
         training_args.shuffle_dataset = False
     logger.info("%d GRPO targets; rewards %s with weights %s", len(dataset), script_args.reward_funcs,
