@@ -363,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     start = starting_model(args)
     size = read_run_info(start).get("image_size", 84)
     results, shares = {}, {}
-    suffix = "-sft" if args.reuse_trained == "sft" or args.grpo_steps == 0 else ""  # the cold starts' scores never replace the GRPO models'
+    cold_starts = args.reuse_trained == "sft" or args.grpo_steps == 0
+    suffix = "-sft" if cold_starts else ""  # the cold starts' scores never replace the GRPO models'
     with RenderPool(workers=args.workers) as pool:
         kinds, skipped = picture_kinds.available_kinds(args.kinds, args.corpus)
         for line in skipped:

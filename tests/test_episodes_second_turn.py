@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datasets
 import numpy as np
+import pytest
 import torch
 
 from earthshader.episodes.second_turn import second_turn_dataset
@@ -45,3 +46,12 @@ def test_each_first_answer_becomes_a_prompt_of_target_answer_and_observation():
     render = np.asarray(rows[0]["images"][1])
     assert render.shape == (56, 56, 3) and np.abs(render.astype(int) - [51, 102, 153]).max() <= 1  # its colour
     assert not np.asarray(rows[1]["images"][1]).any()  # a failed program's render is black
+
+
+def test_the_correction_turn_alone_is_refused_inside_episodes():
+    from earthshader.training.recipes import RecipeArgumentError, recipe_arguments
+
+    with pytest.raises(RecipeArgumentError, match="--second_turn_samples: .* set --max_turns 1 \\(got 2\\)"):
+        recipe_arguments("grpo", "look-and-fix-tiny", second_turn_samples=2)
+    script, _, _ = recipe_arguments("grpo", "look-and-fix-tiny", second_turn_samples=2, max_turns=1)
+    assert (script.second_turn_samples, script.max_turns) == (2, 1)

@@ -10,9 +10,9 @@ observation, so a group is G corrections of one first answer.
 Over whole episodes (`max_turns` 2) every token of an episode gets the episode's advantage: a better first
 answer earns as much as a better correction, and GRPO puts its gain in the first answer
 (docs/experiments/2026-12-07-look-and-fix-first-turn.md). Here the first answers are drawn once, before
-training: the starting model answers each target `samples` times (at GRPO's temperature, through the episode runner,
-so rendered and observed exactly as in an episode), and each answer becomes a prompt of its own, built as the
-cold start's correction rows are (`pairs.correction_prompt`: target and instruction, the answer, its
+training: the starting model answers each target `samples` times (at GRPO's temperature, through the episode
+runner, so rendered and observed exactly as in an episode), and each answer becomes a prompt of its own, built
+as the cold start's correction rows are (`pairs.correction_prompt`: target and instruction, the answer, its
 observation; images target, render, difference map). GRPO then samples and trains only the correction: within a
 group the first answer is the same, so a correction's advantage is its reward against the other corrections of
 that answer. The rows keep the target's columns (`image`, `id` with the answer's number, `source`, `code`,

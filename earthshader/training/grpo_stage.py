@@ -169,5 +169,5 @@ def run(script_args: GRPOScriptArguments, training_args, model_args) -> Path:
         drop_agent_templates(trainer.processing_class)
     info = {"image_size": script_args.image_size, "base_model": model_args.model_name_or_path, "backend": start.backend,
             "rewards": script_args.reward_funcs, "reward_weights": training_args.reward_weights,
-            "max_turns": script_args.max_turns}
+            "max_turns": script_args.max_turns, "second_turn_samples": script_args.second_turn_samples}
     return save_trained(trainer, training_args.output_dir, info, merged=trainer.merged_policy)
