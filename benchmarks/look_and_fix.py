@@ -28,14 +28,16 @@
    (`--cold-start-stage grpo`: from its GRPO models). `--second-turn-samples N` trains the correction turn alone
    instead of whole episodes (`earthshader.episodes.second_turn`: prompts of N first answers a training picture).
 5. Each trained model answers the held-out pictures (`earthshader.episodes.runner`): a greedy two-turn episode;
-   the same with the observation's images blanked (same words); and, for the same generation budget, the best of
+   the same with the observation's images blanked (same words); the same shown the observation of the next held-out
+   picture's turn 1 of its kind, scored against its own picture (`observed_from`: does turn 2 read what the render
+   shows, or only need one there?); and, for the same generation budget, the best of
    two single-turn samples at temperature 1 (chosen by the kind's figure). It also answers a held-out set of
    programs broken as a model breaks them (`COMPILE_BREAKS` of the held-out textures' and renders' programs),
    given as turn 1: does turn 2 compile and render?
 
 Printed, per kind, on the figure that fits it (structure for renders, appearance for textures, both for photos;
 docs/eval.md): per seed and pooled over seeds (each target's mean), turn 1, turn 2 and their paired change ± SE,
-turn 2 against best of 2 and against blanked images; the rates at which turn 1 and turn 2 render, and at which
+turn 2 against best of 2, against blanked images and against swapped observations; the rates at which turn 1 and turn 2 render, and at which
 turn 2 repairs a turn 1 that failed; what turn 2 does with turn 1's program (`turn_edit`: kept as it was, or
 how much of its text it keeps) and its change from turn 1 on the worse and the better half of turns 1; the repair
 rate on the broken programs per break; the observation's render and scoring as a share of a GRPO step (`earthshader.training.run_log.episode_share`: the runs'
@@ -67,7 +69,7 @@ from earthshader.evaluation.statistics import paired_change, pooled_over_seeds
 KIND_FIGURES = {"textures": ("appearance",), "renders": ("structure",), "photos": ("structure", "appearance"),
                 "terrains": ("structure",)}
 #: What each trained model is scored on, per held-out picture.
-MODES = ("turn1", "turn2", "best_of_2", "blanked_turn2")
+MODES = ("turn1", "turn2", "best_of_2", "blanked_turn2", "swapped_turn2")
 
 
 def parse_args(argv):
@@ -165,6 +167,7 @@ def settings_key(args, start: Path) -> str:
 def train_seed(args, start: Path, fixes: Path | None, seed: int, size: int) -> tuple[Path, dict[str, float]]:
     """The cold start then GRPO over episodes for one seed: (the GRPO model, the episode's share of a step, all
     it logged and without the final programs' renders: {"all": ..., "extra": ...})."""
+    from earthshader.modeling import prompts
     from earthshader.training import grpo_stage, sft_stage
     from earthshader.training.recipes import recipe_arguments
 
@@ -186,6 +189,7 @@ def train_seed(args, start: Path, fixes: Path | None, seed: int, size: int) -> t
     model = grpo_stage.run(*recipe_arguments(
         "grpo", "look-and-fix-tiny", model_name_or_path=str(cold), output_dir=out / "grpo", seed=seed,
         dataset_path=str(args.out / "train"), image_size=size, improvement_weight=args.improvement_weight,
+        observation_image_size=prompts.observation_image_size(size),  # as the cold start's rows and the scoring
         first_turn_weight=args.first_turn_weight,
         max_steps=args.grpo_steps or 1_000_000, save_strategy="no", logging_steps=1, render_workers=args.workers,
         time_limit_minutes=args.grpo_minutes, **second_turn))
@@ -241,6 +245,21 @@ def kind_figure(scores: dict, kind: str) -> float:
     return float(np.mean(values)) if values else math.nan
 
 
+def next_of_kind(kinds: list[str]) -> list[int]:
+    """Each picture's next picture of the same kind, cyclically (itself when it is its kind's only one).
+
+    >>> next_of_kind(["textures", "renders", "textures", "textures", "photos"])
+    [2, 1, 3, 0, 4]
+    """
+    order = {}
+    for i, kind in enumerate(kinds):
+        order.setdefault(kind, []).append(i)
+    following = {}
+    for index in order.values():
+        following.update(zip(index, index[1:] + index[:1]))
+    return [following[i] for i in range(len(kinds))]
+
+
 def evaluate(model_dir: Path, heldout, repairs, args, size: int, seed: int, pool) -> dict:
     """Per held-out picture and figure, each mode's value; turn 1 and 2 render flags; the repair set's outcomes."""
     import torch
@@ -255,6 +274,9 @@ def evaluate(model_dir: Path, heldout, repairs, args, size: int, seed: int, pool
     blind = EpisodeSettings(**{**vars(greedy), "blank_observations": True})
     blanked = run_episodes(model, processor, images, blind, pool=pool, times=times,
                            first_answers=[e.turns[0].answer for e in episodes])
+    swapped = run_episodes(model, processor, images, greedy, pool=pool, times=times,
+                           first_answers=[e.turns[0].answer for e in episodes],
+                           observed_from=next_of_kind([t.source for t in heldout]))
     sampled = EpisodeSettings(max_turns=1, samples=2, image_size=size, max_new_tokens=args.max_new_tokens,
                               temperature=1.0)
     torch.manual_seed(seed)
@@ -271,6 +293,7 @@ def evaluate(model_dir: Path, heldout, repairs, args, size: int, seed: int, pool
             figures["turn2"].append(episode.turns[1].scores[name])
             figures["best_of_2"].append(best[name])
             figures["blanked_turn2"].append(blanked[i].turns[1].scores[name])
+            figures["swapped_turn2"].append(swapped[i].turns[1].scores[name])
         result["turn1_rendered"].append(float(episode.turns[0].rendered))
         result["turn2_rendered"].append(float(episode.turns[1].rendered))
         kept, similarity = turn_edit(episode.turns[0].code, episode.turns[1].code)
@@ -284,17 +307,32 @@ def evaluate(model_dir: Path, heldout, repairs, args, size: int, seed: int, pool
 
 
 def mode_row(label: str, per_target: dict, figure: str) -> list[str]:
-    """Turn 1, turn 2, their change, turn 2 against best of 2 and against blanked images, on one figure."""
-    turn1, turn2, best, blank = (per_target[figure][m] for m in ("turn1", "turn2", "best_of_2", "blanked_turn2"))
-    return [label, figure, f"{np.nanmean(turn1):+.3f}", f"{np.nanmean(turn2):+.3f}", str(paired_change(turn1, turn2)),
-            f"{np.nanmean(best):+.3f}", str(paired_change(best, turn2)), f"{np.nanmean(blank):+.3f}",
-            str(paired_change(blank, turn2))]
+    """Turn 1, turn 2, their change, turn 2 against best of 2, blanked images and swapped observations, on one
+    figure (a mode a run did not score reads nan)."""
+    turn2 = per_target[figure]["turn2"]
+    turn1, best, blank, swap = (per_target[figure].get(m, [math.nan] * len(turn2))
+                                for m in ("turn1", "best_of_2", "blanked_turn2", "swapped_turn2"))
+    columns = [label, figure, mean_text(turn1), mean_text(turn2), str(paired_change(turn1, turn2))]
+    for other in (best, blank, swap):
+        columns += [mean_text(other), str(paired_change(other, turn2)) if any(map(math.isfinite, other)) else "nan"]
+    return columns
+
+
+def mean_text(values) -> str:
+    """The mean of the scored values, signed to three places ("nan" when none was scored).
+
+    >>> mean_text([0.25, math.nan, 0.5]), mean_text([math.nan])
+    ('+0.375', 'nan')
+    """
+    scored = [v for v in values if math.isfinite(v)]
+    return f"{np.mean(scored):+.3f}" if scored else "nan"
 
 
 def pooled(results: dict, index: list[int]) -> dict:
     """Each figure and mode's per-target mean over the seeds, for the targets in `index`."""
     return {name: {mode: pooled_over_seeds([[r["figures"][name][mode][i] for i in index] for r in results.values()])
-                   for mode in MODES} for name in ("structure", "appearance")}
+                   for mode in MODES if all(mode in r["figures"][name] for r in results.values())}
+            for name in ("structure", "appearance")}
 
 
 def by_index(result: dict, index: list[int]) -> dict:
@@ -400,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         table = Table(title=f"{kind}: {len(index)} held-out pictures; mean figure, and paired changes ± SE over "
                             "targets", title_justify="left")
         for column in ("", "figure", "turn 1", "turn 2", "turn 2 - 1", "best of 2", "turn 2 - best of 2",
-                       "blanked turn 2", "turn 2 - blanked"):
+                       "blanked turn 2", "turn 2 - blanked", "swapped turn 2", "turn 2 - swapped"):
             table.add_column(column, justify="left" if column in ("", "figure") else "right")
         pooled_kind = pooled(results, index)
         for figure in KIND_FIGURES[kind]:

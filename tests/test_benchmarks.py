@@ -196,3 +196,22 @@ def test_look_and_fix_trains_the_correction_turn_alone_from_an_earlier_runs_grpo
     script, training, model = ran[0]
     assert model.model_name_or_path == str(tmp_path / "a" / "seed-3" / "grpo")
     assert (script.max_turns, script.second_turn_samples, training.max_completion_length) == (1, 2, 160)
+    assert (script.image_size, script.observation_image_size) == (84, 84)
+    bench["train_seed"](args, tmp_path / "start", None, 3, 168)  # a grammar school at 168 px: every image at 168
+    assert (ran[1][0].image_size, ran[1][0].observation_image_size) == (168, 168)
+
+
+def test_look_and_fix_compares_turn_2_with_swapped_observations_and_reads_runs_scored_before_them():
+    bench = runpy.run_path(str(BENCHMARKS / "look_and_fix.py"), run_name="look_and_fix")
+    assert bench["next_of_kind"](["photos", "textures", "photos"]) == [2, 1, 0]
+    modes = {"turn1": [0.1, 0.2], "turn2": [0.3, 0.4], "best_of_2": [0.2, 0.2], "blanked_turn2": [0.1, 0.1],
+             "swapped_turn2": [0.2, 0.2]}
+    now = {"figures": {"structure": dict(modes), "appearance": dict(modes)}}
+    before = {"figures": {name: {m: v for m, v in modes.items() if m != "swapped_turn2"}
+                          for name in ("structure", "appearance")}}
+    row = bench["mode_row"]("seed 0", bench["by_index"](now, [0, 1]), "structure")
+    assert row[-2:] == ["+0.200", "+0.150 ± 0.050"]
+    old = bench["mode_row"]("seed 0", bench["by_index"](before, [0, 1]), "structure")
+    assert old[-2:] == ["nan", "nan"] and old[:-2] == row[:-2]
+    pooled = bench["pooled"]({0: now, 1: before}, [0, 1])  # a mode scored by some runs only is left out
+    assert "swapped_turn2" not in pooled["structure"] and pooled["structure"]["turn2"] == [0.3, 0.4]

@@ -70,6 +70,33 @@ def test_blanked_observations_keep_the_words_and_black_out_the_images(small_tiny
     assert episodes[0].turns[1].observation.failure == "no_program"
 
 
+def test_observed_from_shows_another_episodes_render_scored_against_the_episodes_own_picture(render_pool, targets):
+    """Episode 0 answers picture 0 rightly and episode 1 answers picture 1 with a broken program; swapped, episode 0
+    is shown the compiler's message and episode 1 a render, scored against picture 1: another picture's program."""
+    images, codes = targets
+    shown, conversations_seen = [], []
+
+    def recording(model, processor, conversations, pictures, **options):
+        conversations_seen.append(conversations)
+        shown.append([list(row) for row in pictures])
+        return [["no program"] for _ in conversations]
+
+    settings = EpisodeSettings(max_turns=2, image_size=84)
+    answers = [prompts.format_completion(codes[0]), prompts.format_completion(BROKEN)]
+    kept = run_episodes(None, None, images, settings, pool=render_pool, first_answers=answers, sampler=recording)
+    swapped = run_episodes(None, None, images, settings, pool=render_pool, first_answers=answers,
+                           observed_from=[1, 0], sampler=recording)
+    assert [e.turns[0].scores for e in swapped] == [e.turns[0].scores for e in kept]  # each keeps its own figures
+    words = [[c[-1]["content"][-1]["text"] for c in calls] for calls in conversations_seen]
+    assert "failed (compile)" in words[1][0] and "failed" not in words[0][0]
+    assert "failed" not in words[1][1] and words[1][1] != words[0][0]  # picture 0's program, judged on picture 1
+    assert np.array_equal(shown[1][1][1], shown[0][0][1])  # the same render, now shown to episode 1
+    assert conversations_seen[1][0][1] == conversations_seen[0][0][1]  # episode 0's own answer is still its turn 1
+    with pytest.raises(ValueError, match="must reorder the 2 episodes"):
+        run_episodes(None, None, images, settings, pool=render_pool, first_answers=answers, observed_from=[0, 0],
+                     sampler=recording)
+
+
 
 def test_k_samples_draw_turn_one_from_one_prompt_and_run_one_episode_each_picture_major(render_pool, targets):
     """`samples` K: turn 1 is K answers to each picture's prompt (as `generate_completions` draws them), then every

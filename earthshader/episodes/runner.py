@@ -20,7 +20,10 @@ docs/look-and-fix.md). Episodes come back picture-major: picture i's K episodes 
 
 `first_answers` replaces turn 1 with given answers (the benchmark's broken programs: does turn 2 repair
 them?); `blank_observations` shows black images in every observation, with the same words (does the next
-turn use what it sees?). Each turn keeps its answer, program, render, figures and observation.
+turn use what it sees?); `observed_from[i]` shows episode i the observation of episode `observed_from[i]`'s
+answer, rendered and scored against episode i's own picture (does the next turn read what the render shows, or
+only need a render there?). Each turn keeps its answer, program, render, figures and observation: its own, whatever
+it was shown.
 """
 
 from __future__ import annotations
@@ -95,12 +98,14 @@ class Episode:
 
 
 def run_episodes(model, processor, images, settings: EpisodeSettings, *, pool, times: list[float] | None = None,
-                 first_answers: list[str] | None = None, sampler=None) -> list[Episode]:
+                 first_answers: list[str] | None = None, observed_from: list[int] | None = None,
+                 sampler=None) -> list[Episode]:
     """`settings.samples` episodes of `settings.max_turns` turns for each picture, picture-major (see the module
     docstring).
 
     `times[i]` is picture i's `iTime` (default 0); `first_answers[i]` (one a picture, `samples` 1 only) is
-    picture i's turn 1; `sampler` stands in for `generation.generate_replies`.
+    picture i's turn 1; `observed_from[i]` (one an episode) is the episode whose answers episode i is shown;
+    `sampler` stands in for `generation.generate_replies`.
     """
     sampler = sampler or generation.generate_replies
     k = settings.samples
@@ -121,6 +126,8 @@ def run_episodes(model, processor, images, settings: EpisodeSettings, *, pool, t
         drawn = sampler(model, processor, [prompts.make_prompt() for _ in pictures], prompt_images, k=k, **options)
     # One episode per answer from here on, picture-major
     picture_of = [i for i in range(len(pictures)) for _ in range(k)]
+    if observed_from is not None and sorted(observed_from) != list(range(len(picture_of))):
+        raise ValueError(f"observed_from must reorder the {len(picture_of)} episodes, got {observed_from}")
     targets, episode_times = [pictures[i] for i in picture_of], [times[i] for i in picture_of]
     scorers = [TargetFigures.of(t) for t in targets]
     conversations = [prompts.make_prompt() for _ in targets]
@@ -137,11 +144,16 @@ def run_episodes(model, processor, images, settings: EpisodeSettings, *, pool, t
             observation = observe(targets[i], code, result, scorers[i], size=settings.observation_side)
             scores = observation.figures or scorers[i].failed()
             episodes[i].turns.append(Turn(answer, code, result, observation, scores))
-            if turn + 1 < settings.max_turns:
-                seen = observation.blanked() if settings.blank_observations else observation
-                conversations[i] = [*conversations[i], prompts.make_answer_turn(answer),
-                                    prompts.make_observation_turn(seen.text, len(seen.images))]
-                shown[i] = [*shown[i], *seen.images]
+        if turn + 1 == settings.max_turns:
+            break
+        for i, answer in enumerate(answers):
+            j = i if observed_from is None else observed_from[i]
+            seen = episodes[i].turns[-1].observation if j == i else observe(
+                targets[i], codes[j], results[j], scorers[i], size=settings.observation_side)
+            seen = seen.blanked() if settings.blank_observations else seen
+            conversations[i] = [*conversations[i], prompts.make_answer_turn(answer),
+                                prompts.make_observation_turn(seen.text, len(seen.images))]
+            shown[i] = [*shown[i], *seen.images]
     return episodes
 
 
