@@ -37,9 +37,9 @@
 
 Printed, per kind, on the figure that fits it (structure for renders, appearance for textures, both for photos;
 docs/eval.md): per seed and pooled over seeds (each target's mean), turn 1, turn 2 and their paired change ± SE,
-turn 2 against best of 2, against blanked images and against swapped observations; the rates at which turn 1 and turn 2 render, and at which
-turn 2 repairs a turn 1 that failed; what turn 2 does with turn 1's program (`turn_edit`: kept as it was, or
-how much of its text it keeps) and its change from turn 1 on the worse and the better half of turns 1; the repair
+turn 2 against best of 2, against blanked images and against swapped observations; the rates at which turn 1 and
+turn 2 render, and at which turn 2 repairs a turn 1 that failed; what turn 2 does with turn 1's program
+(`turn_edit`: kept as it was, or how much of its text it keeps) and its change from turn 1 on the worse and the better half of turns 1; the repair
 rate on the broken programs per break; the observation's render and scoring as a share of a GRPO step (`earthshader.training.run_log.episode_share`: the runs'
 `time/observation_s` + `time/episode_scoring_s` over `step_time`, the first step's set-up left out; and
 without the final programs' renders, which a single-turn step makes too: the goal's figure). Then
@@ -271,11 +271,10 @@ def evaluate(model_dir: Path, heldout, repairs, args, size: int, seed: int, pool
     images, times = [t.image for t in heldout], [t.time for t in heldout]
     greedy = EpisodeSettings(max_turns=2, image_size=size, max_new_tokens=args.max_new_tokens)
     episodes = run_episodes(model, processor, images, greedy, pool=pool, times=times)
+    first_answers = [e.turns[0].answer for e in episodes]
     blind = EpisodeSettings(**{**vars(greedy), "blank_observations": True})
-    blanked = run_episodes(model, processor, images, blind, pool=pool, times=times,
-                           first_answers=[e.turns[0].answer for e in episodes])
-    swapped = run_episodes(model, processor, images, greedy, pool=pool, times=times,
-                           first_answers=[e.turns[0].answer for e in episodes],
+    blanked = run_episodes(model, processor, images, blind, pool=pool, times=times, first_answers=first_answers)
+    swapped = run_episodes(model, processor, images, greedy, pool=pool, times=times, first_answers=first_answers,
                            observed_from=next_of_kind([t.source for t in heldout]))
     sampled = EpisodeSettings(max_turns=1, samples=2, image_size=size, max_new_tokens=args.max_new_tokens,
                               temperature=1.0)
@@ -309,9 +308,9 @@ def evaluate(model_dir: Path, heldout, repairs, args, size: int, seed: int, pool
 def mode_row(label: str, per_target: dict, figure: str) -> list[str]:
     """Turn 1, turn 2, their change, turn 2 against best of 2, blanked images and swapped observations, on one
     figure (a mode a run did not score reads nan)."""
-    turn2 = per_target[figure]["turn2"]
-    turn1, best, blank, swap = (per_target[figure].get(m, [math.nan] * len(turn2))
-                                for m in ("turn1", "best_of_2", "blanked_turn2", "swapped_turn2"))
+    turn1, turn2 = per_target[figure]["turn1"], per_target[figure]["turn2"]
+    best, blank, swap = (per_target[figure].get(m, [math.nan] * len(turn2))
+                         for m in ("best_of_2", "blanked_turn2", "swapped_turn2"))
     columns = [label, figure, mean_text(turn1), mean_text(turn2), str(paired_change(turn1, turn2))]
     for other in (best, blank, swap):
         columns += [mean_text(other), str(paired_change(other, turn2)) if any(map(math.isfinite, other)) else "nan"]
