@@ -310,3 +310,17 @@ def test_conversational_completions(targets, render_pool):
     assert from_messages == from_text
     assert from_messages["targets"][0]["samples"][0]["completion"] == texts[0][0]
     assert from_messages["summary"]["structure"] == 1.0 and from_messages["summary"]["labels"] == {}
+
+
+
+def test_a_program_longer_than_any_context_is_counted_without_the_models_length_warning(small_tiny_model, caplog):
+    from transformers import AutoTokenizer
+
+    from earthshader.modeling.prompts import text_tokens
+    from earthshader.training.sft_examples import completion_tokens
+
+    code = "float a = 1.0;\n" * 10_000  # a withheld corpus program, scored as the reference, can be this long
+    for count in (text_tokens, completion_tokens):  # what scoring reports, what SFT drops long programs by
+        tokenizer = AutoTokenizer.from_pretrained(small_tiny_model)  # the warning comes once per tokenizer
+        assert count(tokenizer, code) > tokenizer.model_max_length
+    assert "sequence length is longer" not in caplog.text

@@ -39,6 +39,7 @@ from earthshader.evaluation.compare import SHADEREVAL_TIMES, frames_label, text_
 from earthshader.evaluation.families import detect_family, parameter_distance
 from earthshader.evaluation.objectives import ObjectiveError
 from earthshader.image import appearance, metrics
+from earthshader.modeling import prompts
 
 #: A render whose brightest channel value is at most this is "black" (the data filters' threshold).
 BLACK_LEVEL = Filters().black_level
@@ -280,7 +281,7 @@ def _label_frames(result, times):
 def _score_one(i, name, code, result, frames, image, scores, target, reference_frames, tokenizer, labels, meta):
     row = SampleScore(
         target=i, sample=name, code=code, chars=len(code),
-        tokens=len(tokenizer(code, add_special_tokens=False)["input_ids"]) if tokenizer is not None else None,
+        tokens=prompts.text_tokens(tokenizer, code) if tokenizer is not None else None,
         rendered=bool(result.ok), error=None if result.ok else result.error.kind,
         flat=bool(result.ok and metrics.is_flat(image)), black=bool(result.ok and int(image.max()) <= BLACK_LEVEL),
         image=image, **scores,

@@ -49,6 +49,12 @@ def image_tokens(size: int) -> int:
     return (image_size(size) // PIXELS_PER_TOKEN_SIDE) ** 2
 
 
+def text_tokens(tokenizer, text: str) -> int:
+    """How many tokens `text` is (no special tokens added), counted without the tokenizer's warning for a text
+    longer than the model's context: a program is counted to be dropped or reported, never fed whole."""
+    return len(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+
+
 def make_prompt(instruction: str = INSTRUCTION) -> list[dict]:
     """The conversational prompt: one user turn holding the image placeholder, then the instruction."""
     return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": instruction}]}]

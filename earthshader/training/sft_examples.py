@@ -135,7 +135,7 @@ def drop_long_programs(pairs: list[Row], tokenizer, max_code_tokens: int) -> lis
 
 def completion_tokens(tokenizer, code: str) -> int:
     """Tokens of the completion for `code`, with the end-of-turn tokens the chat template adds."""
-    return len(tokenizer(prompts.format_completion(code) + "<|im_end|>\n", add_special_tokens=False).input_ids)
+    return prompts.text_tokens(tokenizer, prompts.format_completion(code) + "<|im_end|>\n")
 
 
 def prompt_tokens(processor, size: int) -> int:
