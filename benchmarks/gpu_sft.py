@@ -180,7 +180,7 @@ def main() -> None:
         pairs = examples(batch * args.grad_accum * args.steps, args.image_size, args.code_tokens, processor.tokenizer)
         dataset = sft_examples.to_sft_dataset(pairs, args.image_size)
         longest = max(sft_examples.completion_tokens(processor.tokenizer, p.code) for p in pairs)
-        prompt = sft_examples.prompt_tokens(processor, args.image_size)
+        prompt = prompts.prompt_tokens(processor, args.image_size)
         training_args.max_length = prompt + longest
 
         from trl import SFTTrainer

@@ -39,8 +39,9 @@ Printed, per kind, on the figure that fits it (structure for renders, appearance
 docs/eval.md): per seed and pooled over seeds (each target's mean), turn 1, turn 2 and their paired change ± SE,
 turn 2 against best of 2, against blanked images and against swapped observations; the rates at which turn 1 and
 turn 2 render, and at which turn 2 repairs a turn 1 that failed; what turn 2 does with turn 1's program
-(`turn_edit`: kept as it was, or how much of its text it keeps) and its change from turn 1 on the worse and the better half of turns 1; the repair
-rate on the broken programs per break; the observation's render and scoring as a share of a GRPO step (`earthshader.training.run_log.episode_share`: the runs'
+(`turn_edit`: kept as it was, or how much of its text it keeps) and its change from turn 1 on the worse and the
+better half of turns 1; the repair rate on the broken programs per break; the observation's render and scoring as
+a share of a GRPO step (`earthshader.training.run_log.episode_share`: the runs'
 `time/observation_s` + `time/episode_scoring_s` over `step_time`, the first step's set-up left out; and
 without the final programs' renders, which a single-turn step makes too: the goal's figure). Then
 whether each goal holds: turn 2 above turn 1 by 3 SE and above best of 2; repair >= 50%;

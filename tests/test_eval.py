@@ -312,7 +312,6 @@ def test_conversational_completions(targets, render_pool):
     assert from_messages["summary"]["structure"] == 1.0 and from_messages["summary"]["labels"] == {}
 
 
-
 def test_a_program_longer_than_any_context_is_counted_without_the_models_length_warning(small_tiny_model, caplog):
     from transformers import AutoTokenizer
 

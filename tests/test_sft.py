@@ -53,7 +53,6 @@ def test_two_steps_change_lora_weights_and_not_base_weights(tmp_path, small_tiny
 
 def test_max_length_never_cuts_the_image_or_the_longest_program(tmp_path, small_tiny_model):
     from earthshader.modeling import prompts
-    from earthshader.training import sft_examples
 
     script_args, training_args, model_args = sft.parse(tiny_args(small_tiny_model, tmp_path))
     trainer, _ = sft_stage.build_trainer(script_args, training_args, model_args, "cpu")
@@ -65,7 +64,7 @@ def test_max_length_never_cuts_the_image_or_the_longest_program(tmp_path, small_
     eos = trainer.processing_class.tokenizer.convert_tokens_to_ids("<|im_end|>")
     labels = batch["labels"]
     assert ((labels == eos).sum(dim=1) == 1).all(), "every completion keeps its end-of-turn token"
-    prompt_len = sft_examples.prompt_tokens(trainer.processing_class, 84)
+    prompt_len = prompts.prompt_tokens(trainer.processing_class, 84)
     first_label = (labels != -100).float().argmax(dim=1)
     assert (first_label >= prompt_len - 1).all(), "the loss covers the completion only"
 

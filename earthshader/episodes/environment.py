@@ -118,8 +118,8 @@ def observation_tokens(processor, observation_size: int) -> int:
     before = [{"role": "user", "content": [{"type": "text", "text": "x"}]}]
     prefix = processor.apply_chat_template(before, add_generation_prompt=False, tokenize=False)
     text = processor.apply_chat_template([*before, turn], add_generation_prompt=True, tokenize=False)
-    ids = processor.tokenizer(text[len(prefix):], add_special_tokens=False).input_ids
-    return len(ids) + prompts.OBSERVATION_IMAGES * (prompts.image_tokens(observation_size) - 1)
+    images = prompts.OBSERVATION_IMAGES * (prompts.image_tokens(observation_size) - 1)
+    return prompts.text_tokens(processor.tokenizer, text[len(prefix):]) + images
 
 
 def check_completion_budget(processor, max_completion_length: int, max_turns: int, observation_size: int) -> int:

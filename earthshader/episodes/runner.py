@@ -167,9 +167,7 @@ def check_episode_fits(model, processor, settings: EpisodeSettings) -> int:
     config = getattr(model, "config", None)
     limit = getattr(getattr(config, "text_config", None), "max_position_embeddings", None) or getattr(
         config, "max_position_embeddings", None)
-    prompt = processor.apply_chat_template(prompts.make_prompt(), add_generation_prompt=True, tokenize=False)
-    prompt_tokens = len(processor.tokenizer(prompt, add_special_tokens=False).input_ids)
-    prompt_tokens += prompts.image_tokens(settings.image_size) - 1
+    prompt_tokens = prompts.prompt_tokens(processor, settings.image_size)
     observed = observation_tokens(processor, settings.observation_side) + ANSWER_END_TOKENS
     turns, answer = settings.max_turns, settings.max_new_tokens
     needed = prompt_tokens + turns * answer + (turns - 1) * observed

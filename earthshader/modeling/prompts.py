@@ -55,6 +55,13 @@ def text_tokens(tokenizer, text: str) -> int:
     return len(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
 
+def prompt_tokens(processor, size: int) -> int:
+    """Tokens of the rendered prompt with its image of `image_size(size)` pixels: the one `<|image_pad|>`
+    placeholder becomes `image_tokens(size)` tokens."""
+    text = processor.apply_chat_template(make_prompt(), add_generation_prompt=True, tokenize=False)
+    return text_tokens(processor.tokenizer, text) - 1 + image_tokens(size)
+
+
 def make_prompt(instruction: str = INSTRUCTION) -> list[dict]:
     """The conversational prompt: one user turn holding the image placeholder, then the instruction."""
     return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": instruction}]}]

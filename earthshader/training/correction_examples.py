@@ -103,8 +103,8 @@ def row_tokens(processor, row: dict) -> int:
     """Tokens of a row's prompt and completion as the chat template renders them, each image placeholder
     expanded to its image's tokens (`prompts.image_tokens` of its side)."""
     text = processor.apply_chat_template([*row["prompt"], *row["completion"]], tokenize=False)
-    ids = processor.tokenizer(text, add_special_tokens=False).input_ids
-    return len(ids) + sum(prompts.image_tokens(image.size[0]) - 1 for image in row["images"])
+    images = sum(prompts.image_tokens(image.size[0]) - 1 for image in row["images"])
+    return prompts.text_tokens(processor.tokenizer, text) + images
 
 
 def own_fix_rows(model, processor, targets, settings, *, pool, image_size: int,

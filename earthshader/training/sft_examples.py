@@ -136,10 +136,3 @@ def drop_long_programs(pairs: list[Row], tokenizer, max_code_tokens: int) -> lis
 def completion_tokens(tokenizer, code: str) -> int:
     """Tokens of the completion for `code`, with the end-of-turn tokens the chat template adds."""
     return prompts.text_tokens(tokenizer, prompts.format_completion(code) + "<|im_end|>\n")
-
-
-def prompt_tokens(processor, size: int) -> int:
-    """Tokens of the rendered prompt, image placeholders expanded (`image_tokens(size)` of them)."""
-    text = processor.apply_chat_template(prompts.make_prompt(), add_generation_prompt=True, tokenize=False)
-    ids = processor.tokenizer(text, add_special_tokens=False).input_ids
-    return len(ids) - 1 + prompts.image_tokens(size)  # the one <|image_pad|> becomes image_tokens(size)

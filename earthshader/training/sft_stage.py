@@ -82,7 +82,7 @@ def build_trainer(script_args: SFTScriptArguments, training_args, model_args, ba
     else:
         dataset = sft_examples.to_sft_dataset(pairs, script_args.image_size)
         longest = max(sft_examples.completion_tokens(processor.tokenizer, p.code) for p in pairs)
-        training_args.max_length = sft_examples.prompt_tokens(processor, script_args.image_size) + longest
+        training_args.max_length = prompts.prompt_tokens(processor, script_args.image_size) + longest
         logger.info("%d training examples from %s; max_length %d (image %d tokens, longest program %d tokens)",
                     len(dataset), sorted({s.split(":")[0] for s in dataset["source"]}), training_args.max_length,
                     prompts.image_tokens(script_args.image_size), longest)
