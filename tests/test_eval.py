@@ -256,6 +256,28 @@ def test_every_table_and_the_json_carry_both_figures_for_the_model_and_every_bas
     assert "structure" in printed and "appearance" in printed and "baseline: search (appearance), 30" in printed
 
 
+def test_picture_dependence_is_zero_for_one_answer_to_every_picture_and_the_targets_own_gap_for_their_programs(
+        targets, render_pool, tmp_path):
+    from rich.console import Console
+
+    same = evaluate_completions([[f"```glsl\n{targets[0].code}\n```"]] * len(targets), targets, pool=render_pool,
+                                labels=False).picture_dependence
+    own = evaluate_completions([[f"```glsl\n{t.code}\n```"] for t in targets], targets, pool=render_pool,
+                               labels=False)
+    for figure in ("structure", "appearance"):
+        assert same[figure]["n"] == len(targets)
+        assert same[figure]["gain"] == pytest.approx(0.0, abs=1e-9)  # blind: as good against any picture
+        exact = own.picture_dependence[figure]  # each answer is its target: the targets' own gap, well above 0
+        assert exact["gain"] == pytest.approx(exact["perfect"], abs=1e-6) and exact["gain"] > 0.3
+        assert exact["own"] == pytest.approx(1.0, abs=1e-6)
+    data = json.loads(own.write(tmp_path / "eval", sheet_targets=1)["json"].read_text())
+    assert data["picture_dependence"]["appearance"]["gain"] == pytest.approx(own.picture_dependence["appearance"]["gain"])
+    assert "Reads the picture" in (tmp_path / "eval" / "report.md").read_text()
+    console = Console(width=300, record=True, color_system=None)
+    own.print(console)
+    assert "Reads the picture" in console.export_text()
+
+
 def test_same_completions_same_report(report, targets, render_pool):
     completions = [[f"Here it is:\n```glsl\n{t.code}\n```", GREY, "I cannot draw that."] for t in targets]
     again = evaluate_completions(completions, targets, pool=render_pool).to_dict()

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from earthshader.evaluation.picture_dependence import dependence_line
+
 #: (summary key, column title, format) of the main table.
 MAIN_COLUMNS = (
     ("compile_rate", "compile", "pct"), ("nonflat_rate", "non-flat", "pct"), ("mse", "MSE", "f4"),
@@ -125,6 +127,8 @@ class EvalReport:
     by_difficulty: dict
     by_family: dict
     timing: dict
+    # own figure minus another picture's (`evaluation.picture_dependence`); empty when no target has a partner
+    picture_dependence: dict = field(default_factory=dict)
     targets: list = field(default_factory=list, repr=False)
     scored: list = field(default_factory=list, repr=False)
     reference_rows: list = field(default_factory=list, repr=False)
@@ -200,7 +204,8 @@ class EvalReport:
         return jsonable({
             "settings": self.settings, "summary": self.summary, "best_of_k": self.best_of_k,
             "baselines": self.baselines, "by_source": self.by_source, "by_difficulty": self.by_difficulty,
-            "by_family": self.by_family, "timing": self.timing, "targets": per_target,
+            "by_family": self.by_family, "picture_dependence": self.picture_dependence, "timing": self.timing,
+            "targets": per_target,
         } | ({"turns": self.turns} if self.turns else {}) | ({"search": search} if search else {}))
 
     def write(self, out: str | Path, sheet_targets: int = 12) -> dict[str, Path]:
@@ -219,6 +224,8 @@ class EvalReport:
         s = self.settings
         lines = ["# EarthShader evaluation", "", _settings_line(s), ""]
         lines += ["## Summary", "", *_md_table("", MAIN_COLUMNS, self.table_rows()), "", FIGURES_NOTE, ""]
+        if self.picture_dependence:
+            lines += [dependence_line(self.picture_dependence), ""]
         if "search" in self.baselines:
             from earthshader.answering.search import cost_line
 
@@ -277,6 +284,8 @@ class EvalReport:
             table.add_row(escape(name), *(fmt(summary.get(key), kind) for key, _, kind in MAIN_COLUMNS))
         console.print(table)
         console.print(FIGURES_NOTE, style="dim")
+        if self.picture_dependence:
+            console.print(dependence_line(self.picture_dependence))
         if self.turns:
             turns = Table(title=f"Every turn ({len(self.turns)} a sample)")
             turns.add_column("", no_wrap=True)

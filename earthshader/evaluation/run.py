@@ -36,6 +36,7 @@ import numpy as np
 from earthshader.answering.search import search_baseline, search_targets
 from earthshader.evaluation.aggregate import breakdown, summarise, summarise_best_of_k
 from earthshader.evaluation.objectives import DEFAULT_OBJECTIVE, check_objective
+from earthshader.evaluation.picture_dependence import picture_dependence
 from earthshader.evaluation.report import EvalReport, report_console
 from earthshader.evaluation.scoring import FIGURES, TargetScorer, mean_colour_program, score_programs, using_pool
 from earthshader.evaluation.statistics import paired_change
@@ -151,7 +152,8 @@ def evaluate_completions(completions: list[list], targets, *, pool=None, tokeniz
     one-line program (`scoring.mean_colour_program`), the target's own program, taught or withheld (its
     `program`: SSIM 1 when the pipeline is right and the dataset was rendered at this size) and, with
     `search_budget` > 0, the model-free search's program (`earthshader.answering.search`, fitted for
-    `objective`, that many renders a target). Best-of-K picks each target's sample by `objective`.
+    `objective`, that many renders a target). Best-of-K picks each target's sample by `objective`. The report's
+    `picture_dependence` says whether the answers are their own pictures' (`evaluation.picture_dependence`).
     `scorers[i]` is target i's `TargetScorer` when the caller has one (its statistics are then reused).
     """
     if len(completions) != len(targets):
@@ -180,6 +182,7 @@ def evaluate_completions(completions: list[list], targets, *, pool=None, tokeniz
     search_rows = [row[samples + 2] for row in rows] if searched else []
     baselines = {i: scorer.flat_scores for i, scorer in enumerate(scorers)}
     all_samples = [r for row in scored for r in row]
+    dependence = picture_dependence(scored, targets, scorers)
     scoring_s = time.perf_counter() - start
 
     n = len(all_samples)
@@ -204,6 +207,7 @@ def evaluate_completions(completions: list[list], targets, *, pool=None, tokeniz
         by_family=(_groups(scored, search_rows, targets, lambda t: t.family, baselines)
                    if any(t.family for t in targets) else {}),
         timing=timing,
+        picture_dependence=dependence,
         targets=list(targets),
         scored=scored,
         reference_rows=[row[samples + 1] for row in rows],

@@ -1,0 +1,95 @@
+"""Does an answer depend on its picture? Each target's answers scored against another picture of its kind.
+
+    from earthshader.evaluation.picture_dependence import picture_dependence
+    dependence = picture_dependence(scored, targets, scorers)    # `scored[i]`: target i's rows (`score_programs`)
+    dependence["appearance"]["gain"], dependence["appearance"]["standard_error"], dependence["appearance"]["perfect"]
+
+A model can score above the flat colour without looking: a favourite program in the right palette does. The
+question this answers is whether the answers are this picture's: each target's answers are scored a second time,
+against its partner (the next target of the same `source`, in the evaluation's order, the last one's partner the
+first), and `gain` is own figure minus partner's figure, each target's mean over its samples, paired by target
+(`statistics.paired_change`: mean ± standard error over targets). Because partners go round in a cycle, a model
+that gives every picture of a source the same program scores exactly 0 when none of them is flat (each render is
+counted once against its own picture and once against another's); answers that fit their own pictures score above 0.
+`perfect` is the gain the targets themselves would score (1 against their own picture, less their figure against
+the partner's): the scale of the figure for these pictures, small when the pictures of a kind look alike.
+A source with one target has no partner; a flat target has no figures (NaN, skipped).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from earthshader.evaluation.scoring import FIGURES
+from earthshader.evaluation.statistics import paired_change
+
+
+def partners(targets) -> list[int | None]:
+    """Each target's partner: the next target of its source in order, the last one's the first; None alone.
+
+    >>> from types import SimpleNamespace as T
+    >>> partners([T(source="a"), T(source="b"), T(source="a"), T(source="a"), T(source="c")])
+    [2, None, 3, 0, None]
+    """
+    by_source: dict[object, list[int]] = {}
+    for i, target in enumerate(targets):
+        by_source.setdefault(target.source, []).append(i)
+    partner: list[int | None] = [None] * len(targets)
+    for members in by_source.values():
+        if len(members) > 1:
+            for position, i in enumerate(members):
+                partner[i] = members[(position + 1) % len(members)]
+    return partner
+
+
+def picture_dependence(scored, targets, scorers) -> dict:
+    """{figure: {"own", "other", "gain", "standard_error", "n", "perfect"}} for both figures (module docstring);
+    empty when no target has a partner. `scorers[i]` is target i's `TargetScorer`; the rows' images are scored
+    against their partner's in one batched call a target."""
+    partner = partners(targets)
+    if all(j is None for j in partner):
+        return {}
+    nan = [math.nan] * len(targets)
+    own = {figure: list(nan) for figure in FIGURES}
+    other = {figure: list(nan) for figure in FIGURES}
+    itself = {figure: list(nan) for figure in FIGURES}  # the target's own image against its partner's scorer
+    for i, (rows, j) in enumerate(zip(scored, partner)):
+        if j is None or not rows:
+            continue
+        images = [row.image for row in rows] + [scorers[i].target]
+        figures = scorers[j].figures(images, FIGURES)
+        for figure in FIGURES:
+            own[figure][i] = _mean([getattr(row, figure) for row in rows])
+            other[figure][i] = _mean(figures[figure][:-1])
+            itself[figure][i] = float(figures[figure][-1])
+    result = {}
+    for figure in FIGURES:
+        change = paired_change(other[figure], own[figure])
+        perfect = paired_change(itself[figure], [1.0] * len(targets))
+        result[figure] = {"own": _mean(own[figure]), "other": _mean(other[figure]), "gain": change.mean,
+                          "standard_error": change.standard_error, "n": change.n, "perfect": perfect.mean}
+    return result
+
+
+def dependence_line(dependence: dict) -> str:
+    """The report's sentence on it ("" when there is nothing to say).
+
+    >>> figure = {"own": 0.1, "other": -0.2, "gain": 0.3, "standard_error": 0.05, "n": 8, "perfect": 1.2}
+    >>> dependence_line({"structure": figure, "appearance": figure})[:60]
+    'Reads the picture: own figure minus another picture of its k'
+    """
+    if not dependence:
+        return ""
+    gains = ", ".join(f"{name} {entry['gain']:+.3f} ± {entry['standard_error']:.3f}"
+                      for name, entry in dependence.items())
+    perfect = ", ".join(f"{entry['perfect']:+.3f}" for entry in dependence.values())
+    n = max(entry["n"] for entry in dependence.values())
+    return (f"Reads the picture: own figure minus another picture of its kind's, paired over {n} targets: {gains} "
+            f"(the targets themselves: {perfect}; 0: every picture gets the same answer).")
+
+
+def _mean(values) -> float:
+    values = [float(v) for v in values if not math.isnan(float(v))]
+    return float(np.mean(values)) if values else math.nan
