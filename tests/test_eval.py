@@ -267,6 +267,7 @@ def test_picture_dependence_is_zero_for_one_answer_to_every_picture_and_the_targ
     for figure in ("structure", "appearance"):
         assert same[figure]["n"] == len(targets)
         assert same[figure]["gain"] == pytest.approx(0.0, abs=1e-9)  # blind: as good against any picture
+        assert len(same[figure]["target_gain"]) == len(targets) and np.nanstd(same[figure]["target_gain"]) > 0.01
         exact = own.picture_dependence[figure]  # each answer is its target: the targets' own gap, well above 0
         assert exact["gain"] == pytest.approx(exact["perfect"], abs=1e-6) and exact["gain"] > 0.3
         assert exact["own"] == pytest.approx(1.0, abs=1e-6)

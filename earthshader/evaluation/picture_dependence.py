@@ -3,6 +3,7 @@
     from earthshader.evaluation.picture_dependence import picture_dependence
     dependence = picture_dependence(scored, targets, scorers)    # `scored[i]`: target i's rows (`score_programs`)
     dependence["appearance"]["gain"], dependence["appearance"]["standard_error"], dependence["appearance"]["perfect"]
+    paired_change(before["appearance"]["target_gain"], after["appearance"]["target_gain"])   # two models, paired
 
 A model can score above the flat colour without looking: a favourite program in the right palette does. The
 question this answers is whether the answers are this picture's: each target's answers are scored a second time,
@@ -45,9 +46,10 @@ def partners(targets) -> list[int | None]:
 
 
 def picture_dependence(scored, targets, scorers) -> dict:
-    """{figure: {"own", "other", "gain", "standard_error", "n", "perfect"}} for both figures (module docstring);
-    empty when no target has a partner. `scorers[i]` is target i's `TargetScorer`; the rows' images are scored
-    against their partner's in one batched call a target."""
+    """{figure: {"own", "other", "gain", "standard_error", "n", "perfect", "target_gain"}} for both figures (module
+    docstring; `target_gain[i]`: target i's own figure minus its partner's, NaN without one, for pairing two models
+    by target); empty when no target has a partner. `scorers[i]` is target i's `TargetScorer`; the rows' images
+    are scored against their partner's in one batched call a target."""
     partner = partners(targets)
     if all(j is None for j in partner):
         return {}
@@ -69,7 +71,8 @@ def picture_dependence(scored, targets, scorers) -> dict:
         change = paired_change(other[figure], own[figure])
         perfect = paired_change(itself[figure], [1.0] * len(targets))
         result[figure] = {"own": _mean(own[figure]), "other": _mean(other[figure]), "gain": change.mean,
-                          "standard_error": change.standard_error, "n": change.n, "perfect": perfect.mean}
+                          "standard_error": change.standard_error, "n": change.n, "perfect": perfect.mean,
+                          "target_gain": [a - b for a, b in zip(own[figure], other[figure])]}
     return result
 
 
