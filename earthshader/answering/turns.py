@@ -26,7 +26,7 @@ import numpy as np
 
 from earthshader.evaluation.objectives import objective_value, ranking_key
 from earthshader.evaluation.scoring import FIGURES
-from earthshader.evaluation.statistics import paired_change
+from earthshader.evaluation.statistics import paired_change, scored_mean
 
 
 @dataclass
@@ -97,13 +97,8 @@ def turns_table(results, objective: str):
             changes = [str(paired_change([item.turns[0].figures[name] for item in results],
                                          [p.figures[name] for p in picks])) for name in FIGURES]
             table.add_row(f"all {len(results)}" if t == 0 else "", str(t + 1), f"{rendered[0]}/{rendered[1]}",
-                          *(_value(_mean([p.figures[name] for p in picks])) for name in FIGURES), *changes)
+                          *(_value(scored_mean([p.figures[name] for p in picks])) for name in FIGURES), *changes)
     return table
-
-
-def _mean(values) -> float:
-    values = [v for v in values if v == v]
-    return float(np.mean(values)) if values else float("nan")
 
 
 def _value(value: float, form: str = ".3f") -> str:

@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from earthshader.evaluation.scoring import FIGURES
-from earthshader.evaluation.statistics import paired_change
+from earthshader.evaluation.statistics import paired_change, scored_mean
 
 
 def partners(targets) -> list[int | None]:
@@ -63,14 +61,14 @@ def picture_dependence(scored, targets, scorers) -> dict:
         images = [row.image for row in rows] + [scorers[i].target]
         figures = scorers[j].figures(images, FIGURES)
         for figure in FIGURES:
-            own[figure][i] = _mean([getattr(row, figure) for row in rows])
-            other[figure][i] = _mean(figures[figure][:-1])
+            own[figure][i] = scored_mean([getattr(row, figure) for row in rows])
+            other[figure][i] = scored_mean(figures[figure][:-1])
             itself[figure][i] = float(figures[figure][-1])
     result = {}
     for figure in FIGURES:
         change = paired_change(other[figure], own[figure])
         perfect = paired_change(itself[figure], [1.0] * len(targets))
-        result[figure] = {"own": _mean(own[figure]), "other": _mean(other[figure]), "gain": change.mean,
+        result[figure] = {"own": scored_mean(own[figure]), "other": scored_mean(other[figure]), "gain": change.mean,
                           "standard_error": change.standard_error, "n": change.n, "perfect": perfect.mean,
                           "target_gain": [a - b for a, b in zip(own[figure], other[figure])]}
     return result
@@ -91,8 +89,3 @@ def dependence_line(dependence: dict) -> str:
     n = max(entry["n"] for entry in dependence.values())
     return (f"Reads the picture: own figure minus another picture of its kind's, paired over {n} targets: {gains} "
             f"(the targets themselves: {perfect}; 0: every picture gets the same answer).")
-
-
-def _mean(values) -> float:
-    values = [float(v) for v in values if not math.isnan(float(v))]
-    return float(np.mean(values)) if values else math.nan

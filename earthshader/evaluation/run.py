@@ -27,11 +27,8 @@ left as it was (a trainer's run does not change because it was evaluated in betw
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
-
-import numpy as np
 
 from earthshader.answering.search import search_baseline, search_targets
 from earthshader.evaluation.aggregate import breakdown, summarise, summarise_best_of_k
@@ -39,7 +36,7 @@ from earthshader.evaluation.objectives import DEFAULT_OBJECTIVE, check_objective
 from earthshader.evaluation.picture_dependence import picture_dependence
 from earthshader.evaluation.report import EvalReport, report_console
 from earthshader.evaluation.scoring import FIGURES, TargetScorer, mean_colour_program, score_programs, using_pool
-from earthshader.evaluation.statistics import paired_change
+from earthshader.evaluation.statistics import paired_change, scored_mean
 from earthshader.glsl.extract import completion_text, extract_glsl
 from earthshader.modeling import prompts
 
@@ -256,12 +253,8 @@ def evaluate_model(model_dir: Path, targets, out: Path, seed: int, sampling: tup
 def per_target_figures(scored) -> dict[str, list[float]]:
     """`target_structure`, `target_appearance`: each target's mean figure over its rows (NaN: none scored), the
     lists that paired changes are computed from."""
-    return {f"target_{figure}": [_mean([getattr(s, figure) for s in rows]) for rows in scored] for figure in FIGURES}
-
-
-def _mean(values) -> float:
-    values = [v for v in values if not math.isnan(v)]
-    return float(np.mean(values)) if values else math.nan
+    return {f"target_{figure}": [scored_mean([getattr(s, figure) for s in rows]) for rows in scored]
+            for figure in FIGURES}
 
 
 def run_evaluation(*, model: str, dataset: str, out: Path = Path("runs/eval"), adapter: str | None = None,

@@ -67,6 +67,16 @@ def pooled_over_seeds(per_seed: Sequence[Sequence[float]]) -> list[float]:
     return [float(s / c) if c else math.nan for s, c in zip(sums, counts)]
 
 
+def scored_mean(values: Sequence[float]) -> float:
+    """The mean of the values that were scored (nan marks one that was not); nan when none was.
+
+    >>> scored_mean([0.25, math.nan, 0.75]), scored_mean([math.nan])
+    (0.5, nan)
+    """
+    kept = [float(v) for v in values if not math.isnan(float(v))]
+    return float(np.mean(kept)) if kept else math.nan
+
+
 def seed_spread(changes: Sequence[float]) -> float:
     """The sample standard deviation of the per-seed mean changes: the part of a single run's result that is
     the training draw (nan for fewer than two seeds).
