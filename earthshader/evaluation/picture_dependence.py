@@ -1,4 +1,4 @@
-"""Does an answer depend on its picture? Each target's answers scored against another picture of its kind.
+"""Does an answer depend on its picture? Each target's first answer scored against another picture of its kind.
 
     from earthshader.evaluation.picture_dependence import picture_dependence
     dependence = picture_dependence(scored, targets, scorers)    # `scored[i]`: target i's rows (`score_programs`)
@@ -6,15 +6,16 @@
     paired_change(before["appearance"]["target_gain"], after["appearance"]["target_gain"])   # two models, paired
 
 A model can score above the flat colour without looking: a favourite program in the right palette does. The
-question this answers is whether the answers are this picture's: each target's answers are scored a second time,
-against its partner (the next target of the same `source`, in the evaluation's order, the last one's partner the
-first), and `gain` is own figure minus partner's figure, each target's mean over its samples, paired by target
-(`statistics.paired_change`: mean ± standard error over targets). Because partners go round in a cycle, a model
-that gives every picture of a source the same program scores exactly 0 when none of them is flat (each render is
-counted once against its own picture and once against another's); answers that fit their own pictures score above 0.
-`perfect` is the gain the targets themselves would score (1 against their own picture, less their figure against
-the partner's): the scale of the figure for these pictures, small when the pictures of a kind look alike.
-A source with one target has no partner; a flat target has no figures (NaN, skipped).
+question this answers is whether the answers are this picture's: each target's first answer is scored a second
+time, against its partner (the next target of the same `source`, in the evaluation's order, the last one's partner
+the first), and `gain` is own figure minus partner's figure, paired by target (`statistics.paired_change`: mean ±
+standard error over targets); one answer a target keeps the cost at one more scoring a target, whatever K is.
+Because partners go round in a cycle, a model that gives every picture of a source the same program scores exactly
+0 when none of them is flat (each render is counted once against its own picture and once against another's);
+answers that fit their own pictures score above 0. `perfect` is the gain the targets themselves would score (1
+against their own picture, less their figure against the partner's): the scale of the figure for these pictures,
+small when the pictures of a kind look alike. A source with one target has no partner; a flat target has no
+figures (NaN, skipped).
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def partners(targets) -> list[int | None]:
 def picture_dependence(scored, targets, scorers) -> dict:
     """{figure: {"own", "other", "gain", "standard_error", "n", "perfect", "target_gain"}} for both figures (module
     docstring; `target_gain[i]`: target i's own figure minus its partner's, NaN without one, for pairing two models
-    by target); empty when no target has a partner. `scorers[i]` is target i's `TargetScorer`; the rows' images
-    are scored against their partner's in one batched call a target."""
+    by target); empty when no target has a partner. `scorers[i]` is target i's `TargetScorer`; `scored[i][0]`, its first
+    answer's row, holds the render scored against the partner's scorer (with the target itself)."""
     partner = partners(targets)
     if all(j is None for j in partner):
         return {}
@@ -58,12 +59,10 @@ def picture_dependence(scored, targets, scorers) -> dict:
     for i, (rows, j) in enumerate(zip(scored, partner)):
         if j is None or not rows:
             continue
-        images = [row.image for row in rows] + [scorers[i].target]
-        figures = scorers[j].figures(images, FIGURES)
+        figures = scorers[j].figures([rows[0].image, scorers[i].target], FIGURES)
         for figure in FIGURES:
-            own[figure][i] = scored_mean([getattr(row, figure) for row in rows])
-            other[figure][i] = scored_mean(figures[figure][:-1])
-            itself[figure][i] = float(figures[figure][-1])
+            own[figure][i] = getattr(rows[0], figure)
+            other[figure][i], itself[figure][i] = (float(value) for value in figures[figure])
     result = {}
     for figure in FIGURES:
         change = paired_change(other[figure], own[figure])
