@@ -66,9 +66,9 @@ def picture_dependence(scored, targets, scorers) -> dict:
     result = {}
     for figure in FIGURES:
         change = paired_change(other[figure], own[figure])
-        perfect = paired_change(itself[figure], [1.0] * len(targets))
         result[figure] = {"own": scored_mean(own[figure]), "other": scored_mean(other[figure]), "gain": change.mean,
-                          "standard_error": change.standard_error, "n": change.n, "perfect": perfect.mean,
+                          "standard_error": change.standard_error, "n": change.n,
+                          "perfect": scored_mean([1.0 - value for value in itself[figure]]),
                           "target_gain": [a - b for a, b in zip(own[figure], other[figure])]}
     return result
 

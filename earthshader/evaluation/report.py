@@ -224,8 +224,8 @@ class EvalReport:
         s = self.settings
         lines = ["# EarthShader evaluation", "", _settings_line(s), ""]
         lines += ["## Summary", "", *_md_table("", MAIN_COLUMNS, self.table_rows()), "", FIGURES_NOTE, ""]
-        if self.picture_dependence:
-            lines += [dependence_line(self.picture_dependence), ""]
+        if line := dependence_line(self.picture_dependence):
+            lines += [line, ""]
         if "search" in self.baselines:
             from earthshader.answering.search import cost_line
 
@@ -284,8 +284,8 @@ class EvalReport:
             table.add_row(escape(name), *(fmt(summary.get(key), kind) for key, _, kind in MAIN_COLUMNS))
         console.print(table)
         console.print(FIGURES_NOTE, style="dim")
-        if self.picture_dependence:
-            console.print(dependence_line(self.picture_dependence))
+        if line := dependence_line(self.picture_dependence):
+            console.print(line)
         if self.turns:
             turns = Table(title=f"Every turn ({len(self.turns)} a sample)")
             turns.add_column("", no_wrap=True)
