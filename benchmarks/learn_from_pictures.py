@@ -13,6 +13,8 @@
    families, code-withheld renders of corpus shaders, crops of photographs, optionally terrains):
    `--train-n` training pictures per kind, written as PNG files to OUT/train (the learner sees pixels
    only), and `--eval-n` held-out pictures per kind that share no program and no photograph with them.
+   `--train-pictures KIND=SPEC` trains a kind on other pictures (its held-out ones stay), for example
+   `photos=crops:skimage:more?size=128&count={n}&seed=0` (`{n}`: `--train-n`).
 3. Each arm (`--arms`) trains from the start on OUT/train for `--minutes` of wall time per seed, through the
    stages' `time_limit_minutes`: `grpo` (`earthshader.training.grpo_stage`, recipe `tiny` with `dataset_path`
    OUT/train, starting no step that would end past the limit), `expert` (`earthshader.training.expert_stage`,
@@ -74,6 +76,9 @@ def parse_args(argv):
     parser.add_argument("--kinds", nargs="+", default=["textures", "renders", "photos"])
     parser.add_argument("--corpus", default=DEFAULT_CORPUS, help="Shadertoy programs for the renders kind")
     parser.add_argument("--train-n", type=int, default=128, help="training pictures per kind")
+    parser.add_argument("--train-pictures", type=kind_and_spec, action="append", default=[], metavar="KIND=SPEC",
+                        help="train a kind on other pictures (a load_rows spec; held-out ones stay the kind's), "
+                             "for example photos=crops:skimage:more?size=128&count={n}&seed=0; repeatable")
     parser.add_argument("--eval-n", type=int, default=32, help="held-out pictures per kind")
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -94,7 +99,33 @@ def parse_args(argv):
                              "(for example on more held-out pictures; minutes then show nan)")
     parser.add_argument("--expert-args", default="", help="more flags for earthshader.expert, one quoted string")
     parser.add_argument("--grpo-args", default="", help="more flags for earthshader.grpo, one quoted string")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    stray = sorted({kind for kind, _ in args.train_pictures} - set(args.kinds))
+    if stray:
+        parser.error(f"--train-pictures names kinds not in --kinds: {', '.join(stray)}")
+    args.train_pictures = dict(args.train_pictures)
+    return args
+
+
+def kind_and_spec(text: str) -> tuple[str, str]:
+    """`KIND=SPEC` of `--train-pictures`, the spec checked as `--dataset` checks one.
+
+    >>> kind_and_spec("photos=skimage:more")
+    ('photos', 'skimage:more')
+    >>> kind_and_spec("photos")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: 'photos': give KIND=SPEC, for example photos=skimage:more
+    """
+    from earthshader.data.picture_kinds import KINDS
+    from earthshader.data.rows import picture_spec
+
+    kind, sep, spec = text.partition("=")
+    if not sep or not spec:
+        raise argparse.ArgumentTypeError(f"{text!r}: give KIND=SPEC, for example photos=skimage:more")
+    if kind not in KINDS:
+        raise argparse.ArgumentTypeError(f"{text!r}: unknown kind {kind!r}; kinds: {', '.join(sorted(KINDS))}")
+    picture_spec(spec.replace("{n}", "1"))  # an ArgumentTypeError for a spec no source reads
+    return kind, spec
 
 
 def starting_model(args) -> Path:
@@ -113,7 +144,7 @@ def build_pictures(args, size: int, pool):
     for line in skipped:
         print(f"kind skipped: {line}")
     by_kind = picture_kinds.write_sets(kinds, args.out, train_n=args.train_n, heldout_n=args.eval_n, size=size,
-                                       corpus=args.corpus, pool=pool)
+                                       corpus=args.corpus, pool=pool, train_specs=args.train_pictures)
     for kind, rows in by_kind.items():
         print(f"{kind}: {args.train_n} training pictures asked, {len(rows)} held-out")
     return kinds, [row for rows in by_kind.values() for row in rows]

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from earthshader.data import pictures as pics
 from earthshader.data.build import code_hash, is_test
 from earthshader.data.generators import generate
 from earthshader.data.rows import load_rows
@@ -155,8 +156,15 @@ def test_scikit_image_photographs_load_with_no_download():
     assert all(p.image.shape == (SIZE, SIZE, 3) for p in photos)  # grey and boolean ones made RGB
     crops = load_rows("crops:skimage:textures?size=64&count=30&seed=0", size=SIZE)
     assert len(crops) == 30 and {c.id.split("@")[0] for c in crops} == {"brick", "grass", "gravel"}
-    with pytest.raises(SourceError, match="unknown.*lena.*photographs: brick"):
+    with pytest.raises(SourceError, match="unknown.*lena.*pictures: brick"):
         load_rows("skimage:lena", size=SIZE)
+
+
+def test_scikit_image_other_pictures_give_crops_with_no_download():
+    crops = load_rows("crops:skimage:more?size=96&count=12&seed=0", size=SIZE)
+    assert [c.id.split("@")[0] for c in crops[:6]] == list(pics.SKIMAGE_MORE)
+    assert len(crops) == 12 and all(c.image.shape == (SIZE, SIZE, 3) for c in crops)
+    assert not set(pics.SKIMAGE_MORE) & set(pics.SKIMAGE_PHOTOS)
 
 
 def write_corpus(path, codes: list[str]) -> None:

@@ -268,6 +268,24 @@ def test_the_benchmark_script_answers_help():
     assert "--start" in out.stdout and "--minutes" in out.stdout
 
 
+def test_the_benchmark_trains_a_kind_on_other_pictures_only_when_asked_for_a_kind_it_runs(capsys):
+    import runpy
+    from pathlib import Path
+
+    bench = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "learn_from_pictures.py"),
+                           run_name="learn_from_pictures")
+    spec = "crops:skimage:more?size=128&count={n}&seed=0"
+    args = bench["parse_args"](["--kinds", "photos", "--train-pictures", f"photos={spec}"])
+    assert args.train_pictures == {"photos": spec}
+    assert bench["parse_args"](["--kinds", "photos"]).train_pictures == {}
+    for flags, error in ((["--kinds", "photos", "--train-pictures", "textures=skimage:more"], "not in --kinds: textures"),
+                         (["--train-pictures", "photos"], "give KIND=SPEC"),
+                         (["--train-pictures", "photos=skimage:lena"], "unknown ['lena']")):
+        with pytest.raises(SystemExit) as exit_:
+            bench["parse_args"](flags)
+        assert exit_.value.code == 2 and error in capsys.readouterr().err
+
+
 def test_the_command_refuses_an_unknown_teacher_in_one_line(monkeypatch, capsys):
     import sys
 

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from earthshader.data import picture_kinds
+from earthshader.data.pictures import SKIMAGE_MORE
 from earthshader.data.rows import load_rows
 from earthshader.data.sources import SourceError
 
@@ -36,6 +37,15 @@ def test_photo_crops_come_from_other_photographs_than_the_held_out_ones():
     assert photo[0] <= set(picture_kinds.TRAIN_PHOTOS.split(",")) and len(photo[0]) == 8
     assert photo[1] <= set(picture_kinds.HELDOUT_PHOTOS.split(",")) and not photo[0] & photo[1]
     assert not {digest(r.image) for r in train} & {digest(r.image) for r in heldout}
+
+
+def test_a_kind_trains_on_other_pictures_and_keeps_its_held_out_ones(tmp_path):
+    heldout = picture_kinds.write_sets(["photos"], tmp_path, train_n=6, heldout_n=4, size=28,
+                                       train_specs={"photos": "crops:skimage:more?size=96&count={n}&seed=0"})
+    trained = sorted((tmp_path / "train" / "photos").iterdir())
+    assert [path.name.split("-", 1)[1].split("_")[0] for path in trained] == list(SKIMAGE_MORE)
+    assert {row.id.split("@")[0] for row in heldout["photos"]} <= set(picture_kinds.HELDOUT_PHOTOS.split(","))
+    assert len(heldout["photos"]) == 4 and {row.source for row in heldout["photos"]} == {"photos"}
 
 
 def test_several_generator_families_in_one_spec_are_drawn_in_turn(render_pool):

@@ -91,13 +91,14 @@ def available_kinds(names: list[str], corpus: str = DEFAULT_CORPUS) -> tuple[lis
 
 
 def kind_rows(name: str, role: str, *, n: int, size: int, corpus: str = DEFAULT_CORPUS, pool=None,
-              workers: int | None = None) -> list[Row]:
+              workers: int | None = None, spec: str | None = None) -> list[Row]:
     """`n` rows of kind `name` for `role` (`train` or `heldout`), `size` px square; each row's `source` is the kind.
 
-    No row carries `code`: a program (generated, or a withheld corpus program) stays in `reference`, where
-    only the evaluation's scoring reads it (the reference baseline)."""
+    `spec`: other pictures for this kind and role (a `load_rows` spec, `{n}` filled in), for example one's own
+    photographs to train on. No row carries `code`: a program (generated, or a withheld corpus program) stays in
+    `reference`, where only the evaluation's scoring reads it (the reference baseline)."""
     kind = KINDS[name]
-    spec = kind.spec(role, n=n, corpus=corpus)
+    spec = spec.replace("{n}", str(n)) if spec else kind.spec(role, n=n, corpus=corpus)
     options = {"start": TRAIN_SEED if role == "train" else HELD_OUT_SEED, "difficulty": 0} if kind.generated else {}
     split = "test" if role == "heldout" else "train"
     rows = load_rows(spec, split=split, n=n, size=size, pool=pool, workers=workers, **options)
@@ -120,14 +121,17 @@ def write_pictures(rows: list[Row], folder: str | Path) -> list[Path]:
 
 
 def write_sets(kinds: list[str], folder: str | Path, *, train_n: int, heldout_n: int, size: int,
-               corpus: str = DEFAULT_CORPUS, pool=None) -> dict[str, list[Row]]:
+               corpus: str = DEFAULT_CORPUS, pool=None, train_specs: dict[str, str] | None = None
+               ) -> dict[str, list[Row]]:
     """Each kind's training pictures as PNG files in FOLDER/train/KIND and its held-out ones in
-    FOLDER/heldout/KIND; returns the held-out rows per kind, less any picture that is also a training one."""
+    FOLDER/heldout/KIND; returns the held-out rows per kind, less any picture that is also a training one.
+    `train_specs`: other training pictures for some kinds, by kind (see `kind_rows`)."""
     from earthshader.data.pictures import without_training_pictures
 
     folder, heldout, seen = Path(folder), {}, []
     for kind in kinds:
-        train = kind_rows(kind, "train", n=train_n, size=size, corpus=corpus, pool=pool)
+        train = kind_rows(kind, "train", n=train_n, size=size, corpus=corpus, pool=pool,
+                          spec=(train_specs or {}).get(kind))
         write_pictures(train, folder / "train" / kind)
         seen += train
         rows = kind_rows(kind, "heldout", n=heldout_n, size=size, corpus=corpus, pool=pool)

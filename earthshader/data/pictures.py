@@ -51,8 +51,10 @@ CROP_CACHE_BYTES = 512 * 2**20
 #: scikit-image sample photographs that ship inside its wheel (`skimage.data.<name>()`, no download).
 SKIMAGE_PHOTOS = ("brick", "grass", "gravel", "astronaut", "coffee", "chelsea", "rocket", "coins", "camera", "moon",
                   "horse", "hubble_deep_field")
-#: Named sets of them: `skimage:photos` (all), `skimage:textures`; or names, `skimage:brick,coffee`.
-SKIMAGE_SETS = {"photos": SKIMAGE_PHOTOS, "textures": ("brick", "grass", "gravel")}
+#: Its other bundled pictures large enough to crop: microscopy, a retina, a clock, scanned and photographed text.
+SKIMAGE_MORE = ("cell", "clock", "immunohistochemistry", "page", "retina", "text")
+#: Named sets: `skimage:photos` (the twelve above), `skimage:textures`, `skimage:more`; or names, `skimage:brick,cell`.
+SKIMAGE_SETS = {"photos": SKIMAGE_PHOTOS, "textures": ("brick", "grass", "gravel"), "more": SKIMAGE_MORE}
 
 
 class PictureError(SourceError):
@@ -235,16 +237,26 @@ def lazy_folder(folder: str | Path, budget: int = CROP_CACHE_BYTES) -> Found:
     return read_folder(folder, cache=PixelCache(budget))
 
 
-def skimage_pictures(names: str) -> list[Picture]:
-    """scikit-image's bundled photographs: a set name (`photos`, `textures`) or comma-separated names."""
-    import skimage.data
+def skimage_names(names: str) -> tuple[str, ...]:
+    """The pictures `skimage:NAMES` names: a set name or comma-separated names; `PictureError` for unknown ones.
 
+    >>> skimage_names("textures"), skimage_names("brick, cell")
+    (('brick', 'grass', 'gravel'), ('brick', 'cell'))
+    """
     chosen = SKIMAGE_SETS.get(names) or tuple(n.strip() for n in names.split(",") if n.strip())
-    unknown = [n for n in chosen if n not in SKIMAGE_PHOTOS]
+    known = SKIMAGE_PHOTOS + SKIMAGE_MORE
+    unknown = [n for n in chosen if n not in known]
     if unknown or not chosen:
         raise PictureError(f"skimage:{names}: unknown {unknown or 'names'}; sets: {sorted(SKIMAGE_SETS)}, "
-                           f"photographs: {', '.join(SKIMAGE_PHOTOS)}")
-    return [Picture(name, to_rgb(getattr(skimage.data, name)())) for name in chosen]
+                           f"pictures: {', '.join(known)}")
+    return chosen
+
+
+def skimage_pictures(names: str) -> list[Picture]:
+    """scikit-image's bundled pictures (no download): a set (`photos`, `textures`, `more`) or comma-separated names."""
+    import skimage.data
+
+    return [Picture(name, to_rgb(getattr(skimage.data, name)())) for name in skimage_names(names)]
 
 
 def random_crops(pictures: list, size: int, count: int, seed: int = 0,

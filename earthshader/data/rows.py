@@ -220,10 +220,7 @@ def _skimage(spec: str, request: Request) -> list[Row]:
 
 
 def _check_skimage(spec: str) -> None:
-    names = spec[len(SKIMAGE_PREFIX):]
-    chosen = pics.SKIMAGE_SETS.get(names) or tuple(n.strip() for n in names.split(",") if n.strip())
-    if not chosen or any(name not in pics.SKIMAGE_PHOTOS for name in chosen):
-        pics.skimage_pictures(names)  # raises, naming what is unknown
+    pics.skimage_names(spec[len(SKIMAGE_PREFIX):])  # raises, naming what is unknown
 
 
 def _file(spec: str, request: Request) -> list[Row]:
