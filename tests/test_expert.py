@@ -8,7 +8,9 @@ the run directory and resuming.
 from __future__ import annotations
 
 import re
+import runpy
 import types
+from pathlib import Path
 
 import pytest
 import torch
@@ -257,23 +259,27 @@ def test_no_round_starts_that_would_end_past_the_time_limit():
     assert expert_runs.over_time([record, record], 140 / 60)
 
 
+#: The learning benchmark, which runs expert iteration beside GRPO.
+LEARN_FROM_PICTURES = Path(__file__).resolve().parents[1] / "benchmarks" / "learn_from_pictures.py"
+
+
+def learn_from_pictures() -> dict:
+    """The benchmark script's names (its functions and tables), loaded without running it."""
+    return runpy.run_path(str(LEARN_FROM_PICTURES), run_name="learn_from_pictures")
+
+
 def test_the_benchmark_script_answers_help():
     import subprocess
     import sys
-    from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "learn_from_pictures.py"
-    out = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, str(LEARN_FROM_PICTURES), "--help"], capture_output=True, text=True,
+                         timeout=120)
     assert out.returncode == 0, out.stderr
     assert "--start" in out.stdout and "--minutes" in out.stdout
 
 
 def test_the_benchmark_trains_a_kind_on_other_pictures_only_when_asked_for_a_kind_it_runs(capsys):
-    import runpy
-    from pathlib import Path
-
-    bench = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "learn_from_pictures.py"),
-                           run_name="learn_from_pictures")
+    bench = learn_from_pictures()
     spec = "crops:skimage:more?size=128&count={n}&seed=0"
     args = bench["parse_args"](["--kinds", "photos", "--train-pictures", f"photos={spec}"])
     assert args.train_pictures == {"photos": spec}
@@ -300,11 +306,7 @@ def test_the_command_refuses_an_unknown_teacher_in_one_line(monkeypatch, capsys)
 
 
 def test_the_benchmark_pools_each_arm_by_target_and_pairs_it_with_the_start():
-    import runpy
-    from pathlib import Path
-
-    bench = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "learn_from_pictures.py"),
-                           run_name="learn_from_pictures")
+    bench = learn_from_pictures()
     modes = bench["MODES"]
 
     def figures(structure, appearance):
